@@ -1,0 +1,43 @@
+"""jopt: first-order optimization in JAX.
+
+Optimizers are pure ``(init, update)`` pairs composed into chains (as in optax), every
+numeric hyperparameter is data (traceable under ``jit``, ``vmap`` and ``grad``), and
+the lectures' update-rule conventions are named options.  See DESIGN.md and README.md.
+"""
+
+from jopt import schedules, transforms
+from jopt.base import (ChainState, EmptyState, GradientTransformation, Schedule, apply_updates,
+                       chain, find_state, tree_l2_norm, tree_vdot)
+from jopt.optimizers import adagrad, adam, adamw, rmsprop, sgd
+from jopt.schedules import (constant_schedule, cosine_decay_schedule, exponential_decay, floor,
+                            inverse_time_decay, join_schedules, linear_schedule,
+                            piecewise_constant_schedule, polynomial_schedule, power_decay,
+                            warmup, warmup_cosine_decay_schedule)
+from jopt.transforms import (AverageState, EmaState, ScaleByAdagradState, ScaleByAdamState,
+                             ScaleByRmsState, ScaleByScheduleState, TraceState,
+                             add_decayed_weights, average_iterates, clip, clip_by_global_norm,
+                             ema, identity, scale, scale_by_adagrad, scale_by_adam,
+                             scale_by_learning_rate, scale_by_rms, scale_by_rss, scale_by_schedule,
+                             scale_by_stddev, trace)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # protocol
+    "GradientTransformation", "ChainState", "EmptyState", "Schedule", "chain", "apply_updates",
+    "find_state", "tree_l2_norm", "tree_vdot",
+    # transforms
+    "identity", "scale", "scale_by_learning_rate", "scale_by_schedule", "trace", "ema",
+    "scale_by_adagrad", "scale_by_rss", "scale_by_rms", "scale_by_stddev", "scale_by_adam",
+    "add_decayed_weights", "clip", "clip_by_global_norm", "average_iterates",
+    "TraceState", "EmaState", "ScaleByAdagradState", "ScaleByRmsState", "ScaleByAdamState",
+    "ScaleByScheduleState", "AverageState",
+    # optimizers
+    "sgd", "adagrad", "rmsprop", "adam", "adamw",
+    # schedules
+    "constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
+    "piecewise_constant_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule",
+    "inverse_time_decay", "power_decay", "join_schedules", "warmup", "floor",
+    # modules
+    "schedules", "transforms",
+]

@@ -1,0 +1,259 @@
+"""Step-size schedules: functions ``count -> scalar``.
+
+Every schedule is indexed by the step count ``t = 0, 1, ...`` (the number of updates
+applied before this one), as optax's are; deck 004 writes ``alpha^(t+1)`` for the
+value at step ``t``.  Every numeric argument, step counts included, may be a traced
+value: the schedules use ``jnp.where`` and ``jnp.clip`` where optax 0.2.8 uses a
+Python ``if`` on the value (which raises ``TracerBoolConversionError`` under
+``vmap``).  Concrete bad values raise ``ValueError`` when the schedule is built.
+
+Where optax has the same schedule, the name, the arguments and the values are
+optax's; :func:`inverse_time_decay`, :func:`power_decay`, :func:`warmup` and
+:func:`floor` are jopt's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jopt.base import (Schedule, check, check_nonnegative, check_positive, hyperparameter)
+
+__all__ = [
+    "constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
+    "piecewise_constant_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule",
+    "inverse_time_decay", "power_decay", "join_schedules", "warmup", "floor",
+]
+
+
+def _step(count: Any) -> jax.Array:
+    """The step count as a float array (float32; float64 when x64 is on), for arithmetic."""
+    return jnp.asarray(count, dtype=jnp.result_type(float))
+
+
+def _check_schedule(name: str, schedule: Any) -> None:
+    if not callable(schedule):
+        raise TypeError(f"{name} must be a schedule (a callable count -> value), got {schedule!r}")
+
+
+def constant_schedule(value: Any) -> Schedule:
+    """``value`` at every step."""
+    def schedule(count):
+        return hyperparameter(value) * jnp.ones_like(_step(count))
+    return schedule
+
+
+def polynomial_schedule(init_value: Any, end_value: Any, power: Any, transition_steps: Any,
+                        transition_begin: Any = 0) -> Schedule:
+    r"""Polynomial interpolation from ``init_value`` to ``end_value`` (optax's meaning).
+
+    With ``I = init_value``, ``E = end_value``, ``B = transition_begin`` and
+    ``T = transition_steps``, the value at step ``t`` is
+    ``(I - E) (1 - clip(t - B, 0, T) / T) ** power + E``: ``I`` until ``B``, ``E`` from
+    ``B + T`` on.  Deck 004's linear decay ``k (1 - i / n)`` is ``power=1``, ``E = 0``.
+    """
+    check_positive("transition_steps", transition_steps)
+    check_nonnegative("transition_begin", transition_begin)
+
+    def schedule(count):
+        steps = hyperparameter(transition_steps)
+        elapsed = jnp.clip(_step(count) - transition_begin, 0, steps)
+        fraction = 1 - elapsed / steps
+        return (hyperparameter(init_value) - end_value) * fraction ** hyperparameter(power) + end_value
+    return schedule
+
+
+def linear_schedule(init_value: Any, end_value: Any, transition_steps: Any,
+                    transition_begin: Any = 0) -> Schedule:
+    """Linear from ``init_value`` to ``end_value`` over ``transition_steps``, then constant.
+
+    Deck 004's ``alpha^(t+1) = (1 - t/rho) alpha^(0) + (t/rho) alpha^(rho)`` with the
+    index shifted by one (jopt's value at step ``t`` is the slide's ``alpha^(t+1)``).
+    """
+    return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
+
+
+def exponential_decay(init_value: Any, transition_steps: Any, decay_rate: Any,
+                      transition_begin: Any = 0, staircase: bool = False,
+                      end_value: Optional[Any] = None) -> Schedule:
+    """``init_value * decay_rate ** ((t - transition_begin) / transition_steps)``.
+
+    With ``staircase=True`` the exponent is floored (step decay: torch's ``StepLR``).
+    ``end_value`` bounds the decay: a floor when ``decay_rate < 1``, a ceiling when it
+    is above 1 (chosen with ``jnp.where``, so ``decay_rate`` may be traced).
+    Deck 004's ``alpha^(0) e^(-rho t)`` is ``exponential_decay(alpha0, 1, exp(-rho))``.
+    """
+    check_positive("transition_steps", transition_steps)
+    check_positive("decay_rate", decay_rate)
+    check_nonnegative("transition_begin", transition_begin)
+
+    def schedule(count):
+        elapsed = _step(count) - transition_begin
+        exponent = elapsed / hyperparameter(transition_steps)
+        if staircase:
+            exponent = jnp.floor(exponent)
+        init = hyperparameter(init_value)
+        value = jnp.where(elapsed <= 0, init, init * hyperparameter(decay_rate) ** exponent)
+        if end_value is not None:
+            value = jnp.where(hyperparameter(decay_rate) < 1,
+                              jnp.maximum(value, end_value), jnp.minimum(value, end_value))
+        return value
+    return schedule
+
+
+def piecewise_constant_schedule(init_value: Any,
+                                boundaries_and_scales: Optional[Mapping[int, Any]] = None, *,
+                                boundaries: Optional[Sequence[Any]] = None,
+                                scales: Optional[Sequence[Any]] = None) -> Schedule:
+    """``init_value`` times the product of the scales whose boundary ``t`` has reached.
+
+    optax's form is a dict ``{boundary: scale}``.  The keyword form ``boundaries=``,
+    ``scales=`` takes sequences or arrays, so both may be traced (a dict key cannot).
+    """
+    if boundaries_and_scales is not None:
+        if boundaries is not None or scales is not None:
+            raise ValueError("piecewise_constant_schedule takes boundaries_and_scales or "
+                             "boundaries= and scales=, not both")
+        items = sorted(boundaries_and_scales.items())
+        boundaries = [b for b, _ in items]
+        scales = [s for _, s in items]
+    boundaries = [] if boundaries is None else boundaries
+    scales = [] if scales is None else scales
+    if len(boundaries) != len(scales):
+        raise ValueError(f"boundaries ({len(boundaries)}) and scales ({len(scales)}) must have "
+                         f"the same length")
+    check("scales", scales, lambda v: v >= 0, ">= 0")
+    check_nonnegative("boundaries", boundaries)
+
+    def schedule(count):
+        step = _step(count)
+        value = hyperparameter(init_value) * jnp.ones_like(step)
+        for i in range(len(boundaries)):
+            value = jnp.where(step >= boundaries[i], value * hyperparameter(scales[i]), value)
+        return value
+    return schedule
+
+
+def cosine_decay_schedule(init_value: Any, decay_steps: Any, alpha: Any = 0.0,
+                          exponent: Any = 1.0) -> Schedule:
+    """``init_value * ((1 - alpha) * (0.5 (1 + cos(pi min(t, T) / T))) ** exponent + alpha)``."""
+    check_positive("decay_steps", decay_steps)
+
+    def schedule(count):
+        steps = hyperparameter(decay_steps)
+        progress = jnp.minimum(_step(count), steps) / steps
+        cosine = 0.5 * (1 + jnp.cos(jnp.pi * progress))
+        alpha_ = hyperparameter(alpha)
+        return hyperparameter(init_value) * ((1 - alpha_) * cosine ** exponent + alpha_)
+    return schedule
+
+
+def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[Any]) -> Schedule:
+    """``schedules[i]`` from ``boundaries[i-1]`` on, given the steps since that boundary.
+
+    Like optax's ``join_schedules``; the boundaries may be traced.
+    """
+    for i, schedule in enumerate(schedules):
+        _check_schedule(f"schedules[{i}]", schedule)
+    if len(boundaries) != len(schedules) - 1:
+        raise ValueError(f"join_schedules needs one boundary fewer than schedules, got "
+                         f"{len(schedules)} schedules and {len(boundaries)} boundaries")
+    check_nonnegative("boundaries", list(boundaries))
+
+    def schedule(count):
+        step = _step(count)
+        value = schedules[0](count)
+        for boundary, later in zip(boundaries, schedules[1:]):
+            value = jnp.where(step < boundary, value, later(step - boundary))
+        return value
+    return schedule
+
+
+def warmup(schedule: Schedule, warmup_steps: Any, init_value: Any = 0.0) -> Schedule:
+    """A linear warmup from ``init_value`` to ``schedule(0)``, then ``schedule(t - warmup_steps)``."""
+    _check_schedule("schedule", schedule)
+    check_nonnegative("warmup_steps", warmup_steps)
+
+    def warmed(count):
+        step = _step(count)
+        steps = hyperparameter(warmup_steps)
+        target = schedule(jnp.zeros_like(step))
+        ramp = init_value + (target - init_value) * step / jnp.maximum(steps, 1)
+        return jnp.where(step < steps, ramp, schedule(step - steps))
+    return warmed
+
+
+def warmup_cosine_decay_schedule(init_value: Any, peak_value: Any, warmup_steps: Any,
+                                 decay_steps: Any, end_value: Any = 0.0,
+                                 exponent: Any = 1.0) -> Schedule:
+    """Linear warmup from ``init_value`` to ``peak_value``, then cosine decay to ``end_value``.
+
+    As optax's: ``decay_steps`` counts the warmup too, so the cosine part lasts
+    ``decay_steps - warmup_steps`` steps.
+    """
+    check_nonnegative("warmup_steps", warmup_steps)
+    check_positive("decay_steps", decay_steps)
+    if all(isinstance(v, (int, float)) for v in (warmup_steps, decay_steps)):
+        if decay_steps <= warmup_steps:
+            raise ValueError(f"decay_steps must be larger than warmup_steps ({warmup_steps}), "
+                             f"got {decay_steps!r}")
+
+    def schedule(count):
+        peak = hyperparameter(peak_value)
+        alpha = jnp.where(peak == 0, 0.0, end_value / jnp.where(peak == 0, 1.0, peak))
+        ramp = linear_schedule(init_value, peak, warmup_steps)
+        decay = cosine_decay_schedule(peak, hyperparameter(decay_steps) - warmup_steps,
+                                      alpha, exponent)
+        return join_schedules([ramp, decay], [warmup_steps])(count)
+    return schedule
+
+
+def inverse_time_decay(init_value: Any, decay_rate: Any, recursive: bool = False) -> Schedule:
+    """Inverse-time decay ``init_value / (1 + decay_rate t)``.
+
+    Deck 004 writes it recursively, ``alpha^(t+1) = alpha^(t) / (1 + rho t)``, which is
+    ``alpha_0 / prod_{s<t} (1 + rho s)``: a super-exponential decay, not the closed
+    form.  ``recursive=True`` gives that reading (through ``lgamma``); the default is
+    the closed form (torch's ``LambdaLR`` recipe).  Not in optax.
+    """
+    check_nonnegative("decay_rate", decay_rate)
+
+    def schedule(count):
+        step = _step(count)
+        rate = hyperparameter(decay_rate)
+        init = hyperparameter(init_value)
+        if not recursive:
+            return init / (1 + rate * step)
+        # prod_{s=0}^{t-1} (1 + rho s) = rho^t Gamma(t + 1/rho) / Gamma(1/rho).
+        safe_rate = jnp.where(rate > 0, rate, 1.0)
+        log_product = (step * jnp.log(safe_rate) + jax.lax.lgamma(step + 1 / safe_rate)
+                       - jax.lax.lgamma(1 / safe_rate))
+        return jnp.where(rate > 0, init * jnp.exp(-log_product), init)
+    return schedule
+
+
+def power_decay(scale: Any, power: Any, offset: Any = 1.0) -> Schedule:
+    """The power law ``scale * (t + offset) ** -power``: the Robbins–Monro family.
+
+    Deck 001's ``eta(t) = C t^-alpha`` with ``1/2 < alpha <= 1`` (``Σ eta = ∞``,
+    ``Σ eta² < ∞``) is ``power_decay(C, alpha, offset)``; ``offset > 0`` keeps step 0
+    finite.  F29's ``1/(100 + t)`` is ``power_decay(1.0, 1.0, 100.0)``.  Not in optax.
+    """
+    check_nonnegative("power", power)
+    check_positive("offset", offset)
+
+    def schedule(count):
+        return hyperparameter(scale) * (_step(count) + hyperparameter(offset)) ** -hyperparameter(power)
+    return schedule
+
+
+def floor(schedule: Schedule, min_value: Any) -> Schedule:
+    """``max(min_value, schedule(t))``: deck 001's "level out at a minimal step size"."""
+    _check_schedule("schedule", schedule)
+    check_nonnegative("min_value", min_value)
+
+    def floored(count):
+        return jnp.maximum(schedule(count), hyperparameter(min_value))
+    return floored
