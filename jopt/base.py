@@ -123,7 +123,10 @@ def hyperparameter(value: Any) -> jax.Array:
     arithmetic with a bfloat16 or float16 leaf is carried out in float32.  Traced
     values pass through, promoted the same way.
     """
-    return jnp.asarray(value, dtype=compute_dtype(jnp.result_type(value)))
+    dtype = jnp.result_type(value)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        dtype = jnp.result_type(float)  # step counts and other integers
+    return jnp.asarray(value, dtype=compute_dtype(dtype))
 
 
 def resolve(value: ScalarOrSchedule, count: jax.Array) -> Any:
