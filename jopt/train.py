@@ -10,12 +10,13 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jopt.base import (GradientTransformation, apply_updates, check_nonnegative,
                        tree_l2_norm)
 
 __all__ = ["minimize", "MinimizeResult", "REASONS", "reason_name", "fit", "FitResult", "evaluate",
-           "resolve_loss"]
+           "resolve_loss", "fit_program", "FitProgram", "FitCarry", "run_program"]
 
 REASONS = ("running", "gtol", "max_steps", "no_progress", "diverged")
 """Stop reasons, indexed by ``MinimizeResult.reason``:
@@ -186,28 +187,49 @@ class FitResult(NamedTuple):
     metrics: dict
 
 
-class _FitCarry(NamedTuple):
+class FitCarry(NamedTuple):
+    """The state of a :func:`fit` run between steps (the sweep runner checkpoints it)."""
+
     params: Any
     opt_state: Any
     polyak_state: Any
     ema_state: Any
-    step: jax.Array
+    step: jax.Array            # steps taken (frozen runs keep counting)
     active: jax.Array          # still training: not stopped early, not diverged
     diverged: jax.Array
-    stop_step: jax.Array
+    stop_step: jax.Array       # where training stopped (early stop or divergence)
     best_params: Any
     best_val: jax.Array
     best_step: jax.Array
     evals_since_best: jax.Array
 
 
+class FitProgram(NamedTuple):
+    """The pieces of :func:`fit` for one configuration, pure and vmappable.
+
+    ``init(params0) -> carry``; ``step(carry, t) -> (carry, batch_loss)`` applies step
+    ``t`` (a no-op once the run stopped or its budget ``num_steps`` is spent);
+    ``evaluate(carry, batch_losses) -> (carry, row)`` records a history row and applies
+    early stopping; ``final_metrics(carry) -> dict``.  :func:`fit` scans them; the
+    sweep runner vmaps them over configurations and runs them in chunks.
+    """
+
+    init: Callable
+    step: Callable
+    evaluate: Callable
+    final_metrics: Callable
+
+
 def resolve_loss(loss: Any) -> Callable:
-    """A loss function, given as a callable ``loss(outputs, targets) -> scalar`` or by name."""
-    if callable(loss):
-        return loss
+    """A loss ``(outputs, targets) -> scalar``, from a callable or a name in :mod:`jopt.losses`.
+
+    Per-example values (optax-named losses return them) are averaged.
+    """
     from jopt import losses
     if isinstance(loss, str) and loss in losses.__all__ and callable(getattr(losses, loss)):
-        return getattr(losses, loss)
+        loss = getattr(losses, loss)
+    if callable(loss):
+        return lambda outputs, targets: jnp.mean(loss(outputs, targets))
     raise ValueError(f"loss must be a callable or one of {sorted(losses.__all__)}, got {loss!r}")
 
 
@@ -223,13 +245,127 @@ def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array
     return value, accuracy.astype(jnp.result_type(value))
 
 
-def _check_int(name: str, value: Any, low: int, high: Optional[int] = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-            hasattr(value, "dtype") and jnp.issubdtype(value.dtype, jnp.integer) and jnp.ndim(value) == 0):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
+def _check_count(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _where(condition: jax.Array, new: Any, old: Any) -> Any:
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(condition, a, b), new, old)
+
+
+def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Callable,
+                batch_size: Any, key: jax.Array, sampling: str = "epoch",
+                patience: Optional[int] = None, ema_decay: Any = 0.99, average_start: Any = 0,
+                num_steps: Any = None, max_batch: Optional[int] = None) -> FitProgram:
+    """Build the :class:`FitProgram` of one run; ``data`` is ``(train, val, test)`` arrays.
+
+    The batch of step ``t`` is :func:`jopt.data.padded_batch`: ``max_batch`` rows (default
+    ``batch_size``, then static) of which the first ``batch_size`` count, so a traced
+    ``batch_size`` pads to ``max_batch`` with zero weights (the sweep's ``mask``
+    strategy).  The batch loss is the weighted mean of per-example losses.
+    """
+    from jopt.data import padded_batch
+    from jopt.transforms import average_iterates
+
+    (x_train, y_train), val, test = data
+    n = x_train.shape[0]
+    has_val = val[0].shape[0] > 0
+    rows = batch_size if max_batch is None else max_batch
+    polyak = average_iterates(None, average_start)
+    ema = average_iterates(ema_decay)
+
+    def batch_loss(params, xb, yb, weights):
+        per_example = jax.vmap(lambda o, t: loss(o[None], t[None]))(model.apply(params, xb), yb)
+        return jnp.sum(weights * per_example) / jnp.sum(weights)
+
+    def init(params0):
+        dtype = jnp.result_type(float)
+        return FitCarry(params0, opt.init(params0), polyak.init(params0), ema.init(params0),
+                        jnp.zeros([], jnp.int32), jnp.ones([], bool), jnp.zeros([], bool),
+                        jnp.asarray(-1, jnp.int32), params0, jnp.asarray(jnp.inf, dtype),
+                        jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32))
+
+    def step(carry, t):
+        idx, weights = padded_batch(key, t, n, batch_size, rows, sampling)
+        value, grads = jax.value_and_grad(batch_loss)(carry.params, x_train[idx], y_train[idx],
+                                                      weights.astype(x_train.dtype))
+        updates, opt_state = opt.update(grads, carry.opt_state, carry.params)
+        params = apply_updates(carry.params, updates)
+        _, polyak_state = polyak.update(updates, carry.polyak_state, carry.params)
+        _, ema_state = ema.update(updates, carry.ema_state, carry.params)
+        running = carry.active if num_steps is None else carry.active & (t < num_steps)
+        finite = jnp.isfinite(value)
+        go = running & finite
+        blew_up = running & ~finite
+        moved = carry._replace(
+            params=_where(go, params, carry.params),
+            opt_state=_where(go, opt_state, carry.opt_state),
+            polyak_state=_where(go, polyak_state, carry.polyak_state),
+            ema_state=_where(go, ema_state, carry.ema_state),
+            step=carry.step + 1, active=carry.active & ~blew_up,
+            diverged=carry.diverged | blew_up,
+            stop_step=jnp.where(blew_up, t, carry.stop_step))
+        return moved, jnp.where(running, value, jnp.nan)
+
+    def evaluate_(carry, batch_losses):
+        train_loss, _ = evaluate(model, loss, carry.params, x_train, y_train)
+        if has_val:
+            val_loss, val_accuracy = evaluate(model, loss, carry.params, *val)
+        else:
+            val_loss = val_accuracy = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
+        better = carry.active & (val_loss < carry.best_val)
+        since = jnp.where(better, 0, carry.evals_since_best + 1)
+        carry = carry._replace(best_params=_where(better, carry.params, carry.best_params),
+                               best_val=jnp.where(better, val_loss, carry.best_val),
+                               best_step=jnp.where(better, carry.step, carry.best_step),
+                               evals_since_best=since)
+        if patience is not None:
+            stop = carry.active & (since >= patience)
+            carry = carry._replace(active=carry.active & ~stop,
+                                   stop_step=jnp.where(stop, carry.step, carry.stop_step))
+        nan = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
+        row = {"step": carry.step,
+               "batch_loss": nan if batch_losses is None else jnp.nanmean(batch_losses),
+               "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
+        return carry, row
+
+    def final_metrics(carry):
+        candidates = {"last": carry.params, "best": carry.best_params,
+                      "polyak": carry.polyak_state.average, "ema": carry.ema_state.average}
+        metrics = {}
+        for split_name, (x, y) in (("val", val), ("test", test)):
+            if x.shape[0] == 0:
+                continue
+            for name, candidate in candidates.items():
+                value, accuracy = evaluate(model, loss, candidate, x, y)
+                metrics[f"{split_name}_loss/{name}"] = value
+                metrics[f"{split_name}_accuracy/{name}"] = accuracy
+        return metrics
+
+    return FitProgram(init, step, evaluate_, final_metrics)
+
+
+def run_program(program: FitProgram, carry: FitCarry, start: Any, eval_every: int,
+                evaluations: int, tail: int = 0):
+    """Steps ``start, start + 1, ...``: ``evaluations`` blocks of ``eval_every`` steps, each
+    followed by an evaluation, then ``tail`` more steps and a last evaluation.
+
+    Returns ``(carry, rows)``, ``rows`` a dict of arrays with one entry per evaluation.
+    """
+    def block(carry, first_step):
+        carry, batch_losses = jax.lax.scan(program.step, carry, first_step + jnp.arange(eval_every))
+        return program.evaluate(carry, batch_losses)
+
+    starts = start + eval_every * jnp.arange(evaluations)
+    carry, rows = jax.lax.scan(block, carry, starts)
+    if tail:
+        carry, batch_losses = jax.lax.scan(program.step, carry,
+                                           start + evaluations * eval_every + jnp.arange(tail))
+        carry, last = program.evaluate(carry, batch_losses)
+        rows = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), rows, last)
+    return carry, rows
 
 
 def fit(model: Any, opt: GradientTransformation, splits: Any, *, loss: Any, batch_size: int,
@@ -242,151 +378,68 @@ def fit(model: Any, opt: GradientTransformation, splits: Any, *, loss: Any, batc
     Each step draws a batch of ``batch_size`` training examples
     (:func:`jopt.data.batch_indices`: ``sampling="epoch"`` walks a fresh permutation
     each epoch, dropping the incomplete last batch; ``"replacement"`` draws uniformly
-    with replacement), takes the gradient of ``loss(model.apply(params, xb), yb)`` and
-    applies ``opt``.  Every ``eval_every`` steps (default: once per epoch) it records the
-    training and validation loss and accuracy.  With ``patience``, training stops
-    (the parameters freeze) after ``patience`` evaluations without a better validation
-    loss, and ``params`` is the best one seen (deck 003: "the set of parameters that
-    did best"; deck 001: "early stopping").  A non-finite batch loss freezes the
-    parameters before that step and sets ``diverged``.  Polyak (from step
-    ``average_start``) and EMA (``ema_decay``) averages of the iterates are kept beside
-    the last iterate (deck 001: "iterate (Polyak) averaging").
+    with replacement; ``"sequential"`` never shuffles), takes the gradient of the mean
+    of ``loss`` over the batch and applies ``opt``.  Every ``eval_every`` steps (default:
+    once per epoch) it records the training and validation loss and accuracy.  With
+    ``patience``, training stops (the parameters freeze) after ``patience`` evaluations
+    without a better validation loss, and ``params`` is the best one seen (deck 003:
+    "the set of parameters that did best"; deck 001: "early stopping").  A non-finite
+    batch loss freezes the parameters before that step and sets ``diverged``.  Polyak
+    (from step ``average_start``) and EMA (``ema_decay``) averages of the iterates are
+    kept beside the last iterate (deck 001: "iterate (Polyak) averaging").
 
-    The budget is ``steps``, or ``epochs`` times ``len(train) // batch_size``.  The whole
-    run is one ``lax.scan`` of ``lax.scan``s inside ``jit``; no Python control flow
-    touches a traced value, so ``jax.vmap`` over hyperparameters and keys works::
+    The budget is ``steps``, or ``epochs`` times ``len(train) // batch_size``.  The
+    parameters come from ``model.init`` with the first half of ``key`` unless given;
+    the batches from the second half.  The run is one ``lax.scan`` of ``lax.scan``s
+    inside ``jit``, with no Python control flow on traced values, so ``jax.vmap`` over
+    hyperparameters and keys works::
 
         jax.vmap(lambda lr, k: fit(model, jopt.adam(lr), splits, loss=..., batch_size=32,
                                    key=k, epochs=5))(lrs, keys)
     """
-    from jopt.data import batch_indices, check_dataset
-    from jopt.transforms import average_iterates
+    from jopt.data import SAMPLINGS, check_batch_size, check_splits
 
     loss_fn = resolve_loss(loss)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
-    for name, (x, y) in (("train", (x_train, y_train)), ("val", (x_val, y_val)),
-                         ("test", (x_test, y_test))):
-        check_dataset(x, y, name=name)
-    n = len(x_train)
-    _check_int("batch_size", batch_size, 1, n)
+    check_splits(splits)
+    n = len(splits[0][0])
+    check_batch_size(batch_size, n)
     if (epochs is None) == (steps is None):
         raise ValueError(f"give exactly one of epochs and steps, got epochs={epochs!r}, steps={steps!r}")
-    if sampling not in ("epoch", "replacement"):
-        raise ValueError(f"sampling must be 'epoch' or 'replacement', got {sampling!r}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
     steps_per_epoch = n // batch_size
     if epochs is not None:
-        _check_int("epochs", epochs, 1)
+        _check_count("epochs", epochs)
         total_steps = epochs * steps_per_epoch
     else:
-        _check_int("steps", steps, 1)
+        _check_count("steps", steps)
         total_steps = steps
+    if eval_every is not None:
+        _check_count("eval_every", eval_every)
     eval_every = min(steps_per_epoch if eval_every is None else eval_every, total_steps)
-    _check_int("eval_every", eval_every, 1)
-    has_val = len(x_val) > 0
     if patience is not None:
-        _check_int("patience", patience, 1)
-        if not has_val:
+        _check_count("patience", patience)
+        if len(splits[1][0]) == 0:
             raise ValueError("patience needs a validation split, got an empty one")
-    n_chunks, tail = divmod(total_steps, eval_every)
+    evaluations, tail = divmod(total_steps, eval_every)
 
-    polyak = average_iterates(None, average_start)
-    ema = average_iterates(ema_decay)
-    batch_loss_fn = lambda p, xb, yb: loss_fn(model.apply(p, xb), yb)
-
-    def train_step(key, data, carry, step):
-        x, y = data
-        idx = batch_indices(key, step, n, batch_size, sampling)
-        batch_loss, grads = jax.value_and_grad(batch_loss_fn)(carry.params, x[idx], y[idx])
-        updates, opt_state = opt.update(grads, carry.opt_state, carry.params)
-        params = apply_updates(carry.params, updates)
-        _, polyak_state = polyak.update(updates, carry.polyak_state, carry.params)
-        _, ema_state = ema.update(updates, carry.ema_state, carry.params)
-        finite = jnp.isfinite(batch_loss)
-        go = carry.active & finite
-        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(go, a, b), new, old)
-        moved = carry._replace(params=keep(params, carry.params),
-                               opt_state=keep(opt_state, carry.opt_state),
-                               polyak_state=keep(polyak_state, carry.polyak_state),
-                               ema_state=keep(ema_state, carry.ema_state),
-                               step=carry.step + 1,
-                               active=go,
-                               diverged=carry.diverged | (carry.active & ~finite),
-                               stop_step=jnp.where(carry.active & ~finite, step, carry.stop_step))
-        return moved, jnp.where(carry.active, batch_loss, jnp.nan)
-
-    def evaluation(data, carry, batch_losses):
-        train, val = data
-        train_loss, _ = evaluate(model, loss_fn, carry.params, *train)
-        if has_val:
-            val_loss, val_accuracy = evaluate(model, loss_fn, carry.params, *val)
-        else:
-            val_loss = val_accuracy = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
-        better = carry.active & (val_loss < carry.best_val)
-        since = jnp.where(better, 0, carry.evals_since_best + 1)
-        carry = carry._replace(
-            best_params=jax.tree_util.tree_map(lambda a, b: jnp.where(better, a, b),
-                                               carry.params, carry.best_params),
-            best_val=jnp.where(better, val_loss, carry.best_val),
-            best_step=jnp.where(better, carry.step, carry.best_step),
-            evals_since_best=since)
-        if patience is not None:
-            stop = carry.active & (since >= patience)
-            carry = carry._replace(active=carry.active & ~stop,
-                                   stop_step=jnp.where(stop, carry.step, carry.stop_step))
-        row = {"step": carry.step, "batch_loss": jnp.nanmean(batch_losses) if batch_losses is not None
-               else jnp.asarray(jnp.nan, jnp.result_type(train_loss)),
-               "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
-        return carry, row
-
-    def run(params0, key, train, val):
-        chunk_steps = jnp.arange(eval_every)
-
-        def chunk(carry, _):
-            carry, losses_ = jax.lax.scan(lambda c, s: train_step(key, train, c, s), carry,
-                                          carry.step + chunk_steps)
-            return evaluation((train, val), carry, losses_)
-
-        carry = _FitCarry(params0, opt.init(params0), polyak.init(params0), ema.init(params0),
-                          jnp.zeros([], jnp.int32), jnp.ones([], bool), jnp.zeros([], bool),
-                          jnp.asarray(total_steps, jnp.int32), params0,
-                          jnp.asarray(jnp.inf), jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32))
-        carry, first = evaluation((train, val), carry, None)
-        carry, rows = jax.lax.scan(chunk, carry, None, length=n_chunks)
+    def run(params0, batch_key, data):
+        program = fit_program(model, opt, data, loss=loss_fn, batch_size=batch_size,
+                              key=batch_key, sampling=sampling, patience=patience,
+                              ema_decay=ema_decay, average_start=average_start)
+        carry, first = program.evaluate(program.init(params0), None)
+        carry, rows = run_program(program, carry, 0, eval_every, evaluations, tail)
         rows = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, rows)
-        if tail:
-            carry, tail_losses = jax.lax.scan(lambda c, s: train_step(key, train, c, s), carry,
-                                              carry.step + jnp.arange(tail))
-            carry, last = evaluation((train, val), carry, tail_losses)
-            rows = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), rows, last)
-        return carry, rows
+        return carry, rows, program.final_metrics(carry)
 
     init_key, batch_key = jax.random.split(key)
     params0 = model.init(init_key) if params is None else params
-    train = (jnp.asarray(x_train), jnp.asarray(y_train))
-    val = (jnp.asarray(x_val), jnp.asarray(y_val))
-    carry, rows = jax.jit(run)(params0, batch_key, train, val)
-
+    data = tuple((jnp.asarray(x), jnp.asarray(y)) for x, y in splits)
+    carry, rows, metrics = jax.jit(run)(params0, batch_key, data)
     history = dict(rows)
     history["examples"] = history["step"] * batch_size
     history["epoch"] = history["step"] / steps_per_epoch
     chosen = carry.best_params if patience is not None else carry.params
-    candidates = {"last": carry.params, "best": carry.best_params,
-                  "polyak": polyak_params(carry), "ema": ema_params(carry)}
-    metrics = {}
-    for split_name, (x, y) in (("val", (x_val, y_val)), ("test", (x_test, y_test))):
-        if len(x) == 0:
-            continue
-        for name, candidate in candidates.items():
-            value, accuracy = evaluate(model, loss_fn, candidate, jnp.asarray(x), jnp.asarray(y))
-            metrics[f"{split_name}_loss/{name}"] = value
-            metrics[f"{split_name}_accuracy/{name}"] = accuracy
-    return FitResult(chosen, carry.params, polyak_params(carry), ema_params(carry), history,
-                     carry.best_step, carry.stop_step, carry.diverged, metrics)
-
-
-def polyak_params(carry: _FitCarry) -> Any:
-    return carry.polyak_state.average
-
-
-def ema_params(carry: _FitCarry) -> Any:
-    return carry.ema_state.average
+    stop_step = jnp.where(carry.stop_step >= 0, carry.stop_step, total_steps)
+    return FitResult(chosen, carry.params, carry.polyak_state.average, carry.ema_state.average,
+                     history, carry.best_step, stop_step, carry.diverged, metrics)
