@@ -194,7 +194,7 @@ class FitCarry(NamedTuple):
     opt_state: Any
     polyak_state: Any
     ema_state: Any
-    step: jax.Array            # steps taken (frozen runs keep counting)
+    step: jax.Array            # steps of the budget done (frozen runs keep counting)
     active: jax.Array          # still training: not stopped early, not diverged
     diverged: jax.Array
     stop_step: jax.Array       # where training stopped (early stop or divergence)
@@ -202,6 +202,7 @@ class FitCarry(NamedTuple):
     best_val: jax.Array
     best_step: jax.Array
     evals_since_best: jax.Array
+    loss_limit: jax.Array      # a batch loss above this counts as divergence
 
 
 class FitProgram(NamedTuple):
@@ -258,13 +259,17 @@ def _where(condition: jax.Array, new: Any, old: Any) -> Any:
 def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Callable,
                 batch_size: Any, key: jax.Array, sampling: str = "epoch",
                 patience: Optional[int] = None, ema_decay: Any = 0.99, average_start: Any = 0,
-                num_steps: Any = None, max_batch: Optional[int] = None) -> FitProgram:
+                num_steps: Any = None, max_batch: Optional[int] = None,
+                divergence_factor: Any = jnp.inf) -> FitProgram:
     """Build the :class:`FitProgram` of one run; ``data`` is ``(train, val, test)`` arrays.
 
     The batch of step ``t`` is :func:`jopt.data.padded_batch`: ``max_batch`` rows (default
     ``batch_size``, then static) of which the first ``batch_size`` count, so a traced
     ``batch_size`` pads to ``max_batch`` with zero weights (the sweep's ``mask``
-    strategy).  The batch loss is the weighted mean of per-example losses.
+    strategy).  The batch loss is the weighted mean of per-example losses.  Steps
+    ``t >= num_steps`` (a per-run budget, may be traced) are no-ops.  A batch loss that
+    is not finite, or above ``divergence_factor`` times the first evaluation's training
+    loss, freezes the run and marks it diverged.
     """
     from jopt.data import padded_batch
     from jopt.transforms import average_iterates
@@ -285,7 +290,8 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
         return FitCarry(params0, opt.init(params0), polyak.init(params0), ema.init(params0),
                         jnp.zeros([], jnp.int32), jnp.ones([], bool), jnp.zeros([], bool),
                         jnp.asarray(-1, jnp.int32), params0, jnp.asarray(jnp.inf, dtype),
-                        jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32))
+                        jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32),
+                        jnp.asarray(jnp.inf, dtype))
 
     def step(carry, t):
         idx, weights = padded_batch(key, t, n, batch_size, rows, sampling)
@@ -295,8 +301,9 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
         params = apply_updates(carry.params, updates)
         _, polyak_state = polyak.update(updates, carry.polyak_state, carry.params)
         _, ema_state = ema.update(updates, carry.ema_state, carry.params)
-        running = carry.active if num_steps is None else carry.active & (t < num_steps)
-        finite = jnp.isfinite(value)
+        within = jnp.ones([], bool) if num_steps is None else t < num_steps
+        running = carry.active & within
+        finite = jnp.isfinite(value) & (value <= carry.loss_limit)
         go = running & finite
         blew_up = running & ~finite
         moved = carry._replace(
@@ -304,7 +311,7 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
             opt_state=_where(go, opt_state, carry.opt_state),
             polyak_state=_where(go, polyak_state, carry.polyak_state),
             ema_state=_where(go, ema_state, carry.ema_state),
-            step=carry.step + 1, active=carry.active & ~blew_up,
+            step=carry.step + within.astype(jnp.int32), active=carry.active & ~blew_up,
             diverged=carry.diverged | blew_up,
             stop_step=jnp.where(blew_up, t, carry.stop_step))
         return moved, jnp.where(running, value, jnp.nan)
@@ -315,6 +322,8 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
             val_loss, val_accuracy = evaluate(model, loss, carry.params, *val)
         else:
             val_loss = val_accuracy = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
+        limit = jnp.where(carry.step == 0, divergence_factor * train_loss, carry.loss_limit)
+        carry = carry._replace(loss_limit=limit.astype(carry.loss_limit.dtype))
         better = carry.active & (val_loss < carry.best_val)
         since = jnp.where(better, 0, carry.evals_since_best + 1)
         carry = carry._replace(best_params=_where(better, carry.params, carry.best_params),

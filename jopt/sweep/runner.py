@@ -1,0 +1,356 @@
+"""The runner: every configuration of a grid trained at once, one compiled program per bucket.
+
+For each bucket (one value of each static axis) the runner
+
+1. stacks the traced axes into arrays with a leading configuration axis, padded to a
+   multiple of the device count and sharded over a 1-D mesh of ``jax.devices()``;
+2. compiles one program: ``vmap`` of the task's ``init`` and, for a chunk, a loop of
+   evaluation blocks (``lax.scan`` over ``eval_every`` steps, then ``evaluate``); the
+   number of blocks in a chunk is an argument, so resizing chunks does not recompile;
+3. runs chunks of about ``chunk_seconds`` until every configuration has spent its budget,
+   stopped early or diverged (diverged ones froze inside the program, by mask), then
+   reads the final metrics.  Between chunks: the progress bar, a checkpoint (at most
+   every ``checkpoint_seconds``) and partial results in the output folder.
+
+Grids larger than memory run in sequential slices of one size (the same program).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+from jopt.sweep.grid import Grid
+from jopt.sweep.tasks import Budget, SweepTask, TaskFactory
+
+__all__ = ["run", "choose_batch_strategy", "mesh_for", "STRATEGIES"]
+
+STRATEGIES = ("auto", "bucket", "mask")
+
+
+# ----------------------------------------------------------------------------
+# Devices
+# ----------------------------------------------------------------------------
+
+
+def mesh_for(devices: Optional[Sequence[Any]] = None) -> jax.sharding.Mesh:
+    """A 1-D mesh ``("configs",)`` over ``devices`` (default: all), with auto axes.
+
+    JAX 0.10's ``jax.make_mesh`` defaults to explicit axes, under which a reshape inside
+    the vmapped function raises ``ShardingTypeError``; ``AxisType.Auto`` avoids it.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    return jax.sharding.Mesh(np.array(devices), ("configs",),
+                             axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def _shard(tree: Any, mesh: jax.sharding.Mesh) -> Any:
+    sharding = NamedSharding(mesh, PartitionSpec("configs"))
+    return jax.device_put(tree, sharding)
+
+
+def _pad(values: np.ndarray, size: int) -> np.ndarray:
+    """``values`` padded to ``size`` rows by repeating its last row (a real, valid config)."""
+    if len(values) == size:
+        return values
+    return np.concatenate([values, np.repeat(values[-1:], size - len(values), axis=0)])
+
+
+# ----------------------------------------------------------------------------
+# Batch-size strategy
+# ----------------------------------------------------------------------------
+
+
+def choose_batch_strategy(batch_sizes: Sequence[int], steps_of: Callable[[int], int],
+                          counts: Sequence[int], compile_cost_examples: float = 2e5) -> str:
+    """``"mask"`` or ``"bucket"`` by estimated cost, in examples pushed through the model.
+
+    bucket: each batch size ``b`` runs its configs for ``steps(b)`` steps of ``b`` rows,
+    plus one compilation each (``compile_cost_examples`` per program); mask: one program
+    whose configs all run ``max steps`` steps of ``max b`` rows.
+    """
+    sizes = list(batch_sizes)
+    if len(set(sizes)) <= 1:
+        return "bucket"
+    bucket = sum(c * steps_of(b) * b for b, c in zip(sizes, counts))
+    bucket += compile_cost_examples * len(set(sizes))
+    mask = sum(counts) * max(steps_of(b) for b in sizes) * max(sizes) + compile_cost_examples
+    return "mask" if mask < bucket else "bucket"
+
+
+# ----------------------------------------------------------------------------
+# One bucket
+# ----------------------------------------------------------------------------
+
+
+def _stack(configs: list[dict], names: Sequence[str]) -> dict:
+    """The traced axes as arrays: integers int32, the rest float32."""
+    out = {}
+    for name in names:
+        values = np.array([c[name] for c in configs])
+        out[name] = values.astype(np.int32 if np.issubdtype(values.dtype, np.integer) else np.float32)
+    return out
+
+
+class _Bucket:
+    """The compiled programs and the state of one bucket of configurations."""
+
+    def __init__(self, task: SweepTask, hparams: dict, budget: Budget, mesh):
+        self.task = task
+        self.mesh = mesh
+        self.eval_every = budget.eval_every
+        size = len(next(iter(hparams.values())))
+        steps = np.asarray(jax.vmap(task.num_steps)(hparams))
+        self.num_steps = steps
+        self.blocks = int(math.ceil(steps.max() / self.eval_every))
+        self.hparams = _shard(hparams, mesh)
+        self.size = size
+
+        def keys(h):
+            return jax.random.PRNGKey(h.get("seed", 0))
+
+        def init_one(h):
+            carry = task.init(h, keys(h))
+            carry, row = task.evaluate(carry, h, None)
+            rows = jax.tree_util.tree_map(
+                lambda v: jnp.full((self.blocks + 1,), jnp.nan, jnp.result_type(v, float))
+                .at[0].set(v), row)
+            return carry, rows
+
+        def chunk_one(carry, rows, h, first_block, n_blocks):
+            def body(i, state):
+                carry, rows = state
+                block = first_block + i
+                first_step = block * self.eval_every
+                carry, losses = jax.lax.scan(lambda c, t: task.step(c, h, t), carry,
+                                             first_step + jnp.arange(self.eval_every))
+                carry, row = task.evaluate(carry, h, losses)
+                rows = jax.tree_util.tree_map(lambda buf, v: buf.at[block + 1].set(v), rows, row)
+                return carry, rows
+            return jax.lax.fori_loop(0, n_blocks, body, (carry, rows))
+
+        def status_one(carry, h):
+            active, diverged, stop_step = task.status(carry)
+            return active, diverged, stop_step
+
+        # fixed output shardings: the chunk program sees the same input layout on every
+        # call (the init's outputs, then its own), so it compiles once
+        sharded = NamedSharding(mesh, PartitionSpec("configs"))
+        self.init = jax.jit(jax.vmap(init_one), out_shardings=sharded)
+        self.chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, 0, None, None)),
+                             donate_argnums=(0, 1), out_shardings=sharded)
+        self.status = jax.jit(jax.vmap(status_one))
+        self.final = jax.jit(jax.vmap(task.final))
+
+
+def _run_bucket(bucket: _Bucket, *, chunk_seconds: float, checkpoint: Callable, resume: Optional[dict],
+                progress: Callable, quiet: bool) -> tuple[Any, dict, dict]:
+    """Run one bucket to the end; returns ``(carry, rows, final metrics)`` as host arrays."""
+    if resume is not None:
+        carry_template, rows_template = jax.eval_shape(bucket.init, bucket.hparams)
+        carry = _shard(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(carry_template),
+                                                    resume["carry"]), bucket.mesh)
+        rows = _shard(dict(resume["rows"]), bucket.mesh)
+        next_block = int(resume["next_block"])
+    else:
+        carry, rows = bucket.init(bucket.hparams)
+        next_block = 0
+    blocks_per_chunk = 1
+    last_checkpoint = time.monotonic()
+    while next_block < bucket.blocks:
+        n_blocks = min(blocks_per_chunk, bucket.blocks - next_block)
+        started = time.monotonic()
+        carry, rows = bucket.chunk(carry, rows, bucket.hparams, np.int32(next_block),
+                                   np.int32(n_blocks))
+        active, diverged, stop_step = map(np.asarray, bucket.status(carry, bucket.hparams))
+        elapsed = time.monotonic() - started
+        next_block += n_blocks
+        if next_block > 1:  # the first chunk includes compilation
+            per_block = elapsed / n_blocks
+            blocks_per_chunk = max(1, int(chunk_seconds / max(per_block, 1e-6)))
+        else:
+            blocks_per_chunk = 1
+        done_steps = next_block * bucket.eval_every
+        alive = active & (bucket.num_steps > done_steps)
+        progress(n_blocks * bucket.eval_every, int(alive[:bucket.size].sum()), rows)
+        if time.monotonic() - last_checkpoint > checkpoint.every or not alive.any() \
+                or next_block >= bucket.blocks:
+            checkpoint(carry, rows, next_block)
+            last_checkpoint = time.monotonic()
+        if not alive.any():
+            break
+    final = bucket.final(carry, bucket.hparams)
+    status = tuple(map(np.asarray, bucket.status(carry, bucket.hparams)))
+    host_rows = {k: np.asarray(v) for k, v in rows.items()}
+    return status, host_rows, {k: np.asarray(v) for k, v in final.items()}
+
+
+# ----------------------------------------------------------------------------
+# The sweep
+# ----------------------------------------------------------------------------
+
+
+def _buckets(configs: list[dict], static_names: list[str]) -> list[tuple[dict, list[int]]]:
+    """Configs grouped by their static values, in first-seen order: ``(static, indices)``."""
+    groups: dict = {}
+    for i, config in enumerate(configs):
+        key = tuple(repr(config[name]) for name in static_names)
+        groups.setdefault(key, ({name: config[name] for name in static_names}, []))[1].append(i)
+    return list(groups.values())
+
+
+def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static: Sequence[str] = (),
+        batch_strategy: str = "auto", chunk_seconds: float = 0.5,
+        checkpoint_seconds: float = 30.0, quiet: Optional[bool] = None, overwrite: bool = False,
+        devices: Optional[Sequence[Any]] = None, max_configs: Optional[int] = None,
+        spec: Optional[dict] = None):
+    """Train every configuration of ``grid`` with ``task``; see :mod:`jopt.sweep`."""
+    from jopt.sweep.results import assemble, one_shot
+    from jopt.sweep.store import Store
+
+    if not isinstance(grid, Grid):
+        grid = Grid(grid)
+    if not isinstance(budget, Budget):
+        budget = Budget(**budget)
+    budget.check()
+    if batch_strategy not in STRATEGIES:
+        raise ValueError(f"batch_strategy must be one of {STRATEGIES}, got {batch_strategy!r}")
+    configs = grid.configs()
+    if quiet is None:
+        quiet = not sys.stderr.isatty()
+    mesh = mesh_for(devices)
+    n_devices = mesh.devices.size
+
+    if not isinstance(task, TaskFactory):
+        return one_shot(task, grid, configs, static, mesh, out=out, overwrite=overwrite,
+                        budget=budget, spec=spec)
+
+    traced, static_names = grid.split(static=set(static) | set(task.static))
+    strategy = batch_strategy
+    if "batch_size" in grid.axes:
+        sizes = sorted(set(grid.axes["batch_size"]))
+        if strategy == "auto":
+            steps_of = lambda b: budget.steps_for(task.train_size or 1000, b)
+            counts = [sum(c["batch_size"] == b for c in configs) for b in sizes]
+            strategy = choose_batch_strategy(sizes, steps_of, counts)
+        if strategy == "mask":
+            static_names = [s for s in static_names if s != "batch_size"]
+            traced = traced + ["batch_size"]
+    spec = {"task": task.settings, "grid": grid.to_dict(), "budget": budget._asdict(),
+            "batch_strategy": strategy, "static": static_names, **(spec or {})}
+    store = Store.open(out, spec, overwrite=overwrite) if out is not None else None
+
+    results = []
+    buckets = _buckets(configs, static_names)
+    total_steps = 0
+    prepared = []
+    for b, (static_values, indices) in enumerate(buckets):
+        bucket_configs = [configs[i] for i in indices]
+        max_batch = (max(c["batch_size"] for c in bucket_configs)
+                     if strategy == "mask" and "batch_size" in traced else None)
+        sweep_task = task.make(static_values, budget=budget, max_batch=max_batch)
+        prepared.append((b, static_values, indices, bucket_configs, sweep_task))
+        steps = jax.vmap(sweep_task.num_steps)(_stack(bucket_configs, traced))
+        total_steps += int(np.max(np.asarray(steps)))
+
+    bar = _Progress(total_steps, len(configs), quiet)
+    for b, static_values, indices, bucket_configs, sweep_task in prepared:
+        size = len(bucket_configs)
+        slice_size = _slice_size(size, n_devices, max_configs)
+        for start in range(0, size, slice_size):
+            part = bucket_configs[start:start + slice_size]
+            padded = _stack(part, traced)
+            padded = {k: _pad(v, slice_size) for k, v in padded.items()}
+            bucket = _Bucket(sweep_task, padded, budget, mesh)
+            bucket.size = len(part)
+            name = f"b{b}s{start // slice_size}"
+            resume = store.load_checkpoint(name) if store is not None else None
+            if resume is not None:
+                resume = _unpack_checkpoint(resume)
+            checkpoint = _checkpointer(store, name, checkpoint_seconds)
+            status, rows, final = _run_bucket(
+                bucket, chunk_seconds=chunk_seconds, checkpoint=checkpoint, resume=resume,
+                progress=bar.update_from, quiet=quiet)
+            n = len(part)
+            results.append({
+                "indices": indices[start:start + n], "configs": part,
+                "status": tuple(s[:n] for s in status),
+                "rows": {k: v[:n] for k, v in rows.items()},
+                "final": {k: v[:n] for k, v in final.items()},
+                "num_steps": bucket.num_steps[:n],
+                "batch_size": np.asarray(jax.vmap(sweep_task.batch_size)(padded))[:n]
+                if "batch_size" in traced else np.full(n, static_values.get("batch_size", 0)),
+                "steps_per_epoch": np.asarray(jax.vmap(sweep_task.steps_per_epoch)(padded))[:n],
+            })
+            if store is not None:
+                store.write_partial(*assemble(results, grid))
+    bar.close()
+    summary, curves = assemble(results, grid)
+    if store is not None:
+        store.finish(summary, curves)
+    from jopt.sweep.store import SweepResult
+    return SweepResult(summary, curves, store.manifest if store is not None else {"spec": spec},
+                       out)
+
+
+def _slice_size(size: int, n_devices: int, max_configs: Optional[int]) -> int:
+    """Configs per program: all of them, or ``max_configs``, rounded up to the devices."""
+    limit = size if max_configs is None else max(1, min(size, max_configs))
+    return int(math.ceil(limit / n_devices) * n_devices)
+
+
+def _checkpointer(store, name: str, every: float) -> Callable:
+    def save(carry, rows, next_block):
+        if store is None:
+            return
+        arrays = {f"carry/{i}": np.asarray(leaf)
+                  for i, leaf in enumerate(jax.tree_util.tree_leaves(carry))}
+        arrays.update({f"rows/{k}": np.asarray(v) for k, v in rows.items()})
+        arrays["next_block"] = np.asarray(next_block)
+        store.save_checkpoint(name, arrays)
+    save.every = every
+    return save
+
+
+def _unpack_checkpoint(arrays: dict) -> dict:
+    carry_keys = sorted((k for k in arrays if k.startswith("carry/")), key=lambda k: int(k[6:]))
+    return {"carry": [arrays[k] for k in carry_keys],
+            "rows": {k[5:]: arrays[k] for k in arrays if k.startswith("rows/")},
+            "next_block": arrays["next_block"]}
+
+
+class _Progress:
+    """A tqdm bar over training steps: configs alive and the best loss so far."""
+
+    def __init__(self, total: int, configs: int, quiet: bool):
+        self.bar = None
+        self.best = math.inf
+        if not quiet:
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total, unit="step", desc=f"sweep ({configs} configs)",
+                                file=sys.stderr, dynamic_ncols=True)
+            except ImportError:
+                self.bar = None
+
+    def update_from(self, steps: int, alive: int, rows: dict) -> None:
+        if self.bar is None:
+            return
+        losses = np.asarray(rows.get("val_loss", rows.get("train_loss")))
+        finite = losses[np.isfinite(losses)]
+        if finite.size:
+            self.best = min(self.best, float(finite.min()))
+        self.bar.update(steps)
+        self.bar.set_postfix(alive=alive, best=f"{self.best:.4g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,165 @@
+"""The sweep runner against fit run config by config, strategies, divergence, devices (issue 5)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import jopt
+import jopt.sweep as sweep
+from jopt import data, models
+from jopt.train import fit
+
+pytest.importorskip("pandas")
+pytest.importorskip("pyarrow")
+
+LOSS = "softmax_cross_entropy_with_integer_labels"
+SETTINGS = dict(model="mlp", hidden=[16], dataset="digits", optimizer="sgd", loss=LOSS)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", seed=0)
+
+
+def fit_config(digits, config, steps, eval_every):
+    opt = jopt.sgd(config["learning_rate"], momentum=config.get("momentum"))
+    return fit(models.mlp([64, 16, 10]), opt, digits, loss=LOSS, batch_size=config["batch_size"],
+               key=jax.random.PRNGKey(config["seed"]), steps=steps, eval_every=eval_every)
+
+
+def test_sweep_equals_fit_config_by_config(digits):
+    grid = sweep.Grid(learning_rate=[0.03, 0.3], momentum=[0.0, 0.9], batch_size=[32],
+                      seed=[0, 1])
+    result = sweep.run(sweep.builtin_task(**SETTINGS), grid,
+                       budget=sweep.Budget(steps=40, eval_every=20), quiet=True)
+    summary = result.to_pandas()
+    assert len(summary) == 8
+    for config in grid.configs()[::3]:
+        row = summary[(summary.learning_rate == config["learning_rate"])
+                      & (summary.momentum == config["momentum"]) & (summary.seed == config["seed"])]
+        single = fit_config(digits, config, 40, 20)
+        np.testing.assert_allclose(row.final_val_loss.item(), single.history["val_loss"][-1],
+                                   rtol=1e-4)
+        curve = result.curves("val_loss")[row.config.item()].to_numpy()
+        np.testing.assert_allclose(curve, single.history["val_loss"], rtol=1e-4)
+
+
+def test_mask_and_bucket_give_the_same_results():
+    grid = sweep.Grid(learning_rate=[0.05, 0.2], batch_size=[16, 48], seed=[3])
+    budget = sweep.Budget(steps=30, eval_every=10)
+    task = sweep.builtin_task(**SETTINGS)
+    bucket = sweep.run(task, grid, budget=budget, batch_strategy="bucket", quiet=True).to_pandas()
+    mask = sweep.run(task, grid, budget=budget, batch_strategy="mask", quiet=True).to_pandas()
+    np.testing.assert_allclose(mask.final_val_loss, bucket.final_val_loss, rtol=1e-4)
+    np.testing.assert_allclose(mask.final_train_loss, bucket.final_train_loss, rtol=1e-4)
+
+
+def test_diverging_configs_are_frozen_and_marked_and_the_others_unchanged():
+    task = sweep.builtin_task(**SETTINGS)
+    budget = sweep.Budget(steps=40, eval_every=10)
+    grid = sweep.Grid(learning_rate=[0.1, 1e3, 1e5], batch_size=[32], seed=[0])
+    result = sweep.run(task, grid, budget=budget, quiet=True).to_pandas()
+    calm = sweep.run(task, sweep.Grid(learning_rate=[0.1], batch_size=[32], seed=[0]),
+                     budget=budget, quiet=True).to_pandas()
+    assert list(result.status) == ["finished", "diverged", "diverged"]
+    assert (result.diverged_step[1:] >= 0).all() and (result.diverged_step[1:] < 40).all()
+    assert result.diverged_step[0] == -1
+    np.testing.assert_allclose(result.final_val_loss[0], calm.final_val_loss[0], rtol=1e-5)
+    assert np.isfinite(result.final_train_loss[1:]).all()  # frozen before the blow-up
+
+
+def test_one_compilation_per_bucket(monkeypatch):
+    """Two batch sizes as buckets: the chunk program compiles exactly twice."""
+    from jopt.sweep import runner
+    traced = []
+    original = runner._Bucket.__init__
+
+    def counting_init(self, task, hparams, budget, mesh):
+        original(self, task, hparams, budget, mesh)
+        chunk = self.chunk
+
+        def wrapped(*args):
+            out = chunk(*args)
+            traced.append(chunk._cache_size())
+            return out
+        self.chunk = wrapped
+    monkeypatch.setattr(runner._Bucket, "__init__", counting_init)
+    grid = sweep.Grid(learning_rate=sweep.logspace(1e-3, 1e-1, 3), batch_size=[16, 64], seed=[0, 1])
+    sweep.run(sweep.builtin_task(**SETTINGS), grid, budget=sweep.Budget(steps=60, eval_every=10),
+              batch_strategy="bucket", quiet=True, chunk_seconds=1e-3)
+    # every chunk call of a bucket hits the one compiled program
+    assert traced and max(traced) == 1
+
+
+def test_plain_function_task():
+    def task(hparams, key):
+        x = jax.random.normal(key, (3,))
+        return {"loss": hparams["learning_rate"] * jax.numpy.sum(x ** 2)}
+    grid = sweep.Grid(learning_rate=[1.0, 2.0], seed=[0, 1])
+    result = sweep.run(task, grid, budget=sweep.Budget(steps=1), quiet=True).to_pandas()
+    for _, row in result.iterrows():
+        x = jax.random.normal(jax.random.PRNGKey(int(row.seed)), (3,))
+        np.testing.assert_allclose(row.loss, row.learning_rate * float(np.sum(np.square(x))),
+                                   rtol=1e-6)
+
+
+SCRIPT = textwrap.dedent("""
+    import sys, jopt.sweep as sweep
+    grid = sweep.Grid(learning_rate=[0.01, 0.1, 0.5], batch_size=[32], seed=[0, 1])
+    task = sweep.builtin_task(model="mlp", hidden=[16], dataset="digits", optimizer="sgd",
+                              loss="softmax_cross_entropy_with_integer_labels")
+    result = sweep.run(task, grid, budget=sweep.Budget(steps=400, eval_every=10), out=sys.argv[1],
+                       quiet=True, chunk_seconds=0.05, checkpoint_seconds=0.0)
+    print(len(result.to_pandas()))
+""")
+
+
+def _run_script(tmp_path, out, env=None):
+    script = tmp_path / "sweep_script.py"
+    script.write_text(SCRIPT)
+    return subprocess.Popen([sys.executable, str(script), str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
+    out = tmp_path / "killed"
+    process = _run_script(tmp_path, out)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(out.glob("checkpoints/*")) \
+            and not list(out.glob("*.npz")) and process.poll() is None:
+        time.sleep(0.05)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    again = _run_script(tmp_path, out)
+    assert again.wait(timeout=600) == 0, again.stderr.read()
+    fresh = _run_script(tmp_path, tmp_path / "fresh")
+    assert fresh.wait(timeout=600) == 0, fresh.stderr.read()
+    resumed = sweep.load(out)
+    uninterrupted = sweep.load(tmp_path / "fresh")
+    a, b = resumed.to_pandas(), uninterrupted.to_pandas()
+    assert len(a) == len(b) == 6
+    np.testing.assert_allclose(a.final_val_loss, b.final_val_loss, rtol=1e-6)
+    ca, cb = resumed.curves(), uninterrupted.curves()
+    assert len(ca) == len(cb)  # no row lost or duplicated
+    assert not ca.duplicated(["config", "step"]).any()
+
+
+def test_four_cpu_devices_give_the_same_results_as_one(tmp_path):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    four = _run_script(tmp_path, tmp_path / "four", env=env)
+    one_env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    one = _run_script(tmp_path, tmp_path / "one", env=one_env)
+    assert four.wait(timeout=600) == 0, four.stderr.read()
+    assert one.wait(timeout=600) == 0, one.stderr.read()
+    a, b = sweep.load(tmp_path / "four"), sweep.load(tmp_path / "one")
+    assert len(a.manifest["devices"]) == 4 and len(b.manifest["devices"]) == 1
+    np.testing.assert_allclose(a.to_pandas().final_val_loss, b.to_pandas().final_val_loss,
+                               rtol=1e-5)
