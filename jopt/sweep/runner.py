@@ -17,8 +17,8 @@ Grids larger than memory run in sequential slices of one size (the same program)
 
 from __future__ import annotations
 
+import collections
 import math
-import os
 import sys
 import time
 from typing import Any, Callable, Optional, Sequence
@@ -34,6 +34,9 @@ from jopt.sweep.tasks import Budget, SweepTask, TaskFactory
 __all__ = ["run", "choose_batch_strategy", "mesh_for", "STRATEGIES"]
 
 STRATEGIES = ("auto", "bucket", "mask")
+TRACES: collections.Counter = collections.Counter()
+"""How many times each program was traced (so compiled): ``TRACES["chunk"]`` grows by one per
+bucket (and slice size) of a sweep."""
 
 
 # ----------------------------------------------------------------------------
@@ -126,6 +129,8 @@ class _Bucket:
             return carry, rows
 
         def chunk_one(carry, rows, h, first_block, n_blocks):
+            TRACES["chunk"] += 1
+
             def body(i, state):
                 carry, rows = state
                 block = first_block + i
@@ -152,8 +157,13 @@ class _Bucket:
 
 
 def _run_bucket(bucket: _Bucket, *, chunk_seconds: float, checkpoint: Callable, resume: Optional[dict],
-                progress: Callable, quiet: bool) -> tuple[Any, dict, dict]:
-    """Run one bucket to the end; returns ``(carry, rows, final metrics)`` as host arrays."""
+                progress: Callable) -> tuple:
+    """Run one bucket to the end: ``(status, rows, final metrics, timings)``, host arrays.
+
+    ``timings``: seconds spent in ``init`` (compile and run), compiling the chunk
+    program, running chunks, and reading the final metrics (compile and run)."""
+    timings = {}
+    started = time.perf_counter()
     if resume is not None:
         carry_template, rows_template = jax.eval_shape(bucket.init, bucket.hparams)
         carry = _shard(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(carry_template),
@@ -163,21 +173,24 @@ def _run_bucket(bucket: _Bucket, *, chunk_seconds: float, checkpoint: Callable, 
     else:
         carry, rows = bucket.init(bucket.hparams)
         next_block = 0
+    jax.block_until_ready(carry)
+    timings["init_seconds"] = time.perf_counter() - started
+    started = time.perf_counter()
+    chunk = bucket.chunk.lower(carry, rows, bucket.hparams, np.int32(0), np.int32(1)).compile()
+    timings["compile_seconds"] = time.perf_counter() - started
+    timings["run_seconds"] = 0.0
     blocks_per_chunk = 1
     last_checkpoint = time.monotonic()
     while next_block < bucket.blocks:
         n_blocks = min(blocks_per_chunk, bucket.blocks - next_block)
         started = time.monotonic()
-        carry, rows = bucket.chunk(carry, rows, bucket.hparams, np.int32(next_block),
-                                   np.int32(n_blocks))
+        carry, rows = chunk(carry, rows, bucket.hparams, np.int32(next_block), np.int32(n_blocks))
         active, diverged, stop_step = map(np.asarray, bucket.status(carry, bucket.hparams))
         elapsed = time.monotonic() - started
+        timings["run_seconds"] += elapsed
         next_block += n_blocks
-        if next_block > 1:  # the first chunk includes compilation
-            per_block = elapsed / n_blocks
-            blocks_per_chunk = max(1, int(chunk_seconds / max(per_block, 1e-6)))
-        else:
-            blocks_per_chunk = 1
+        per_block = elapsed / n_blocks
+        blocks_per_chunk = max(1, int(chunk_seconds / max(per_block, 1e-6)))
         done_steps = next_block * bucket.eval_every
         alive = active & (bucket.num_steps > done_steps)
         progress(n_blocks * bucket.eval_every, int(alive[:bucket.size].sum()), rows)
@@ -187,10 +200,12 @@ def _run_bucket(bucket: _Bucket, *, chunk_seconds: float, checkpoint: Callable, 
             last_checkpoint = time.monotonic()
         if not alive.any():
             break
+    started = time.perf_counter()
     final = bucket.final(carry, bucket.hparams)
     status = tuple(map(np.asarray, bucket.status(carry, bucket.hparams)))
     host_rows = {k: np.asarray(v) for k, v in rows.items()}
-    return status, host_rows, {k: np.asarray(v) for k, v in final.items()}
+    timings["final_seconds"] = time.perf_counter() - started
+    return status, host_rows, {k: np.asarray(v) for k, v in final.items()}, timings
 
 
 # ----------------------------------------------------------------------------
@@ -249,6 +264,7 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
     store = Store.open(out, spec, overwrite=overwrite) if out is not None else None
 
     results = []
+    timings: dict = {}
     buckets = _buckets(configs, static_names)
     total_steps = 0
     prepared = []
@@ -276,9 +292,11 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
             if resume is not None:
                 resume = _unpack_checkpoint(resume)
             checkpoint = _checkpointer(store, name, checkpoint_seconds)
-            status, rows, final = _run_bucket(
+            status, rows, final, bucket_timings = _run_bucket(
                 bucket, chunk_seconds=chunk_seconds, checkpoint=checkpoint, resume=resume,
-                progress=bar.update_from, quiet=quiet)
+                progress=bar.update_from)
+            for name, seconds in bucket_timings.items():
+                timings[name] = timings.get(name, 0.0) + seconds
             n = len(part)
             results.append({
                 "indices": indices[start:start + n], "configs": part,
@@ -294,11 +312,14 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
                 store.write_partial(*assemble(results, grid))
     bar.close()
     summary, curves = assemble(results, grid)
-    if store is not None:
-        store.finish(summary, curves)
     from jopt.sweep.store import SweepResult
-    return SweepResult(summary, curves, store.manifest if store is not None else {"spec": spec},
-                       out)
+    if store is not None:
+        store.update_manifest(timings=timings)
+        result = store.finish(summary, curves)
+    else:
+        result = SweepResult(summary, curves, {"spec": spec, "timings": timings}, None)
+    result.timings = timings
+    return result
 
 
 def _slice_size(size: int, n_devices: int, max_configs: Optional[int]) -> int:

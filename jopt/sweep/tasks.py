@@ -165,10 +165,13 @@ def _model(settings: dict, in_dim: int, out_dim: Optional[int], classification: 
 
 def _load(settings: dict) -> jdata.Splits:
     name = settings.get("dataset", "digits")
-    fractions = {k: settings[k] for k in ("val_fraction", "test_fraction") if k in settings}
+    seed = settings.get("data_seed", 0)
     if isinstance(name, str) and name.startswith("idx:"):
-        return jdata.load_mnist(name[4:], seed=settings.get("data_seed", 0))
-    return jdata.load(name, seed=settings.get("data_seed", 0), **fractions)
+        extra = {"val_fraction": settings["val_fraction"]} if "val_fraction" in settings else {}
+        return jdata.load_mnist(name[4:], seed=seed, **extra)
+    options = {k: settings[k] for k in ("val_fraction", "test_fraction", "standardize")
+               if k in settings}
+    return jdata.load(name, seed=seed, **options)
 
 
 def _loss(settings: dict, classification: bool) -> Callable:
@@ -187,7 +190,7 @@ def builtin_task(**settings: Any) -> TaskFactory:
     ``dataset`` (a name of :func:`jopt.data.load` or ``"idx:FOLDER"``), ``loss`` (a name in
     :mod:`jopt.losses`), ``optimizer`` (a jopt optimizer), ``schedule`` (optional, a
     name in :mod:`jopt.schedules`), ``sampling``, ``val_fraction``, ``test_fraction``,
-    ``data_seed``.  Any of them may also be a static grid axis.
+    ``standardize``, ``data_seed``.  Any of them may also be a static grid axis.
     """
     settings = dict(settings)
 
@@ -237,7 +240,8 @@ def builtin_task(**settings: Any) -> TaskFactory:
             steps_per_epoch=lambda hparams: n // batch_size(hparams))
 
     static = ("batch_size", "optimizer", "model", "hidden", "activation", "init", "dataset",
-              "loss", "schedule", "sampling", "val_fraction", "test_fraction", "data_seed")
+              "loss", "schedule", "sampling", "val_fraction", "test_fraction", "standardize",
+              "data_seed")
     train_size = None if str(settings.get("dataset", "")).startswith("idx:") else \
         len(_load(settings).train.x)
     return TaskFactory(make, static, settings, train_size)

@@ -1,0 +1,224 @@
+"""The ``jopt`` command line (also ``python -m jopt``).
+
+    jopt sweep CONFIG.toml [--out DIR] [--overwrite] [--quiet]
+    jopt plot DIR [--metric NAME]
+    jopt bench [--quick] [NAME ...]
+    jopt figures
+
+``jopt sweep`` validates the config file (a bad one: one line ``jopt: error: ...`` on
+stderr, exit status 2, nothing written), runs the sweep into DIR (``--out``, else the
+config's ``[run] out``, else ``results/<config name>``), prints the best configurations
+and writes the plots.  Re-running the same command resumes an interrupted sweep; a
+different config in a used folder is refused (exit status 2) unless ``--overwrite``.
+
+Every core of a CPU.  XLA runs a CPU program on one device, and a sweep's configs are
+sharded over the devices, so ``jopt sweep`` asks XLA for one host device per core by
+setting ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` before JAX starts,
+unless ``XLA_FLAGS`` is already set (then it is left alone: set the flag there yourself).
+A library user does the same before the first JAX computation::
+
+    import os
+    os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.cpu_count()}")
+    import jax  # the flag is read when JAX's CPU backend starts
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+__all__ = ["main", "use_every_core"]
+
+PROG = "jopt"
+EXIT_USAGE = 2
+
+
+def use_every_core() -> Optional[str]:
+    """Set ``XLA_FLAGS`` to one host device per usable core, unless it is set already.
+
+    Returns the value set, or None when ``XLA_FLAGS`` was left as it was.  Takes
+    effect only if JAX's backends have not started yet in this process.
+    """
+    if "XLA_FLAGS" in os.environ:
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(cores, 1)}"
+    return os.environ["XLA_FLAGS"]
+
+
+def _error(message: str, status: int = EXIT_USAGE) -> int:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
+# ----------------------------------------------------------------------------
+# jopt sweep
+# ----------------------------------------------------------------------------
+
+
+def _best_table(result, n: int = 5) -> str:
+    summary = result.summary
+    metric = next((m for m in ("val_loss", "train_loss")
+                   if f"final_{m}" in summary.columns and summary[f"final_{m}"].notna().any()),
+                  None)
+    if metric is None:
+        return "no finished configuration with a final loss"
+    best = result.best(metric, n=n)
+    columns = ["config", *result.axes]
+    columns += [c for c in (f"final_{metric}", "final_val_accuracy", f"best_{metric}", "status")
+                if c in summary.columns and c not in columns]
+    table = best[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    counts = ""
+    if "status" in summary.columns:
+        tally = summary["status"].value_counts()
+        counts = " (" + ", ".join(f"{int(k)} {s}" for s, k in tally.items()) + ")"
+    header = (f"best {len(best)} of {len(summary)} configurations{counts}, "
+              f"by final {metric.replace('_', ' ')}:")
+    return f"{header}\n{table}"
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    use_every_core()  # before anything starts a JAX backend
+    from jopt.sweep.config import ConfigError, from_toml
+    from jopt.sweep.store import SpecMismatchError
+    try:
+        config = from_toml(args.config)
+    except ConfigError as error:
+        return _error(error)
+    out = Path(args.out or config.options.get("out") or Path("results") / Path(args.config).stem)
+
+    import jopt.sweep as sweep
+    run_config = getattr(sweep, "run_config", None)
+    if run_config is None:
+        return _error("the sweep runner is not available (jopt.sweep.run_config is missing)", 1)
+    try:
+        result = run_config(config, out=out, overwrite=args.overwrite,
+                            quiet=True if args.quiet else None)
+    except SpecMismatchError as error:
+        return _error(error)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; partial results in {out}; run the same command again "
+              f"to resume", file=sys.stderr)
+        return 130
+
+    print(_best_table(result))
+    print(f"results: {out / 'summary.parquet'}, {out / 'curves.parquet'} "
+          f"(jopt.sweep.load({str(out)!r}))")
+    from jopt.plot import plot_sweep
+    plots = plot_sweep(out)
+    if plots:
+        print("plots: " + ", ".join(str(p) for p in plots))
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# jopt plot, bench, figures
+# ----------------------------------------------------------------------------
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from jopt.plot import plot_sweep
+    try:
+        plots = plot_sweep(args.dir, metric=args.metric)
+    except (FileNotFoundError, ValueError) as error:
+        return _error(error)
+    for path in plots:
+        print(path)
+    return 0 if plots else 1
+
+
+def _bench_folder() -> Optional[Path]:
+    """``experiments/bench`` of the repository jopt runs from, else of the current folder."""
+    import jopt
+    for root in (Path(jopt.__file__).resolve().parents[1], Path.cwd()):
+        folder = root / "experiments" / "bench"
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    folder = _bench_folder()
+    if folder is None:
+        return _error("no experiments/bench folder: the benchmarks live in the jopt repository; "
+                      "run from a clone of it")
+    scripts = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+    if args.names:
+        known = {p.stem: p for p in scripts}
+        missing = [n for n in args.names if n not in known]
+        if missing:
+            return _error(f"unknown benchmark {missing[0]!r}; known: {', '.join(known)}")
+        scripts = [known[n] for n in args.names]
+    if not scripts:
+        return _error(f"no benchmark scripts in {folder}")
+    failed = []
+    for script in scripts:
+        print(f"== {script.name}{' --quick' if args.quick else ''}", flush=True)
+        command = [sys.executable, str(script), *(["--quick"] if args.quick else [])]
+        status = subprocess.call(command, cwd=folder.parents[1])
+        if status != 0:
+            failed.append(f"{script.name} (exit status {status})")
+    if failed:
+        return _error(f"benchmarks failed: {', '.join(failed)}", 1)
+    return 0
+
+
+def _figures(args: argparse.Namespace) -> int:
+    return _error("figures: not available yet (issue 6)")
+
+
+# ----------------------------------------------------------------------------
+# main
+# ----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="jopt: vectorized hyperparameter sweeps, plots and benchmarks.",
+        epilog="On a CPU, 'jopt sweep' sets XLA_FLAGS=--xla_force_host_platform_device_count="
+               "<cores> unless XLA_FLAGS is set, so that a sweep uses every core.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sweep = commands.add_parser("sweep", help="run the sweep of a TOML config file",
+                                description="Run the sweep of a TOML config file; re-running "
+                                            "resumes it.")
+    sweep.add_argument("config", metavar="CONFIG.toml", help="the config file")
+    sweep.add_argument("--out", metavar="DIR",
+                       help="output folder (default: [run] out, else results/<config name>)")
+    sweep.add_argument("--overwrite", action="store_true",
+                       help="replace the results of a different config in DIR")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(run=_sweep)
+
+    plot = commands.add_parser("plot", help="draw the plots of a sweep's output folder")
+    plot.add_argument("dir", metavar="DIR", help="the sweep's output folder")
+    plot.add_argument("--metric", default=None,
+                      help="the curve and heatmap metric (default: val_loss, else train_loss)")
+    plot.set_defaults(run=_plot)
+
+    bench = commands.add_parser("bench", help="run the benchmarks in experiments/bench")
+    bench.add_argument("--quick", action="store_true", help="small, fast runs")
+    bench.add_argument("names", nargs="*", metavar="NAME",
+                       help="benchmarks to run (script names without .py; default: all)")
+    bench.set_defaults(run=_bench)
+
+    figures = commands.add_parser("figures", help="reproduce the lectures' figures (issue 6)")
+    figures.set_defaults(run=_figures)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``jopt`` command line with ``argv`` (default ``sys.argv[1:]``); the exit status."""
+    args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

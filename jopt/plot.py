@@ -1,0 +1,244 @@
+"""Plots of a sweep's results: loss curves and a learning-rate x batch-size heatmap.
+
+Each function takes a :class:`jopt.sweep.store.SweepResult` or an output folder, draws on
+a matplotlib ``Figure`` with the Agg canvas (no pyplot, no global backend change, so it
+is safe inside notebooks and on machines without a display) and writes a PNG
+atomically.  ``jopt plot OUT_DIR`` calls :func:`plot_sweep`.
+
+A plot that cannot be drawn (no such metric, no learning-rate axis for the heatmap)
+raises :class:`PlotSkipped` with a one-line reason; :func:`plot_sweep` prints it and
+draws the others.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+__all__ = ["plot_curves", "plot_heatmap", "plot_sweep", "PlotSkipped"]
+
+PathLike = Union[str, os.PathLike]
+
+
+class PlotSkipped(ValueError):
+    """A plot that the results do not allow (a missing metric or axis)."""
+
+
+def _result(result: Any):
+    from jopt.sweep.store import SweepResult, load
+    return result if isinstance(result, SweepResult) else load(result)
+
+
+def _save(fig: Any, path: PathLike) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from jopt.sweep.store import atomic_write
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, buffer.getvalue())
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.2g}"
+    return str(value)
+
+
+def _diverged(summary: Any) -> Any:
+    if "status" in summary.columns:
+        return summary["status"] == "diverged"
+    return np.zeros(len(summary), bool)
+
+
+def plot_curves(result: Any, path: PathLike, metric: str = "val_loss", *,
+                color_by: str = "learning_rate") -> Path:
+    """``metric`` against the step, one line per configuration, written to ``path``.
+
+    Lines are coloured by ``color_by`` (the learning rate) on a log colour scale with a
+    colour bar, or by configuration when there is no such axis.  The y axis is
+    logarithmic when every value is positive.  A diverged configuration's line ends at
+    its divergence, marked with an x.
+    """
+    import matplotlib
+    from matplotlib import cm, colors
+    from matplotlib.figure import Figure
+
+    result = _result(result)
+    curves = result.curves_frame
+    if metric not in curves.columns or curves[metric].notna().sum() == 0:
+        raise PlotSkipped(f"no {metric} values in the curves; nothing to plot")
+    wide = result.curves(metric)
+    summary = result.summary.set_index("config") if "config" in result.summary.columns else None
+    values = None
+    if summary is not None and color_by in summary.columns:
+        values = summary[color_by].reindex(wide.columns).to_numpy(dtype=float)
+        if not np.all(np.isfinite(values)):
+            values = None
+    if values is not None and np.all(values > 0) and values.min() < values.max():
+        norm = colors.LogNorm(values.min(), values.max())
+    elif values is not None:
+        norm = colors.Normalize(values.min(), values.max() if values.max() > values.min()
+                                else values.min() + 1)
+    else:
+        values = np.arange(len(wide.columns), dtype=float)
+        norm = colors.Normalize(0, max(len(values) - 1, 1))
+    cmap = matplotlib.colormaps["viridis"]
+    diverged = set()
+    if summary is not None and "status" in summary.columns:
+        diverged = set(summary.index[summary["status"] == "diverged"])
+
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.add_subplot()
+    alpha = 0.8 if len(wide.columns) <= 20 else 0.5
+    for value, config in zip(values, wide.columns):
+        line = wide[config].dropna()
+        if line.empty:
+            continue
+        ax.plot(line.index, line.to_numpy(), color=cmap(norm(value)), lw=1.0, alpha=alpha)
+        if config in diverged:
+            ax.plot(line.index[-1], line.iloc[-1], "x", color="tab:red", ms=6)
+    finite = wide.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size and np.all(finite > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(_label(metric))
+    title = f"{_label(metric)} of {len(wide.columns)} configurations"
+    if diverged:
+        title += f" ({len(diverged)} diverged, x)"
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    mappable = cm.ScalarMappable(norm=norm, cmap=cmap)
+    colorbar = fig.colorbar(mappable, ax=ax)
+    colorbar.set_label(_label(color_by) if summary is not None and color_by in summary.columns
+                       else "configuration")
+    return _save(fig, path)
+
+
+def plot_heatmap(result: Any, path: PathLike, metric: str = "val_loss",
+                 x: str = "learning_rate", y: Optional[str] = "batch_size") -> Path:
+    """The final ``metric`` on an ``x`` by ``y`` grid, averaged over seeds and other axes.
+
+    Each cell is the mean over its configurations that did not diverge; a cell whose
+    configurations all diverged is drawn in a distinct colour with an x, and a cell
+    where some diverged says how many.  Without a ``y`` axis in the results the heatmap
+    is a single row; without an ``x`` axis it raises :class:`PlotSkipped`.
+    """
+    import matplotlib
+    from matplotlib import colors
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    result = _result(result)
+    summary = result.summary
+    try:
+        column = result.metric_column(metric)
+    except ValueError as error:
+        raise PlotSkipped(str(error)) from None
+    if x not in summary.columns:
+        raise PlotSkipped(f"no {x!r} axis in the results; no heatmap")
+    frame = summary.copy()
+    if y is None or y not in frame.columns:
+        y_label = "(all configurations)"
+        frame["_row"] = ""
+        y = "_row"
+    else:
+        y_label = _label(y)
+    frame["_diverged"] = np.asarray(_diverged(frame), bool)
+    frame["_value"] = frame[column].where(~frame["_diverged"])
+    grouped = frame.groupby([y, x], sort=True)
+    mean = grouped["_value"].mean().unstack(x)
+    count = grouped.size().unstack(x)
+    n_diverged = grouped["_diverged"].sum().unstack(x)
+    xs, ys = list(mean.columns), list(mean.index)
+    values = mean.to_numpy(dtype=float)
+    all_diverged = (n_diverged.to_numpy() == count.to_numpy()) & (count.to_numpy() > 0)
+
+    averaged = [c for c in result.axes if c not in (x, y)]
+    higher_better = "accuracy" in column
+    cmap = matplotlib.colormaps["viridis" if higher_better else "viridis_r"].with_extremes(
+        bad="lightgray")
+    finite = values[np.isfinite(values)]
+    if finite.size and np.all(finite > 0) and finite.max() / finite.min() > 10:
+        norm = colors.LogNorm(finite.min(), finite.max())
+    elif finite.size:
+        norm = colors.Normalize(finite.min(), finite.max() if finite.max() > finite.min()
+                                else finite.min() + 1)
+    else:
+        norm = colors.Normalize(0, 1)
+
+    fig = Figure(figsize=(max(5.0, 0.62 * len(xs) + 2.5), max(2.4, 0.55 * len(ys) + 1.8)))
+    ax = fig.add_subplot()
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto",
+                      origin="lower")
+    if all_diverged.any():
+        overlay = np.where(all_diverged, 1.0, np.nan)
+        ax.imshow(np.ma.masked_invalid(overlay), cmap=colors.ListedColormap(["#f4a6a6"]),
+                  aspect="auto", origin="lower", vmin=0, vmax=1)
+    small = 7 if len(xs) <= 12 else 6
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if all_diverged[i, j]:
+                ax.plot(j, i, "x", color="darkred", ms=10, mew=2)
+                continue
+            if not np.isfinite(values[i, j]):
+                continue
+            text = f"{values[i, j]:.3g}"
+            k = int(n_diverged.iat[i, j])
+            if k:
+                text += f"\n{k}/{int(count.iat[i, j])} div"
+            shade = image.cmap(image.norm(values[i, j]))
+            ink = "black" if 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5 else "white"
+            ax.text(j, i, text, ha="center", va="center", fontsize=small, color=ink)
+    ax.set_xticks(range(len(xs)), [_format(v) for v in xs], rotation=45 if len(xs) > 6 else 0,
+                  ha="right" if len(xs) > 6 else "center")
+    ax.set_yticks(range(len(ys)), [_format(v) for v in ys])
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(y_label)
+    title = f"final {_label(metric)}"
+    if averaged:
+        title += ", mean over " + ", ".join(f"{summary[a].nunique()} {_label(a)}s" for a in averaged)
+    ax.set_title(title)
+    colorbar = fig.colorbar(image, ax=ax)
+    colorbar.set_label(_label(column))
+    if all_diverged.any():
+        ax.legend(handles=[Patch(facecolor="#f4a6a6", edgecolor="darkred", label="diverged")],
+                  loc="upper left", bbox_to_anchor=(0, -0.25 if len(xs) > 6 else -0.15),
+                  fontsize=small, frameon=False)
+    return _save(fig, path)
+
+
+def plot_sweep(out_dir: PathLike, *, metric: Optional[str] = None, quiet: bool = False) -> list[Path]:
+    """Write ``curves.png`` and ``heatmap.png`` into ``out_dir``; return the paths written.
+
+    ``metric`` defaults to ``val_loss`` when the sweep has validation losses, else
+    ``train_loss``.  A plot the results do not allow is skipped with a message on
+    stderr (unless ``quiet``).
+    """
+    from jopt.sweep.store import load
+    out = Path(out_dir)
+    result = load(out)
+    if metric is None:
+        metric = next((m for m in ("val_loss", "train_loss", "batch_loss")
+                       if m in result.curves_frame.columns
+                       and result.curves_frame[m].notna().any()), "val_loss")
+    written = []
+    for name, draw in (("curves.png", lambda p: plot_curves(result, p, metric)),
+                       ("heatmap.png", lambda p: plot_heatmap(result, p, metric))):
+        try:
+            written.append(draw(out / name))
+        except PlotSkipped as reason:
+            if not quiet:
+                print(f"jopt plot: skipped {name}: {reason}", file=sys.stderr)
+    return written

@@ -1,0 +1,640 @@
+"""Sweep config files (TOML): parse and validate, writing nothing.
+
+The schema (every table but ``[run]`` required; defaults in parentheses)::
+
+    [task]
+    model = "mlp"          # ("mlp") mlp | linear | logistic | random_features | two_layer_linear
+    hidden = [128]         # mlp: the hidden widths (default [128]; a number is one layer);
+                           # two_layer_linear, random_features: [width] (required)
+    activation = "relu"    # mlp ("relu"), two_layer_linear ("identity"): jopt.models.ACTIVATIONS
+    init = "he"            # optional: jopt.models.INIT_SCHEMES (default: the model's)
+    dataset = "digits"     # required: jopt.data.DATASETS, or "idx:FOLDER" (MNIST-format files)
+    loss = "softmax_cross_entropy"  # a jopt.losses name (default: softmax_cross_entropy for
+                                    # class labels, mean_squared_error for regression)
+    optimizer = "adam"     # ("adam") a jopt optimizer; a list makes it a static grid axis
+    schedule = "cosine_decay_schedule"  # optional: a jopt schedule; its arguments join [grid]
+    sampling = "epoch"     # ("epoch") epoch | replacement | sequential
+    val_fraction = 0.15    # (0.15; 1/12 for idx) held out for validation
+    test_fraction = 0.15   # (0.15; not for idx, whose t10k files are the test set)
+    data_seed = 0          # (0) the seed of the split
+    standardize = true     # (true) standardize features on the training split (not for idx)
+
+    [grid]                 # an argument of the optimizer(s) or the schedule, batch_size, seed, hidden
+    learning_rate = { logspace = [1e-4, 1e-1, 16] }   # or { linspace = [a, b, n] }
+    batch_size = [8, 32, 128]                          # a list; a single value is one value
+    seed = { range = 4 }                               # or { range = [start, stop] }
+    zip = [["learning_rate", "momentum"]]             # optional: pair axes instead of crossing
+    # hidden = [[64], [128, 64]]  a static width axis (then not in [task]); [64, 128] is
+    #                             two one-layer widths.  A list [task] optimizer is an axis too.
+
+    [budget]               # exactly one of epochs, steps, examples
+    epochs = 5
+    eval_every = 50        # optional: steps between evaluations (default: the runner's)
+    patience = 10          # optional: early stopping after this many evaluations without progress
+
+    [run]                  # optional
+    batch_strategy = "auto"  # auto | bucket | mask
+    out = "results/default"  # the output folder (the CLI's --out wins)
+    chunk_seconds = 0.5      # the target wall time of one chunk of steps
+
+Every error is a :class:`ConfigError`, one line naming the field and the value; an
+unknown table or key names the nearest known one.  Static grid axes
+(:data:`STATIC_AXES`: batch size, widths, optimizer name) make one program per bucket;
+the other numeric axes are traced.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import math
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
+
+from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
+
+__all__ = [
+    "ConfigError", "SweepConfig", "from_toml", "parse_config", "TABLES", "TASK_KEYS",
+    "BUDGET_KEYS", "BUDGET_UNITS", "RUN_KEYS", "MODELS", "BATCH_STRATEGIES", "STATIC_AXES",
+    "optimizer_names", "schedule_names", "loss_names", "grid_keys", "train_size",
+]
+
+TABLES = ("task", "grid", "budget", "run")
+TASK_KEYS = ("model", "hidden", "activation", "init", "dataset", "loss", "optimizer", "schedule",
+             "sampling", "val_fraction", "test_fraction", "data_seed", "standardize")
+MODELS = ("mlp", "linear", "logistic", "random_features", "two_layer_linear")
+BUDGET_UNITS = ("epochs", "steps", "examples")
+BUDGET_KEYS = (*BUDGET_UNITS, "eval_every", "patience")
+RUN_KEYS = ("batch_strategy", "out", "chunk_seconds")
+BATCH_STRATEGIES = ("auto", "bucket", "mask")
+STATIC_AXES = ("batch_size", "hidden", "optimizer")
+AXIS_FORMS = ("logspace", "linspace", "range")
+_WIDTH_MODELS = ("two_layer_linear", "random_features")  # hidden is one integer width
+_ACTIVATION_MODELS = {"mlp": "relu", "two_layer_linear": "identity"}
+_NOT_LOSSES = {"REDUCTIONS", "reduce", "predict_sign", "accuracy", "zero_one_loss", "entropy"}
+
+
+class ConfigError(ValueError):
+    """A bad sweep config: a one-line message naming the field and the value."""
+
+
+class SweepConfig(NamedTuple):
+    """A parsed config file: the task's static settings (defaults filled in), the grid
+    (a list ``optimizer`` and a ``hidden`` axis live there, not in the settings), the
+    budget (the keys given) and the ``[run]`` options (``batch_strategy``, always, and
+    ``out`` and ``chunk_seconds`` when given: keyword arguments of ``jopt.sweep.run``)."""
+
+    task_settings: dict
+    grid: Grid
+    budget: dict
+    options: dict
+
+    @property
+    def static_axes(self) -> list[str]:
+        """The grid axes that make buckets (one program each)."""
+        return self.grid.split(static=STATIC_AXES)[1]
+
+    @property
+    def traced_axes(self) -> list[str]:
+        """The grid axes vmapped inside one program."""
+        return self.grid.split(static=STATIC_AXES)[0]
+
+    def spec(self) -> dict:
+        """What defines the results (for the store's hash): task, grid, budget and batch
+        strategy; not the output folder or the chunk length."""
+        return {"task": dict(self.task_settings), "grid": self.grid.to_dict(),
+                "budget": dict(self.budget),
+                "batch_strategy": self.options.get("batch_strategy", "auto")}
+
+
+# ----------------------------------------------------------------------------
+# Names known to jopt
+# ----------------------------------------------------------------------------
+
+
+def optimizer_names() -> tuple[str, ...]:
+    from jopt import optimizers
+    return tuple(n for n in optimizers.__all__ if callable(getattr(optimizers, n)))
+
+
+def schedule_names() -> tuple[str, ...]:
+    """Schedules addressable by name: every argument a number (or a flag with a default)."""
+    from jopt import schedules
+
+    def addressable(p: inspect.Parameter) -> bool:
+        return _is_numeric_parameter(p) or (p.annotation == "bool" and p.default is not p.empty)
+
+    return tuple(n for n in schedules.__all__
+                 if all(addressable(p) for p in inspect.signature(getattr(schedules, n)).parameters.values()))
+
+
+def loss_names() -> tuple[str, ...]:
+    from jopt import losses
+    return tuple(n for n in losses.__all__
+                 if n not in _NOT_LOSSES and callable(getattr(losses, n)))
+
+
+def _is_numeric_parameter(p: inspect.Parameter) -> bool:
+    """A hyperparameter that takes a number: a number default, a required ``Any`` /
+    ``ScalarOrSchedule`` argument, or an ``Optional[Any]`` one defaulting to None."""
+    annotation = str(p.annotation)
+    if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name.endswith("dtype"):
+        return False
+    if p.default is p.empty:
+        return annotation in ("Any", "ScalarOrSchedule")
+    if p.default is None:
+        return annotation == "Optional[Any]"
+    return is_numeric(p.default)
+
+
+def _numeric_arguments(fn: Callable) -> list[str]:
+    return [p.name for p in inspect.signature(fn).parameters.values() if _is_numeric_parameter(p)]
+
+
+def grid_keys(optimizers: Sequence[str], schedule: Optional[str] = None) -> dict[str, str]:
+    """The keys ``[grid]`` accepts, each with its kind: "learning_rate", "optimizer"
+    (a numeric argument of every optimizer in ``optimizers``), "schedule", "batch_size",
+    "seed" or "hidden"."""
+    import jopt
+    from jopt import schedules
+    keys = {"learning_rate": "learning_rate"}
+    shared = None
+    for name in optimizers:
+        arguments = set(_numeric_arguments(getattr(jopt.optimizers, name)))
+        shared = arguments if shared is None else shared & arguments
+    for name in sorted(shared or ()):
+        keys.setdefault(name, "optimizer")
+    if schedule is not None:
+        for name in _numeric_arguments(getattr(schedules, schedule)):
+            keys.setdefault(name, "schedule")
+    keys.update(batch_size="batch_size", seed="seed", hidden="hidden")
+    return keys
+
+
+# ----------------------------------------------------------------------------
+# Helpers: one-line errors
+# ----------------------------------------------------------------------------
+
+
+def _unknown(kind: str, key: str, where: str, known: Sequence[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean {close[0]!r}?"
+        if kind == "table":
+            return ConfigError(f"unknown table [{key}]; did you mean [{close[0]}]?")
+    else:
+        hint = f"known {kind}s: {', '.join(known)}"
+        if kind == "table":
+            return ConfigError(f"unknown table [{key}]; known tables: "
+                               f"{', '.join(f'[{t}]' for t in known)}")
+    return ConfigError(f"unknown {kind} {key!r} in {where}; {hint}")
+
+
+def _check_keys(table: str, values: Mapping, known: Sequence[str]) -> None:
+    for key in values:
+        if key not in known:
+            raise _unknown("key", key, f"[{table}]", known)
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _string(field: str, value: Any, known: Optional[Sequence[str]] = None, what: str = "") -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{field} must be a string, got {value!r} ({_type_name(value)})")
+    if known is not None and value not in known:
+        close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{field} = {value!r}: unknown {what}; {hint}known: {', '.join(known)}")
+    return value
+
+
+def _positive_int(field: str, value: Any, minimum: int = 1) -> int:
+    if not _is_int(value):
+        raise ConfigError(f"{field} must be an integer, got {value!r} ({_type_name(value)})")
+    if value < minimum:
+        bound = "positive" if minimum == 1 else f"at least {minimum}"
+        raise ConfigError(f"{field} must be {bound}, got {value}")
+    return value
+
+
+def _fraction(field: str, value: Any) -> float:
+    if not is_numeric(value) or not 0 <= value < 1:
+        raise ConfigError(f"{field} must be a number in [0, 1), got {value!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------
+# [task]
+# ----------------------------------------------------------------------------
+
+
+def _parse_task(table: Mapping, config_grid_keys: Sequence[str] = ()) -> dict:
+    from jopt import data, models
+    for key in table:
+        if key not in TASK_KEYS and key in ("learning_rate", "batch_size", "seed"):
+            raise ConfigError(f"[task] {key} = {table[key]!r}: a grid axis; give it in [grid] "
+                              f"({key} = [{table[key]!r}] for a single value)")
+    _check_keys("task", table, TASK_KEYS)
+    settings: dict[str, Any] = {}
+
+    if "dataset" not in table:
+        raise ConfigError(f"[task] dataset is missing; known: {', '.join(data.DATASETS)}, "
+                          f"idx:FOLDER")
+    dataset = _string("[task] dataset", table["dataset"])
+    idx = dataset.startswith("idx:")
+    if idx:
+        folder = dataset[len("idx:"):]
+        if not folder:
+            raise ConfigError(f"[task] dataset = {dataset!r}: give the folder, as 'idx:FOLDER'")
+        if not os.path.isdir(folder):
+            raise ConfigError(f"[task] dataset = {dataset!r}: no such folder {folder!r}")
+    elif dataset not in data.DATASETS:
+        _string("[task] dataset", dataset, [*data.DATASETS, "idx:FOLDER"], "data set")
+    settings["dataset"] = dataset
+
+    model = _string("[task] model", table.get("model", "mlp"), MODELS, "model")
+    settings["model"] = model
+    if "hidden" in table:
+        settings["hidden"] = _hidden("[task] hidden", table["hidden"], model)
+    elif model == "mlp":
+        settings["hidden"] = [128]
+    elif model in _WIDTH_MODELS and "hidden" not in config_grid_keys:
+        raise ConfigError(f"[task] hidden is missing: model {model!r} needs its width "
+                          f"(hidden = [128])")
+    if "activation" in table:
+        if model not in _ACTIVATION_MODELS:
+            raise ConfigError(f"[task] activation = {table['activation']!r}: model {model!r} "
+                              f"has no activation")
+        settings["activation"] = _string("[task] activation", table["activation"],
+                                         sorted(models.ACTIVATIONS), "activation")
+    elif model in _ACTIVATION_MODELS:
+        settings["activation"] = _ACTIVATION_MODELS[model]
+    if "init" in table:
+        settings["init"] = _string("[task] init", table["init"], sorted(models.INIT_SCHEMES),
+                                   "init scheme")
+
+    optimizer = table.get("optimizer", "adam")
+    if isinstance(optimizer, list):
+        if not optimizer:
+            raise ConfigError("[task] optimizer = []: give at least one optimizer")
+        for name in optimizer:
+            _string("[task] optimizer", name, optimizer_names(), "optimizer")
+        if len(set(optimizer)) != len(optimizer):
+            raise ConfigError(f"[task] optimizer = {optimizer!r}: an optimizer is listed twice")
+        settings["optimizer"] = list(optimizer)
+    else:
+        settings["optimizer"] = _string("[task] optimizer", optimizer, optimizer_names(),
+                                        "optimizer")
+    if "schedule" in table:
+        settings["schedule"] = _string("[task] schedule", table["schedule"], schedule_names(),
+                                       "schedule")
+    settings["sampling"] = _string("[task] sampling", table.get("sampling", "epoch"),
+                                   data.SAMPLINGS, "sampling")
+
+    settings["val_fraction"] = _fraction("[task] val_fraction",
+                                         table.get("val_fraction", 1 / 12 if idx else 0.15))
+    if idx:
+        for key in ("test_fraction", "standardize"):
+            if key in table:
+                raise ConfigError(f"[task] {key} = {table[key]!r}: not used with idx data sets "
+                                  f"(the t10k files are the test set; pixels are scaled to [0, 1])")
+    else:
+        settings["test_fraction"] = _fraction("[task] test_fraction",
+                                              table.get("test_fraction", 0.15))
+        standardize = table.get("standardize", True)
+        if not isinstance(standardize, bool):
+            raise ConfigError(f"[task] standardize must be true or false, got {standardize!r}")
+        settings["standardize"] = standardize
+    settings["data_seed"] = _positive_int("[task] data_seed", table.get("data_seed", 0), 0)
+
+    n_train, classification = _data_facts(settings)
+    if "loss" in table:
+        settings["loss"] = _string("[task] loss", table["loss"], loss_names(), "loss")
+    else:
+        settings["loss"] = "softmax_cross_entropy" if classification else "mean_squared_error"
+    settings["_n_train"] = n_train  # removed before returning the config
+    return settings
+
+
+def _hidden(field: str, value: Any, model: str) -> list[int]:
+    """The hidden widths of ``model`` as a list: any number of them for an mlp, exactly
+    one for two_layer_linear and random_features (a number or a one-element list)."""
+    if model not in ("mlp", *_WIDTH_MODELS):
+        raise ConfigError(f"{field} = {value!r}: model {model!r} has no hidden layer")
+    widths = [value] if _is_int(value) else value
+    if not isinstance(widths, list):
+        raise ConfigError(f"{field} must be a list of widths, got {value!r} ({_type_name(value)})")
+    for width in widths:
+        if not _is_int(width) or width < 1:
+            raise ConfigError(f"{field} = {value!r}: widths must be positive integers, "
+                              f"got {width!r}")
+    if model in _WIDTH_MODELS and len(widths) != 1:
+        raise ConfigError(f"{field} = {value!r}: model {model!r} has one hidden width")
+    return list(widths)
+
+
+def train_size(task_settings: Mapping) -> int:
+    """The number of training examples the task's data set and fractions give."""
+    return _data_facts(task_settings)[0]
+
+
+def _data_facts(settings: Mapping) -> tuple[int, bool]:
+    """``(training examples, classification?)`` of the settings' data set."""
+    dataset = settings["dataset"]
+    try:
+        if dataset.startswith("idx:"):
+            return _idx_facts(dataset[len("idx:"):], settings["val_fraction"])
+        return _named_facts(dataset, settings["val_fraction"], settings["test_fraction"],
+                            settings["data_seed"])
+    except (ValueError, OSError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"[task] dataset = {dataset!r}: {message}") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _named_facts(name: str, val_fraction: float, test_fraction: float, seed: int) -> tuple[int, bool]:
+    import numpy as np
+    from jopt import data
+    splits = data.load(name, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
+                       standardize=False)
+    return len(splits.train.x), bool(np.issubdtype(splits.train.y.dtype, np.integer))
+
+
+def _idx_facts(folder: str, val_fraction: float) -> tuple[int, bool]:
+    from jopt import data
+    labels = data.load_idx(data._find_file(folder, data.MNIST_FILES["train_labels"]))
+    n = len(labels)
+    return n - round(val_fraction * n), True
+
+
+# ----------------------------------------------------------------------------
+# [grid]
+# ----------------------------------------------------------------------------
+
+
+def _axis_values(field: str, spec: Any) -> list:
+    """The values of one axis: a list, a single value, or {logspace|linspace|range = ...}."""
+    if isinstance(spec, dict):
+        if len(spec) != 1:
+            raise ConfigError(f"{field} = {spec!r}: give exactly one of "
+                              f"{', '.join(AXIS_FORMS)} in the table")
+        (form, args), = spec.items()
+        if form not in AXIS_FORMS:
+            raise _unknown("key", form, field, AXIS_FORMS)
+        if form == "range":
+            return _range(f"{field}.range", args)
+        if not (isinstance(args, list) and len(args) == 3 and is_numeric(args[0])
+                and is_numeric(args[1]) and _is_int(args[2])):
+            raise ConfigError(f"{field}.{form} must be [start, stop, count] (two numbers and an "
+                              f"integer), got {args!r}")
+        if args[2] < 1:
+            raise ConfigError(f"{field}.{form} = {args!r}: empty axis (count {args[2]})")
+        try:
+            return (logspace if form == "logspace" else linspace)(*args)
+        except ValueError as error:
+            raise ConfigError(f"{field}.{form} = {args!r}: {error}") from None
+    if isinstance(spec, list):
+        if not spec:
+            raise ConfigError(f"{field} = []: empty axis")
+        return list(spec)
+    if isinstance(spec, (int, float, str, bool)):
+        return [spec]
+    raise ConfigError(f"{field} must be a list or a table, got {spec!r} ({_type_name(spec)})")
+
+
+def _range(field: str, args: Any) -> list[int]:
+    if _is_int(args):
+        start, stop, step = 0, args, 1
+    elif isinstance(args, list) and len(args) in (2, 3) and all(_is_int(a) for a in args):
+        start, stop, step = (*args, 1)[:3]
+    else:
+        raise ConfigError(f"{field} must be a count or [start, stop] (integers), got {args!r}")
+    if step == 0:
+        raise ConfigError(f"{field} = {args!r}: step must not be 0")
+    values = list(range(start, stop, step))
+    if not values:
+        raise ConfigError(f"{field} = {args!r}: empty axis")
+    return values
+
+
+def _check_numbers(field: str, values: list) -> None:
+    for value in values:
+        if not is_numeric(value):
+            raise ConfigError(f"{field} must hold numbers, got {value!r} ({_type_name(value)})")
+        if not math.isfinite(value):
+            raise ConfigError(f"{field} must hold finite numbers, got {value!r}")
+
+
+def _check_axis(key: str, kind: str, values: list, settings: Mapping) -> list:
+    field = f"[grid] {key}"
+    if kind == "hidden":
+        return [_hidden(field, v, settings["model"]) for v in values]
+    if kind in ("batch_size", "seed"):
+        for value in values:
+            if not _is_int(value):
+                raise ConfigError(f"{field} must hold integers, got {value!r} ({_type_name(value)})")
+            if kind == "batch_size" and value < 1:
+                raise ConfigError(f"{field} must be positive, got {value}")
+            if kind == "seed" and not 0 <= value < 2 ** 32:
+                raise ConfigError(f"{field} must be in [0, 2**32), got {value}")
+        if kind == "batch_size":
+            n_train = settings["_n_train"]
+            for value in values:
+                if value > n_train:
+                    raise ConfigError(f"{field} = {value} is larger than the training set of "
+                                      f"{settings['dataset']!r} ({n_train} examples)")
+        return values
+    _check_numbers(field, values)
+    if kind == "learning_rate":
+        for value in values:
+            if value <= 0:
+                raise ConfigError(f"{field} must be positive, got {value!r}")
+    return values
+
+
+def _probe(field: str, key: str, values: list, build: Callable[[Any], Any]) -> None:
+    """Build the optimizer or schedule with each value: its own checks (b1 in [0, 1), ...)."""
+    for value in dict.fromkeys(values):
+        try:
+            build(value)
+        except (ValueError, TypeError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if key in message:
+                raise ConfigError(f"{field} = {value!r}: {message}") from None
+
+
+def _parse_grid(table: Mapping, settings: dict) -> Grid:
+    import jopt
+    from jopt import schedules
+    optimizers = settings["optimizer"] if isinstance(settings["optimizer"], list) else [settings["optimizer"]]
+    schedule = settings.get("schedule")
+    known = grid_keys(optimizers, schedule)
+    axes: dict[str, list] = {}
+    for key, spec in table.items():
+        if key == "zip":
+            continue
+        if key not in known:
+            all_arguments = {name for opt in optimizers
+                             for name in _numeric_arguments(getattr(jopt.optimizers, opt))}
+            if key in all_arguments:
+                lacking = [opt for opt in optimizers
+                           if key not in _numeric_arguments(getattr(jopt.optimizers, opt))]
+                raise ConfigError(f"[grid] {key}: not an argument of every optimizer in "
+                                  f"[task] optimizer (not of {', '.join(lacking)})")
+            if key in TASK_KEYS:
+                raise ConfigError(f"[grid] {key}: a [task] setting, not a grid axis (a list "
+                                  f"[task] optimizer makes the optimizer an axis)")
+            raise _unknown("key", key, "[grid]", [*known, "zip"])
+        if key == "hidden" and "hidden" in settings.get("_given", ()):
+            raise ConfigError("[grid] hidden: also given in [task]; give it in one table")
+        field = f"[grid] {key}"
+        values = _check_axis(key, known[key], _axis_values(field, spec), settings)
+        if known[key] == "optimizer":
+            for opt in optimizers:
+                fn = getattr(jopt.optimizers, opt)
+                _probe(field, key, values, lambda v, fn=fn: fn(**{"learning_rate": 1e-3, key: v}))
+        elif known[key] == "schedule":
+            fn = getattr(schedules, schedule)
+            required = {p.name: 1 for p in inspect.signature(fn).parameters.values()
+                        if p.default is p.empty and p.name != key}
+            _probe(field, key, values, lambda v: fn(**required, **{key: v}))
+        axes[key] = values
+    if "learning_rate" not in axes and schedule is None:
+        raise ConfigError("[grid] learning_rate is missing: every optimizer needs one "
+                          "(e.g. learning_rate = { logspace = [1e-4, 1e-1, 16] })")
+    if not axes:
+        raise ConfigError("[grid] is empty: give at least one axis")
+    if isinstance(settings["optimizer"], list):
+        axes["optimizer"] = list(settings["optimizer"])
+    grid = Grid(axes)
+    if "zip" in table:
+        for group in _zip_groups(table["zip"], axes):
+            try:
+                grid.zip(*group)
+            except ValueError as error:
+                raise ConfigError(f"[grid] zip = {table['zip']!r}: {error}") from None
+    return grid
+
+
+def _zip_groups(spec: Any, axes: Mapping) -> list[list[str]]:
+    if isinstance(spec, list) and spec and all(isinstance(s, str) for s in spec):
+        spec = [spec]
+    if not (isinstance(spec, list) and spec and all(isinstance(g, list) for g in spec)):
+        raise ConfigError(f"[grid] zip must be a list of lists of axis names, got {spec!r}")
+    seen: set[str] = set()
+    for group in spec:
+        if len(group) < 2:
+            raise ConfigError(f"[grid] zip = {spec!r}: a group needs at least two axes, got {group!r}")
+        for name in group:
+            if not isinstance(name, str):
+                raise ConfigError(f"[grid] zip = {spec!r}: axis names are strings, got {name!r}")
+            if name not in axes:
+                raise _unknown("axis", name, "[grid] zip", list(axes))
+            if name in seen:
+                raise ConfigError(f"[grid] zip = {spec!r}: axis {name!r} is in two groups")
+            seen.add(name)
+    return spec
+
+
+# ----------------------------------------------------------------------------
+# [budget] and [run]
+# ----------------------------------------------------------------------------
+
+
+def _parse_budget(table: Mapping, grid: Grid) -> dict:
+    _check_keys("budget", table, BUDGET_KEYS)
+    units = [unit for unit in BUDGET_UNITS if unit in table]
+    if len(units) != 1:
+        given = ", ".join(f"{u} = {table[u]!r}" for u in units) or "none"
+        raise ConfigError(f"[budget] needs exactly one of epochs, steps, examples; got {given}")
+    unit = units[0]
+    budget = {unit: _positive_int(f"[budget] {unit}", table[unit])}
+    if unit == "examples" and "batch_size" in grid.axes:
+        largest = max(grid.axes["batch_size"])
+        if budget[unit] < largest:
+            raise ConfigError(f"[budget] examples = {budget[unit]} is less than one batch of the "
+                              f"largest batch_size ({largest})")
+    for key in ("eval_every", "patience"):
+        if key in table:
+            budget[key] = _positive_int(f"[budget] {key}", table[key])
+    return budget
+
+
+def _parse_run(table: Mapping) -> dict:
+    _check_keys("run", table, RUN_KEYS)
+    options: dict[str, Any] = {
+        "batch_strategy": _string("[run] batch_strategy", table.get("batch_strategy", "auto"),
+                                  BATCH_STRATEGIES, "batch strategy")}
+    if "out" in table:
+        out = _string("[run] out", table["out"])
+        if not out.strip():
+            raise ConfigError("[run] out = '': give a folder")
+        options["out"] = out
+    if "chunk_seconds" in table:
+        value = table["chunk_seconds"]
+        if not is_numeric(value) or not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"[run] chunk_seconds must be a positive number, got {value!r}")
+        options["chunk_seconds"] = value
+    return options
+
+
+# ----------------------------------------------------------------------------
+# Entry points
+# ----------------------------------------------------------------------------
+
+
+def parse_config(config: Mapping) -> SweepConfig:
+    """Validate a config (the dict a TOML file parses to) into a :class:`SweepConfig`."""
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"a config is a table of tables, got {_type_name(config)}")
+    for name, table in config.items():
+        if name not in TABLES:
+            raise _unknown("table", name, "the config", TABLES)
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[{name}] must be a table, got {name} = {table!r}")
+    for name in ("task", "grid", "budget"):
+        if name not in config:
+            raise ConfigError(f"missing table [{name}]")
+    settings = _parse_task(config["task"], list(config["grid"]))
+    settings["_given"] = tuple(config["task"])
+    try:
+        grid = _parse_grid(config["grid"], settings)
+        budget = _parse_budget(config["budget"], grid)
+        options = _parse_run(config.get("run", {}))
+    finally:
+        settings.pop("_n_train", None)
+        settings.pop("_given", None)
+    if isinstance(settings["optimizer"], list):
+        del settings["optimizer"]  # a static grid axis
+    if "hidden" in grid.axes:
+        settings.pop("hidden", None)
+    return SweepConfig(settings, grid, budget, options)
+
+
+def from_toml(path: Union[str, os.PathLike]) -> SweepConfig:
+    """Read and validate the TOML config file ``path``; errors name the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file ({error.strerror or error})") from None
+    try:
+        config = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {str(error).splitlines()[0]}") from None
+    try:
+        return parse_config(config)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

@@ -1,0 +1,386 @@
+"""Sweep config files: a table of bad configs (each a one-line ConfigError naming the field
+and the value), the CLI's exit status 2 with nothing written, and good configs parsing
+into the right grid, budget and static axes."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jopt.sweep.config import (STATIC_AXES, ConfigError, SweepConfig, from_toml, grid_keys,
+                               parse_config, train_size)
+from jopt.sweep.grid import Grid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = os.path.join(ROOT, "experiments", "configs")
+
+TASK = """
+[task]
+model = "mlp"
+hidden = [16]
+activation = "relu"
+dataset = "digits"
+loss = "softmax_cross_entropy"
+optimizer = "adam"
+"""
+GRID = """
+[grid]
+learning_rate = { logspace = [1e-4, 1e-1, 4] }
+batch_size = [8, 32]
+seed = { range = 2 }
+"""
+BUDGET = """
+[budget]
+steps = 20
+eval_every = 10
+"""
+
+
+def config_text(task=TASK, grid=GRID, budget=BUDGET, extra=""):
+    return task + grid + budget + extra
+
+
+def with_line(section, old, new):
+    assert old in section, old
+    return section.replace(old, new)
+
+
+# (id, TOML text, substrings the one-line message must contain: the field and the value)
+BAD_CONFIGS = [
+    ("unknown grid key", config_text(grid=GRID + "learing_rate = [0.1]\n"),
+     ["'learing_rate'", "[grid]", "did you mean 'learning_rate'"]),
+    ("unknown task key", config_text(task=TASK + "modle = 'mlp'\n"),
+     ["'modle'", "[task]", "did you mean 'model'"]),
+    ("unknown budget key", config_text(budget=BUDGET + "epoch = 3\n"),
+     ["'epoch'", "[budget]", "did you mean 'epochs'"]),
+    ("unknown table", config_text(extra="[bugdet]\nsteps = 3\n"),
+     ["[bugdet]", "did you mean [budget]"]),
+    ("wrong type learning rate", config_text(grid=with_line(
+        GRID, "learning_rate = { logspace = [1e-4, 1e-1, 4] }", 'learning_rate = "fast"')),
+     ["learning_rate", "'fast'"]),
+    ("empty axis", config_text(grid=with_line(GRID, "batch_size = [8, 32]", "batch_size = []")),
+     ["batch_size", "[]", "empty"]),
+    ("empty range", config_text(grid=with_line(GRID, "seed = { range = 2 }", "seed = { range = 0 }")),
+     ["seed", "range", "0"]),
+    ("negative learning rate", config_text(grid=with_line(
+        GRID, "learning_rate = { logspace = [1e-4, 1e-1, 4] }", "learning_rate = [0.1, -0.01]")),
+     ["learning_rate", "-0.01", "positive"]),
+    ("zero learning rate in logspace", config_text(grid=with_line(
+        GRID, "learning_rate = { logspace = [1e-4, 1e-1, 4] }",
+        "learning_rate = { logspace = [0.0, 1e-1, 4] }")),
+     ["learning_rate", "logspace", "0.0"]),
+    ("zero batch size", config_text(grid=with_line(GRID, "batch_size = [8, 32]", "batch_size = [0, 8]")),
+     ["batch_size", "0", "positive"]),
+    ("float batch size", config_text(grid=with_line(GRID, "batch_size = [8, 32]", "batch_size = [8.5]")),
+     ["batch_size", "8.5"]),
+    ("batch larger than the data", config_text(grid=with_line(
+        GRID, "batch_size = [8, 32]", "batch_size = [8, 5000]")),
+     ["batch_size", "5000", "1257"]),
+    ("unknown optimizer", config_text(task=with_line(TASK, 'optimizer = "adam"', 'optimizer = "adma"')),
+     ["optimizer", "'adma'", "did you mean 'adam'", "sgd"]),
+    ("unknown model", config_text(task=with_line(TASK, 'model = "mlp"', 'model = "cnn"')),
+     ["model", "'cnn'", "two_layer_linear"]),
+    ("unknown dataset", config_text(task=with_line(TASK, 'dataset = "digits"', 'dataset = "mnist"')),
+     ["dataset", "'mnist'", "digits", "idx:FOLDER"]),
+    ("missing idx folder", config_text(task=with_line(
+        TASK, 'dataset = "digits"', 'dataset = "idx:/no/such/folder"')),
+     ["dataset", "'idx:/no/such/folder'", "no such folder"]),
+    ("unknown loss", config_text(task=with_line(
+        TASK, 'loss = "softmax_cross_entropy"', 'loss = "crossentropy"')),
+     ["loss", "'crossentropy'", "softmax_cross_entropy"]),
+    ("unknown activation", config_text(task=with_line(TASK, 'activation = "relu"', 'activation = "gelu"')),
+     ["activation", "'gelu'", "relu"]),
+    ("bad hidden width", config_text(task=with_line(TASK, "hidden = [16]", "hidden = [16, -4]")),
+     ["hidden", "-4"]),
+    ("two budget units", config_text(budget=BUDGET + "epochs = 3\n"),
+     ["[budget]", "exactly one of", "epochs = 3", "steps = 20"]),
+    ("no budget unit", config_text(budget="[budget]\neval_every = 10\n"),
+     ["[budget]", "exactly one of", "none"]),
+    ("string budget", config_text(budget=with_line(BUDGET, "steps = 20", 'steps = "20"')),
+     ["steps", "'20'", "integer"]),
+    ("zero eval_every", config_text(budget=with_line(BUDGET, "eval_every = 10", "eval_every = 0")),
+     ["eval_every", "0", "positive"]),
+    ("b1 out of range", config_text(grid=GRID + "b1 = [0.9, 1.5]\n"), ["b1", "1.5"]),
+    ("argument of another optimizer", config_text(grid=GRID + "momentum = [0.9]\n"),
+     ["momentum", "[grid]"]),
+    ("zip of an unknown axis", config_text(grid=GRID + 'zip = [["learning_rate", "sed"]]\n'),
+     ["zip", "'sed'", "did you mean 'seed'"]),
+    ("zip of unequal lengths", config_text(grid=GRID + 'zip = [["learning_rate", "seed"]]\n'),
+     ["zip", "learning_rate", "seed", "equal lengths"]),
+    ("bad axis form", config_text(grid=with_line(
+        GRID, "learning_rate = { logspace = [1e-4, 1e-1, 4] }",
+        "learning_rate = { logspcae = [1e-4, 1e-1, 4] }")),
+     ["learning_rate", "'logspcae'", "did you mean 'logspace'"]),
+    ("bad batch strategy", config_text(extra='[run]\nbatch_strategy = "padded"\n'),
+     ["batch_strategy", "'padded'", "mask"]),
+    ("bad fraction", config_text(task=TASK + "val_fraction = 1.5\n"), ["val_fraction", "1.5"]),
+    ("learning rate missing", config_text(grid="[grid]\nbatch_size = [8]\n"),
+     ["learning_rate", "missing"]),
+    ("missing table", TASK + GRID, ["missing", "[budget]"]),
+    ("grid key in task", config_text(task=TASK + "batch_size = 32\n"),
+     ["[task] batch_size", "32", "[grid]"]),
+    ("task key in grid", config_text(grid=GRID + 'optimizer = ["sgd"]\n'),
+     ["[grid] optimizer", "[task]"]),
+    ("invalid TOML", config_text(grid=GRID + "learning_rate = [0.1\n"), ["invalid TOML"]),
+    ("examples below one batch", config_text(budget="[budget]\nexamples = 16\n"),
+     ["examples", "16", "32"]),
+]
+
+
+@pytest.mark.parametrize("text, expected", [c[1:] for c in BAD_CONFIGS],
+                         ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_gives_one_line_naming_field_and_value(tmp_path, text, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(ConfigError) as error:
+        from_toml(path)
+    message = str(error.value)
+    assert "\n" not in message, message
+    assert message.startswith(str(path)), message
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written
+    assert isinstance(error.value, ValueError)
+
+
+def test_at_least_fifteen_bad_configs():
+    assert len(BAD_CONFIGS) >= 15
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="nothere.toml"):
+        from_toml(tmp_path / "nothere.toml")
+
+
+# ----------------------------------------------------------------------------
+# The command line: exit status 2, one line on stderr, nothing written
+# ----------------------------------------------------------------------------
+
+
+def run_cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "jopt", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("case", ["unknown task key", "batch larger than the data",
+                                  pytest.param("unknown grid key", marks=pytest.mark.slow),
+                                  pytest.param("two budget units", marks=pytest.mark.slow)])
+def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path, case):
+    text, expected = next(c[1:] for c in BAD_CONFIGS if c[0] == case)
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    before = sorted(os.listdir(tmp_path))
+    done = run_cli("sweep", str(path), "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("jopt: error: ")
+    for part in expected:
+        assert part in lines[0]
+    assert done.stdout == ""
+    assert not out.exists()
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_cli_missing_config_exits_2(tmp_path):
+    done = run_cli("sweep", "nope.toml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "nope.toml" in done.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_figures_not_available_yet(tmp_path):
+    done = run_cli("figures", cwd=tmp_path)
+    assert done.returncode == 2 and "issue 6" in done.stderr
+
+
+def test_cli_plot_of_a_folder_without_a_sweep(tmp_path):
+    done = run_cli("plot", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and str(tmp_path) in done.stderr
+
+
+def test_cli_sets_xla_flags_only_when_unset(monkeypatch):
+    from jopt.cli import use_every_core
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    value = use_every_core()
+    assert value is not None and value.startswith("--xla_force_host_platform_device_count=")
+    assert int(value.split("=")[1]) >= 1
+    monkeypatch.setenv("XLA_FLAGS", "--xla_something_else")
+    assert use_every_core() is None
+    assert os.environ["XLA_FLAGS"] == "--xla_something_else"
+
+
+# ----------------------------------------------------------------------------
+# Good configs
+# ----------------------------------------------------------------------------
+
+
+def test_default_config_is_the_main_job():
+    config = from_toml(os.path.join(CONFIGS, "default.toml"))
+    assert isinstance(config, SweepConfig) and isinstance(config.grid, Grid)
+    assert len(config.grid) == 16 * 3 * 4
+    assert config.grid.axes["batch_size"] == [8, 32, 128]
+    assert config.grid.axes["seed"] == [0, 1, 2, 3]
+    lrs = config.grid.axes["learning_rate"]
+    assert len(lrs) == 16 and lrs[0] == pytest.approx(1e-4) and lrs[-1] == pytest.approx(1e-1)
+    assert config.static_axes == ["batch_size"]
+    assert config.traced_axes == ["learning_rate", "seed"]
+    assert config.task_settings["model"] == "mlp" and config.task_settings["hidden"] == [128]
+    assert config.task_settings["dataset"] == "digits"
+    assert config.task_settings["optimizer"] == "adam"
+    assert "epochs" in config.budget and "eval_every" in config.budget
+    assert config.options["batch_strategy"] == "auto"
+
+
+def test_smoke_config_is_small():
+    config = from_toml(os.path.join(CONFIGS, "smoke.toml"))
+    assert len(config.grid) <= 16
+    assert config.budget.get("steps", 10 ** 9) <= 100
+
+
+def test_optimizer_list_and_hidden_axis_are_static(tmp_path):
+    path = tmp_path / "static.toml"
+    path.write_text("""
+[task]
+dataset = "iris"
+optimizer = ["sgd", "adam"]
+
+[grid]
+learning_rate = { linspace = [0.01, 0.1, 3] }
+weight_decay = [0.0, 1e-4]
+hidden = [[8], [16, 8]]
+batch_size = 16
+seed = { range = [10, 13] }
+
+[budget]
+epochs = 2
+patience = 3
+
+[run]
+batch_strategy = "mask"
+chunk_seconds = 0.25
+out = "runs/static"
+""")
+    config = from_toml(path)
+    assert len(config.grid) == 3 * 2 * 2 * 1 * 3 * 2
+    assert config.grid.axes["seed"] == [10, 11, 12]
+    assert config.grid.axes["batch_size"] == [16]
+    assert config.grid.axes["optimizer"] == ["sgd", "adam"]
+    assert config.grid.axes["hidden"] == [[8], [16, 8]]
+    assert set(config.static_axes) == {"batch_size", "hidden", "optimizer"}
+    assert set(config.traced_axes) == {"learning_rate", "weight_decay", "seed"}
+    assert "optimizer" not in config.task_settings and "hidden" not in config.task_settings
+    assert config.budget == {"epochs": 2, "patience": 3}
+    assert config.options == {"batch_strategy": "mask", "chunk_seconds": 0.25, "out": "runs/static"}
+    spec = config.spec()
+    assert spec["grid"] == config.grid.to_dict() and spec["batch_strategy"] == "mask"
+
+
+def test_zip_and_schedule_arguments():
+    config = parse_config({
+        "task": {"dataset": "linreg", "model": "linear", "optimizer": "sgd",
+                 "schedule": "cosine_decay_schedule"},
+        "grid": {"learning_rate": [0.1, 0.01], "momentum": [0.9, 0.5], "decay_steps": [100],
+                 "zip": [["learning_rate", "momentum"]]},
+        "budget": {"steps": 50}})
+    assert len(config.grid) == 2
+    assert config.task_settings["loss"] == "mean_squared_error"  # regression default
+    assert [c["momentum"] for c in config.grid.configs()] == [0.9, 0.5]
+    assert config.static_axes == []
+
+
+def test_grid_keys_follow_the_optimizer_signature():
+    adam = grid_keys(["adam"])
+    assert {"learning_rate", "b1", "b2", "eps", "batch_size", "seed"} <= set(adam)
+    assert "mu_dtype" not in adam and "nesterov" not in adam
+    assert "momentum" in grid_keys(["sgd"])
+    assert "momentum" not in grid_keys(["sgd", "adam"])  # not an argument of both
+    assert "decay_steps" in grid_keys(["adam"], "cosine_decay_schedule")
+
+
+def test_train_size_matches_the_split():
+    settings = {"dataset": "digits", "val_fraction": 0.15, "test_fraction": 0.15, "data_seed": 0}
+    assert train_size(settings) == 1797 - 2 * round(0.15 * 1797)
+
+
+def test_idx_dataset_batch_size_is_checked_against_its_labels(tmp_path):
+    import numpy as np
+    from jopt import data
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    data.save_idx(folder / "train-labels-idx1-ubyte", np.zeros(120, np.uint8))
+    task = {"dataset": f"idx:{folder}", "optimizer": "adam"}
+    config = parse_config({"task": task, "grid": {"learning_rate": [0.1], "batch_size": [100]},
+                           "budget": {"steps": 5}})
+    assert config.task_settings["val_fraction"] == pytest.approx(1 / 12)
+    with pytest.raises(ConfigError, match=r"batch_size = 111 .*110 examples"):
+        parse_config({"task": task, "grid": {"learning_rate": [0.1], "batch_size": [111]},
+                      "budget": {"steps": 5}})
+
+
+def test_static_axes_constant():
+    assert set(STATIC_AXES) >= {"batch_size", "hidden", "optimizer"}
+
+
+# ----------------------------------------------------------------------------
+# End to end through the lead's runner (jopt.sweep.run_config)
+# ----------------------------------------------------------------------------
+
+TINY = """
+[task]
+model = "mlp"
+hidden = [8]
+dataset = "iris"
+optimizer = "adam"
+
+[grid]
+learning_rate = [1e-2, 1e-1]
+batch_size = [16]
+
+[budget]
+steps = {steps}
+eval_every = 2
+"""
+
+
+def needs_runner():
+    import jopt.sweep
+    if not hasattr(jopt.sweep, "run_config"):
+        pytest.skip("jopt.sweep.run_config is not available yet")
+
+
+@pytest.mark.slow
+def test_cli_sweep_end_to_end(tmp_path):
+    """Runs, prints the best configs and the paths, refuses another config in the same
+    folder (exit status 2, one line, results untouched), and replots."""
+    needs_runner()
+    config, out = tmp_path / "tiny.toml", tmp_path / "out"
+    config.write_text(TINY.format(steps=4))
+    done = run_cli("sweep", str(config), "--out", str(out), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "best 2 of 2 configurations" in done.stdout
+    assert str(out / "summary.parquet") in done.stdout and str(out / "heatmap.png") in done.stdout
+    for name in ("manifest.json", "summary.parquet", "curves.parquet", "curves.png", "heatmap.png"):
+        assert (out / name).stat().st_size > 0, name
+
+    from jopt.sweep.store import load
+    result = load(out)
+    assert result.status == "finished" and len(result) == 2
+    assert result.manifest["spec"]["task"]["dataset"] == "iris"
+
+    config.write_text(TINY.format(steps=6))
+    refused = run_cli("sweep", str(config), "--out", str(out), cwd=tmp_path)
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--overwrite" in lines[0] and str(out) in lines[0]
+    assert load(out).manifest["spec_hash"] == result.manifest["spec_hash"]
+
+    (out / "curves.png").unlink()
+    replot = run_cli("plot", str(out), cwd=tmp_path)
+    assert replot.returncode == 0, replot.stderr
+    assert (out / "curves.png").exists()
