@@ -5,7 +5,7 @@ numeric hyperparameter is data (traceable under ``jit``, ``vmap`` and ``grad``),
 the lectures' update-rule conventions are named options.  See DESIGN.md and README.md.
 """
 
-from jopt import schedules, transforms
+from jopt import data, losses, models, schedules, transforms
 from jopt.base import (ChainState, EmptyState, GradientTransformation, Schedule, apply_updates,
                        chain, find_state, tree_l2_norm, tree_vdot)
 from jopt.optimizers import adagrad, adam, adamw, rmsprop, sgd
@@ -13,6 +13,12 @@ from jopt.schedules import (constant_schedule, cosine_decay_schedule, exponentia
                             inverse_time_decay, join_schedules, linear_schedule,
                             piecewise_constant_schedule, polynomial_schedule, power_decay,
                             warmup, warmup_cosine_decay_schedule)
+from jopt.data import Dataset, Splits
+from jopt.lbfgs import LbfgsState, lbfgs
+from jopt.linesearch import (BacktrackingState, exact_quadratic_step,
+                             scale_by_backtracking_linesearch, scale_by_exact_quadratic_step)
+from jopt.models import Model
+from jopt.train import FitResult, MinimizeResult, fit, minimize, reason_name
 from jopt.transforms import (AverageState, EmaState, ScaleByAdagradState, ScaleByAdamState,
                              ScaleByRmsState, ScaleByScheduleState, TraceState,
                              add_decayed_weights, average_iterates, clip, clip_by_global_norm,
@@ -38,6 +44,19 @@ __all__ = [
     "constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
     "piecewise_constant_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule",
     "inverse_time_decay", "power_decay", "join_schedules", "warmup", "floor",
+    # line search, L-BFGS
+    "scale_by_backtracking_linesearch", "scale_by_exact_quadratic_step", "exact_quadratic_step",
+    "BacktrackingState", "lbfgs", "LbfgsState",
+    # training
+    "minimize", "MinimizeResult", "reason_name", "fit", "FitResult", "Model", "Dataset", "Splits",
     # modules
-    "schedules", "transforms",
+    "schedules", "transforms", "losses", "models", "data", "sweep",
 ]
+
+
+def __getattr__(name):
+    # jopt.sweep needs pandas and pyarrow for its results: imported on first use
+    if name == "sweep":
+        import importlib
+        return importlib.import_module("jopt.sweep")
+    raise AttributeError(f"module 'jopt' has no attribute {name!r}")

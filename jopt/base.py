@@ -73,10 +73,12 @@ def check(name: str, value: Any, ok: Callable[[np.ndarray], Any], requirement: s
     Tracers are not checked: whoever made them concrete validated them.  Callables
     (schedules) are not checked either: their values are checked where they are made.
     """
-    if callable(value) or not is_concrete(value):
+    if callable(value) or value is None:
         return
-    if value is None:
-        return
+    if not all(is_concrete(leaf) for leaf in jax.tree_util.tree_leaves(value)):
+        return  # a traced value, or a sequence (boundaries, scales) holding one
+    if isinstance(value, (str, bytes)):  # NumPy would read "0.9" as a number
+        raise TypeError(f"{name} must be a number, got {value!r}")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
