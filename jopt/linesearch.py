@@ -110,8 +110,13 @@ def scale_by_backtracking_linesearch(max_backtracking_steps: int = 30, slope_rto
         for name, given in (("params", params), ("value", value), ("grad", grad),
                             ("value_fn", value_fn)):
             _require(name, given)
-        start = jnp.minimum(state.learning_rate * hyperparameter(increase_factor),
-                            hyperparameter(max_learning_rate))
+        # With increase_factor = inf (restart at max_learning_rate), alpha * inf would make
+        # the hypergradients NaN (0 * inf in the JVP of minimum): keep inf out of it.
+        increase = hyperparameter(increase_factor)
+        restart = jnp.isinf(increase)
+        start = jnp.where(restart, hyperparameter(max_learning_rate),
+                          jnp.minimum(state.learning_rate * jnp.where(restart, 1.0, increase),
+                                      hyperparameter(max_learning_rate)))
         alpha, new_value, trials, accepted = backtracking_step(
             value_fn, params, updates, value, tree_vdot(grad, updates), start,
             slope_rtol=slope_rtol, decrease_factor=decrease_factor,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Union
 
-from jopt.base import GradientTransformation, PyTree, ScalarOrSchedule, chain
+from jopt.base import GradientTransformation, PyTree, ScalarOrSchedule, chain, check_unit_interval
 from jopt.transforms import (add_decayed_weights, ema, identity, scale, scale_by_adagrad,
                              scale_by_adam, scale_by_learning_rate, scale_by_rms, trace)
 
@@ -55,6 +55,8 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: Optional[Any] = None, nestero
     """
     if momentum_form not in MOMENTUM_FORMS:
         raise ValueError(f"momentum_form must be one of {MOMENTUM_FORMS}, got {momentum_form!r}")
+    if momentum is not None:
+        check_unit_interval("momentum", momentum)  # by its own name, not trace's "decay"
     if momentum is None:
         return chain(_l2(weight_decay), scale_by_learning_rate(learning_rate))
     if momentum_form == "inside":
@@ -104,6 +106,8 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: Any = 0.9, eps: Any = 1e-8,
     (deck 002) are described in :func:`jopt.transforms.scale_by_rms`.  ``momentum``
     applies heavy-ball momentum to the scaled step, as torch does.
     """
+    if momentum is not None:
+        check_unit_interval("momentum", momentum)  # by its own name, not trace's "decay"
     return chain(_l2(weight_decay),
                  scale_by_rms(decay, eps, initial_scale, eps_in_sqrt, bias_correction,
                               centered=centered, discounted_sum=discounted_sum,

@@ -60,7 +60,10 @@ def polynomial_schedule(init_value: Any, end_value: Any, power: Any, transition_
     def schedule(count):
         steps = hyperparameter(transition_steps)
         elapsed = jnp.clip(_step(count) - transition_begin, 0, steps)
-        fraction = 1 - elapsed / steps
+        # (T - elapsed) / T, not 1 - elapsed / T: under jit XLA may divide by multiplying
+        # with 1 / T, and 1 - T * (1 / T) can be a tiny negative number, which a
+        # non-integer power turns into NaN (optax 0.2.8 has that bug).
+        fraction = jnp.maximum((steps - elapsed) / steps, 0.0)
         return (hyperparameter(init_value) - end_value) * fraction ** hyperparameter(power) + end_value
     return schedule
 
