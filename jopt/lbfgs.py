@@ -80,11 +80,14 @@ def lbfgs(learning_rate: Optional[ScalarOrSchedule] = None, memory_size: int = 1
     ``update(grad, state, params, value=f(params), value_fn=f)``: ``value_fn`` is needed
     for the line search (and ``value`` saves one evaluation); :func:`jopt.minimize`
     passes both.  Argument names follow optax's ``lbfgs``; the line search's are those of
-    :func:`jopt.scale_by_backtracking_linesearch`.  ``memory_size`` sets array shapes
-    and is static; every other number may be traced.
+    :func:`jopt.scale_by_backtracking_linesearch`.  ``memory_size`` (array shapes)
+    and ``max_backtracking_steps`` (the bound of the line-search loop) are static; every
+    other number may be traced.
     """
     if not isinstance(memory_size, int) or memory_size < 1:
         raise ValueError(f"memory_size must be a positive int, got {memory_size!r}")
+    if not isinstance(max_backtracking_steps, int) or max_backtracking_steps < 1:
+        raise ValueError(f"max_backtracking_steps must be a positive int, got {max_backtracking_steps!r}")
     if learning_rate is not None:
         check_schedule_or_nonnegative("learning_rate", learning_rate)
     check("slope_rtol", slope_rtol, lambda v: (v > 0) & (v < 1), "in (0, 1)")
