@@ -1,0 +1,1 @@
+"""Scripts on top of jopt: the main job (compare_optimizers.py), benchmarks (bench/)."""
