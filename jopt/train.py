@@ -203,6 +203,7 @@ class FitCarry(NamedTuple):
     best_step: jax.Array
     evals_since_best: jax.Array
     loss_limit: jax.Array      # a batch loss above this counts as divergence
+    order: jax.Array           # the current epoch's permutation of the training set
 
 
 class FitProgram(NamedTuple):
@@ -260,7 +261,7 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
                 batch_size: Any, key: jax.Array, sampling: str = "epoch",
                 patience: Optional[int] = None, ema_decay: Any = 0.99, average_start: Any = 0,
                 num_steps: Any = None, max_batch: Optional[int] = None,
-                divergence_factor: Any = jnp.inf) -> FitProgram:
+                divergence_factor: Any = jnp.inf, averages: bool = True) -> FitProgram:
     """Build the :class:`FitProgram` of one run; ``data`` is ``(train, val, test)`` arrays.
 
     The batch of step ``t`` is :func:`jopt.data.padded_batch`: ``max_batch`` rows (default
@@ -269,17 +270,21 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
     strategy).  The batch loss is the weighted mean of per-example losses.  Steps
     ``t >= num_steps`` (a per-run budget, may be traced) are no-ops.  A batch loss that
     is not finite, or above ``divergence_factor`` times the first evaluation's training
-    loss, freezes the run and marks it diverged.
+    loss, freezes the run and marks it diverged.  ``averages=False`` drops the Polyak and
+    EMA averages (the sweep's built-in task does: they cost a pass over the parameters
+    per step).  With epoch sampling the permutation is drawn once per epoch and kept in
+    the carry, so ``step`` must be called with ``t = 0, 1, ...`` in order (as
+    :func:`run_program` does), starting from ``init``'s carry or a later one.
     """
-    from jopt.data import padded_batch
+    from jopt.data import epoch_permutation, padded_batch
     from jopt.transforms import average_iterates
 
     (x_train, y_train), val, test = data
     n = x_train.shape[0]
     has_val = val[0].shape[0] > 0
     rows = batch_size if max_batch is None else max_batch
-    polyak = average_iterates(None, average_start)
-    ema = average_iterates(ema_decay)
+    polyak = average_iterates(None, average_start) if averages else None
+    ema = average_iterates(ema_decay) if averages else None
 
     def batch_loss(params, xb, yb, weights):
         per_example = jax.vmap(lambda o, t: loss(o[None], t[None]))(model.apply(params, xb), yb)
@@ -287,20 +292,35 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
 
     def init(params0):
         dtype = jnp.result_type(float)
-        return FitCarry(params0, opt.init(params0), polyak.init(params0), ema.init(params0),
+        return FitCarry(params0, opt.init(params0), polyak.init(params0) if averages else None,
+                        ema.init(params0) if averages else None,
                         jnp.zeros([], jnp.int32), jnp.ones([], bool), jnp.zeros([], bool),
                         jnp.asarray(-1, jnp.int32), params0, jnp.asarray(jnp.inf, dtype),
                         jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32),
-                        jnp.asarray(jnp.inf, dtype))
+                        jnp.asarray(jnp.inf, dtype), jnp.arange(n, dtype=jnp.int32))
+
+    def batch(carry, t):
+        """The batch of step ``t``: :func:`jopt.data.padded_batch`'s indices and weights."""
+        if sampling != "epoch":
+            return carry, padded_batch(key, t, n, batch_size, rows, sampling)
+        per_epoch = n // batch_size
+        # a new permutation at each epoch's first step only; with a static batch size the
+        # predicate is the same for every config, so under vmap the cond stays a branch
+        order = jax.lax.cond(t % per_epoch == 0,
+                             lambda: epoch_permutation(key, t // per_epoch, n).astype(jnp.int32),
+                             lambda: carry.order)
+        position = jnp.arange(rows, dtype=jnp.int32)
+        indices = order[((t % per_epoch) * batch_size + position) % n]
+        return carry._replace(order=order), (indices, (position < batch_size).astype(jnp.float32))
 
     def step(carry, t):
-        idx, weights = padded_batch(key, t, n, batch_size, rows, sampling)
+        carry, (idx, weights) = batch(carry, t)
         value, grads = jax.value_and_grad(batch_loss)(carry.params, x_train[idx], y_train[idx],
                                                       weights.astype(x_train.dtype))
         updates, opt_state = opt.update(grads, carry.opt_state, carry.params)
         params = apply_updates(carry.params, updates)
-        _, polyak_state = polyak.update(updates, carry.polyak_state, carry.params)
-        _, ema_state = ema.update(updates, carry.ema_state, carry.params)
+        polyak_state = polyak.update(updates, carry.polyak_state, carry.params)[1] if averages else None
+        ema_state = ema.update(updates, carry.ema_state, carry.params)[1] if averages else None
         within = jnp.ones([], bool) if num_steps is None else t < num_steps
         running = carry.active & within
         finite = jnp.isfinite(value) & (value <= carry.loss_limit)
@@ -341,8 +361,9 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
         return carry, row
 
     def final_metrics(carry):
-        candidates = {"last": carry.params, "best": carry.best_params,
-                      "polyak": carry.polyak_state.average, "ema": carry.ema_state.average}
+        candidates = {"last": carry.params, "best": carry.best_params}
+        if averages:
+            candidates.update(polyak=carry.polyak_state.average, ema=carry.ema_state.average)
         metrics = {}
         for split_name, (x, y) in (("val", val), ("test", test)):
             if x.shape[0] == 0:

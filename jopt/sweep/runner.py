@@ -241,6 +241,8 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
     configs = grid.configs()
     if quiet is None:
         quiet = not sys.stderr.isatty()
+    # no more devices than configurations: padding one config to two devices doubles the work
+    devices = list(jax.devices() if devices is None else devices)[:max(1, len(configs))]
     mesh = mesh_for(devices)
     n_devices = mesh.devices.size
 

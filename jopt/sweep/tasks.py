@@ -220,7 +220,7 @@ def builtin_task(**settings: Any) -> TaskFactory:
             return fit_program(model, opt, arrays, loss=loss, batch_size=batch_size(hparams),
                                key=jax.random.split(key)[1], sampling=sampling,
                                patience=budget.patience, num_steps=num_steps(hparams),
-                               max_batch=max_batch, divergence_factor=1e4)
+                               max_batch=max_batch, divergence_factor=1e4, averages=False)
 
         def num_steps(hparams):
             return budget.steps_for(n, batch_size(hparams))
