@@ -85,17 +85,7 @@ from __future__ import annotations
 import os
 
 
-def use_every_core() -> str | None:
-    """One XLA host device per usable core, unless ``XLA_FLAGS`` is set (before JAX starts)."""
-    if "XLA_FLAGS" in os.environ:
-        return None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(cores, 1)}"
-    return os.environ["XLA_FLAGS"]
-
+from jopt.cli import use_every_core  # noqa: E402  (JAX's backends start lazily, later)
 
 _SET_XLA_FLAGS = use_every_core()
 

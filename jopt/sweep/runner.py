@@ -149,7 +149,9 @@ class _Bucket:
         # fixed output shardings: the chunk program sees the same input layout on every
         # call (the init's outputs, then its own), so it compiles once
         sharded = NamedSharding(mesh, PartitionSpec("configs"))
-        self.init = jax.jit(jax.vmap(init_one), out_shardings=sharded)
+        # lax.map, not vmap: the same values, and vmapped threefry draws of model.init
+        # compile several times slower (measured in experiments/bench/sweep_speed.py)
+        self.init = jax.jit(lambda h: jax.lax.map(init_one, h), out_shardings=sharded)
         self.chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, 0, None, None)),
                              donate_argnums=(0, 1), out_shardings=sharded)
         self.status = jax.jit(jax.vmap(status_one))
