@@ -142,10 +142,6 @@ class _Bucket:
                 return carry, rows
             return jax.lax.fori_loop(0, n_blocks, body, (carry, rows))
 
-        def status_one(carry, h):
-            active, diverged, stop_step = task.status(carry)
-            return active, diverged, stop_step
-
         # fixed output shardings: the chunk program sees the same input layout on every
         # call (the init's outputs, then its own), so it compiles once
         sharded = NamedSharding(mesh, PartitionSpec("configs"))
@@ -154,7 +150,7 @@ class _Bucket:
         self.init = jax.jit(lambda h: jax.lax.map(init_one, h), out_shardings=sharded)
         self.chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, 0, None, None)),
                              donate_argnums=(0, 1), out_shardings=sharded)
-        self.status = jax.jit(jax.vmap(status_one))
+        self.status = jax.jit(jax.vmap(lambda carry, h: task.status(carry)))
         self.final = jax.jit(jax.vmap(task.final))
 
 
