@@ -99,25 +99,15 @@ class Budget(NamedTuple):
 
 
 def optimizer_arguments(name: str) -> list[str]:
-    """The numeric (traceable) arguments of ``jopt.<name>``, learning_rate first."""
-    return _numeric_parameters(getattr(jopt.optimizers, name))
+    """The numeric (traceable) arguments of ``jopt.<name>``: the keys a grid may vary."""
+    from jopt.sweep.config import _numeric_arguments
+    return _numeric_arguments(getattr(jopt.optimizers, name))
 
 
 def schedule_arguments(name: str) -> list[str]:
-    return _numeric_parameters(getattr(jopt.schedules, name))
-
-
-def _numeric_parameters(fn: Callable) -> list[str]:
-    names = []
-    for parameter in inspect.signature(fn).parameters.values():
-        default = parameter.default
-        required = default is inspect.Parameter.empty
-        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-        if (required or numeric or default is None) and parameter.name not in (
-                "mu_dtype", "accumulator_dtype", "mask", "boundaries_and_scales", "boundaries",
-                "scales", "schedule", "schedules"):
-            names.append(parameter.name)
-    return names
+    """The numeric (traceable) arguments of ``jopt.schedules.<name>``."""
+    from jopt.sweep.config import _numeric_arguments
+    return _numeric_arguments(getattr(jopt.schedules, name))
 
 
 def make_optimizer(name: str, hparams: dict, schedule: Optional[str] = None,
