@@ -333,7 +333,7 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
             ema_state=_where(go, ema_state, carry.ema_state),
             step=carry.step + within.astype(jnp.int32), active=carry.active & ~blew_up,
             diverged=carry.diverged | blew_up,
-            stop_step=jnp.where(blew_up, t, carry.stop_step))
+            stop_step=jnp.where(blew_up, t, carry.stop_step).astype(jnp.int32))
         return moved, jnp.where(running, value, jnp.nan)
 
     def evaluate_(carry, batch_losses):
