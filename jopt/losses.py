@@ -186,6 +186,13 @@ def _correct(scores: Any, labels: Any) -> jax.Array:
     return (scores > 0) == (labels > 0)
 
 
+def _metric_dtype(scores: Any) -> Any:
+    """float32, or float64 for float64 scores: the dtype a rate or count is averaged in."""
+    dtype = jnp.asarray(scores).dtype
+    return jnp.promote_types(dtype, jnp.float32) if jnp.issubdtype(dtype, jnp.floating) \
+        else jnp.float32
+
+
 def zero_one_loss(scores: Any, labels: Any, *, reduction: str = "mean") -> jax.Array:
     """``1[prediction != label]``: the error rate with ``"mean"``, the error count with ``"sum"``.
 
@@ -194,12 +201,12 @@ def zero_one_loss(scores: Any, labels: Any, *, reduction: str = "mean") -> jax.A
     :func:`predict_sign`, ``1/(2N) sum (y - y_hat)^2 = 2 * zero_one_loss`` (F43).
     See :func:`_correct` for the shapes of scores and labels.
     """
-    return apply_reduction(1.0 - _correct(scores, labels).astype(jnp.float32), reduction)
+    return apply_reduction(1.0 - _correct(scores, labels).astype(_metric_dtype(scores)), reduction)
 
 
 def accuracy(scores: Any, labels: Any, *, reduction: str = "mean") -> jax.Array:
     """The fraction classified right, ``1 - zero_one_loss`` (a metric, not a loss)."""
-    return apply_reduction(_correct(scores, labels).astype(jnp.float32), reduction)
+    return apply_reduction(_correct(scores, labels).astype(_metric_dtype(scores)), reduction)
 
 
 # ----------------------------------------------------------------------------

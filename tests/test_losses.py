@@ -198,6 +198,17 @@ def test_zero_one_loss_and_accuracy_shapes_and_references():
     assert losses.accuracy(jnp.array([0.1, 2.0, -1.0]), jnp.array(1)) == 1.0
 
 
+def test_zero_one_loss_is_exact_in_float64():
+    """F43's identity 1/(2N) sum (y - sign)^2 = 2 * error rate holds to float64 precision."""
+    with jax.enable_x64(True):
+        scores, labels = jnp.array([1.0, -1.0, 1.0]), jnp.array([1.0, 1.0, -1.0])
+        rate = losses.zero_one_loss(scores, labels)
+        assert rate.dtype == jnp.float64 and float(rate) == 2 / 3
+        sse = jnp.mean((labels - losses.predict_sign(scores)) ** 2) / 2
+        assert float(sse) == 2 * float(rate)
+    assert losses.accuracy(jnp.ones(3, jnp.bfloat16), jnp.ones(3)).dtype == jnp.float32
+
+
 # ----------------------------------------------------------------------------
 # Squared errors
 # ----------------------------------------------------------------------------
