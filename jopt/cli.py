@@ -3,7 +3,7 @@
     jopt sweep CONFIG.toml [--out DIR] [--overwrite] [--quiet]
     jopt plot DIR [--metric NAME]
     jopt bench [--quick] [NAME ...]
-    jopt figures
+    jopt figures [--out DIR] [--only F1,F16] [--fast]
 
 ``jopt sweep`` validates the config file (a bad one: one line ``jopt: error: ...`` on
 stderr, exit status 2, nothing written), runs the sweep into DIR (``--out``, else the
@@ -134,18 +134,18 @@ def _plot(args: argparse.Namespace) -> int:
     return 0 if plots else 1
 
 
-def _bench_folder() -> Optional[Path]:
-    """``experiments/bench`` of the repository jopt runs from, else of the current folder."""
+def _experiments_folder(name: str) -> Optional[Path]:
+    """``experiments/<name>`` of the repository jopt runs from, else of the current folder."""
     import jopt
     for root in (Path(jopt.__file__).resolve().parents[1], Path.cwd()):
-        folder = root / "experiments" / "bench"
+        folder = root / "experiments" / name
         if folder.is_dir():
             return folder
     return None
 
 
 def _bench(args: argparse.Namespace) -> int:
-    folder = _bench_folder()
+    folder = _experiments_folder("bench")
     if folder is None:
         return _error("no experiments/bench folder: the benchmarks live in the jopt repository; "
                       "run from a clone of it")
@@ -171,7 +171,20 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    return _error("figures: not available yet (issue 6)")
+    folder = _experiments_folder("lectures")
+    if folder is None:
+        return _error("no experiments/lectures folder: the lecture figures live in the jopt "
+                      "repository; run from a clone of it")
+    if args.fast:
+        os.environ["JOPT_FAST"] = "1"
+    sys.path.insert(0, str(folder.parents[1]))
+    from experiments.lectures import figures
+    try:
+        ids = figures.parse_ids(args.only, figures.registry())
+    except ValueError as error:
+        return _error(error)
+    figures.render(ids, Path(args.out))
+    return 0
 
 
 # ----------------------------------------------------------------------------
@@ -209,7 +222,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="benchmarks to run (script names without .py; default: all)")
     bench.set_defaults(run=_bench)
 
-    figures = commands.add_parser("figures", help="reproduce the lectures' figures (issue 6)")
+    figures = commands.add_parser("figures", help="render the lectures' figures to PNG files")
+    figures.add_argument("--out", default="figures", metavar="DIR",
+                         help="folder for the PNG files, one per id (default: figures)")
+    figures.add_argument("--only", metavar="IDS",
+                         help="comma-separated figure ids, e.g. F1,F16 (default: all)")
+    figures.add_argument("--fast", action="store_true",
+                         help="small step counts and grids (as JOPT_FAST=1)")
     figures.set_defaults(run=_figures)
     return parser
 
