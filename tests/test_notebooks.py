@@ -10,6 +10,7 @@ environment sets ``JOPT_FAST`` already; the full mode is::
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -44,16 +45,44 @@ def test_every_figure_has_one_heading():
     assert sorted(headings, key=figures._number) == list(figures.registry())
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
-def test_notebook_runs(path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("JOPT_FAST", os.environ.get("JOPT_FAST", "1"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+def _execute(path):
+    """Run the notebook at ``path`` in a fresh kernel; the error outputs (a list) or the exception."""
+    import nbclient
+    import nbformat
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute()
-    errors = [output for cell in notebook.cells for output in cell.get("outputs", [])
-              if output.get("output_type") == "error"]
-    assert not errors
+    try:
+        client.execute()
+    except Exception as error:  # a failing cell: report it with the notebook's name
+        return error
+    return [output for cell in notebook.cells for output in cell.get("outputs", [])
+            if output.get("output_type") == "error"]
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Every notebook executed once, as many at a time as there are cores (a kernel
+    mostly compiles, on one core), in fast mode unless ``JOPT_FAST`` is set."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("nbformat")
+    environment = {"JOPT_FAST": os.environ.get("JOPT_FAST", "1"), "MPLBACKEND": "Agg"}
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            return dict(zip(PATHS, pool.map(_execute, PATHS)))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_notebook_runs(path, executed):
+    outcome = executed[path]
+    if isinstance(outcome, Exception):
+        raise outcome
+    assert not outcome, f"{path.name}: {outcome[0].get('ename')}: {outcome[0].get('evalue')}"
