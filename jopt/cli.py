@@ -3,7 +3,7 @@
     jopt sweep CONFIG.toml [--out DIR] [--overwrite] [--quiet]
     jopt plot DIR [--metric NAME]
     jopt bench [--quick] [NAME ...]
-    jopt figures [--out DIR] [--only F1,F16] [--fast]
+    jopt figures [--out DIR] [--only F1,F16] [--fast] [--dpi N]
 
 ``jopt sweep`` validates the config file (a bad one: one line ``jopt: error: ...`` on
 stderr, exit status 2, nothing written), runs the sweep into DIR (``--out``, else the
@@ -183,7 +183,9 @@ def _figures(args: argparse.Namespace) -> int:
         ids = figures.parse_ids(args.only, figures.registry())
     except ValueError as error:
         return _error(error)
-    figures.render(ids, Path(args.out))
+    if args.dpi <= 0:
+        return _error(f"--dpi must be positive, got {args.dpi}")
+    figures.render(ids, Path(args.out), dpi=args.dpi)
     return 0
 
 
@@ -229,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="comma-separated figure ids, e.g. F1,F16 (default: all)")
     figures.add_argument("--fast", action="store_true",
                          help="small step counts and grids (as JOPT_FAST=1)")
+    figures.add_argument("--dpi", type=int, default=110, help="resolution (default: 110)")
     figures.set_defaults(run=_figures)
     return parser
 
