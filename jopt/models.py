@@ -72,14 +72,33 @@ def activation_fn(activation: Activation) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[activation]
 
 
+def _standard_normal(key: jax.Array, rows: int, cols: int, dtype: Any = None) -> jax.Array:
+    """``jax.random.normal(key, (rows, cols), dtype)``, drawn flat and reshaped.
+
+    The values are bit-identical to the 2-D draw (the bits are generated in row-major
+    order either way; checked for float32 and float64, threefry and rbg keys), but the
+    1-D draw compiles several times faster on a CPU: for ``(64, 10)``, about 0.4 s
+    against 1.5 to 2.5 s.
+    """
+    return jax.random.normal(key, (rows * cols,), dtype).reshape(rows, cols)
+
+
 def _normal(std: Callable[[int, int], float]):
     def sample(key, fan_in, fan_out, scale, dtype):
-        return scale * std(fan_in, fan_out) * jax.random.normal(key, (fan_in, fan_out), dtype)
+        return scale * std(fan_in, fan_out) * _standard_normal(key, fan_in, fan_out, dtype)
     return sample
 
 
 def _orthogonal(key, fan_in, fan_out, scale, dtype):
-    return scale * jax.nn.initializers.orthogonal()(key, (fan_in, fan_out), dtype)
+    """``scale * jax.nn.initializers.orthogonal()(key, (fan_in, fan_out), dtype)``, bit for bit.
+
+    The same steps as ``jax.random.orthogonal`` (QR of a normal matrix, columns' signs
+    fixed by the diagonal of R; Mezzadri 2007), with the normal matrix drawn flat.
+    """
+    tall, short = max(fan_in, fan_out), min(fan_in, fan_out)
+    q, r = jnp.linalg.qr(_standard_normal(key, tall, short, dtype))
+    q = q * jnp.sign(jnp.diagonal(r))[None, :]
+    return scale * (q.T if fan_in < fan_out else q)
 
 
 def _zeros(key, fan_in, fan_out, scale, dtype):
@@ -250,7 +269,7 @@ def random_feature_weights(in_dim: int, num_features: int, key: Any) -> Any:
     _check_width("num_features", num_features)
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         return np.random.default_rng(key).normal(size=(in_dim, num_features)) / np.sqrt(in_dim)
-    return jax.random.normal(key, (in_dim, num_features)) / np.sqrt(in_dim)
+    return _standard_normal(key, in_dim, num_features) / np.sqrt(in_dim)
 
 
 def relu_features(alpha: Any, x: jax.Array) -> jax.Array:

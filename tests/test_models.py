@@ -106,6 +106,26 @@ def test_orthogonal_and_zeros_init():
     assert np.all(np.asarray(models.init_weights(KEY, 3, 2, "zeros")) == 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flat_draws_equal_the_2d_draws_bit_for_bit(dtype):
+    # the draws are made flat and reshaped (faster to compile); the values are JAX's 2-D ones
+    key = jax.random.PRNGKey(3)
+    with jax.enable_x64(dtype == np.float64):
+        for fan_in, fan_out in [(5, 3), (3, 5)]:
+            normal = np.asarray(jax.random.normal(key, (fan_in, fan_out), dtype))
+            for init, std in [("he", math.sqrt(2 / fan_in)), ("normal", 1.0)]:
+                w = models.init_weights(key, fan_in, fan_out, init, scale=0.5, dtype=dtype)
+                assert w.dtype == dtype
+                np.testing.assert_array_equal(w, 0.5 * std * normal)
+            orthogonal = jax.nn.initializers.orthogonal()(key, (fan_in, fan_out), dtype)
+            np.testing.assert_array_equal(
+                models.init_weights(key, fan_in, fan_out, "orthogonal", scale=2.0, dtype=dtype),
+                2.0 * orthogonal)
+        alpha = models.random_feature_weights(4, 6, key)
+        assert alpha.dtype == jnp.result_type(float)  # JAX's default float, as before
+        np.testing.assert_array_equal(alpha, jax.random.normal(key, (4, 6)) / np.sqrt(4))
+
+
 def test_activations_closed_forms():
     z = np.linspace(-6, 6, 25).astype(np.float32)
     expected = {"identity": z, "relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)),
