@@ -532,7 +532,7 @@ def optax_path(opt, steps):
     """The iterates x_0..x_T of an optax optimizer on Q100 (float64)."""
     problem = lecture_problems.q100()
     run = lambda: trajectory(problem.fun, jnp.asarray(problem.x0), opt, steps).xs  # noqa: E731
-    return jax.jit(run, compiler_options=mom.QUICK_COMPILE)()
+    return jax.jit(run, compiler_options=common.QUICK_COMPILE)()
 
 
 def torch_path(steps, rate=lambda t: 1.0, **sgd_options):

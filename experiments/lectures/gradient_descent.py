@@ -85,21 +85,10 @@ def grad_norms(fun: Callable, xs: jax.Array) -> jax.Array:
     return jax.jit(jax.vmap(norm))(flat).reshape(xs.shape[:-1])
 
 
-def log_spaced_steps(steps: int, num: int = 400) -> np.ndarray:
-    """About ``num`` distinct step indices from 0 to ``steps``, evenly spaced in log t."""
-    return np.unique(np.r_[0, np.geomspace(1, steps, num).astype(int), steps])
-
-
 def loglog_slope(t: np.ndarray, values: np.ndarray, low: int, high: int) -> float:
     """The least-squares slope of ``log values`` against ``log t`` over ``low <= t <= high``."""
     keep = (t >= low) & (t <= high)
     return float(np.polyfit(np.log(t[keep]), np.log(values[keep]), 1)[0])
-
-
-def contour(ax, fun: Callable, xlim: Sequence[float], ylim: Sequence[float], **kwargs):
-    """:func:`common.contour` of ``jax.jit(fun)``: one compiled program for the whole grid
-    instead of one per operation of ``fun``.  (A change common.contour could make itself.)"""
-    return common.contour(ax, jax.jit(lambda x: fun(x)), xlim, ylim, **kwargs)
 
 
 def thin_log_ticks(fig, max_decades: float = 5.0):
@@ -162,7 +151,7 @@ def plot_f1(data: StepSizeData):
     fig, axes = subplots(2, width=6.0)
     rows = _pick_rows(data.learning_rates, F1_PATH_RATES)
     paths = {rate_label(data.learning_rates[i]): data.xs[i, :31] for i in rows}
-    contour(axes[0, 0], problems.q10().fun, (-9, 9), (-3, 3), levels=15)
+    common.contour(axes[0, 0], problems.q10().fun, (-9, 9), (-3, 3), levels=15)
     common.draw_paths(axes[0, 0], paths)
     axes[0, 0].set(xlabel="x₁", ylabel="x₂", title="F1 · GD on Q10: the first 30 iterates")
     for i in rows:
@@ -428,7 +417,7 @@ def plot_f5(data: FlowData):
     """The iterates over the exact flow on Q10's contours; the largest error against eta."""
     fig, axes = subplots(2, width=5.5)
     ax = axes[0, 0]
-    contour(ax, problems.q10().fun, (-8.5, 0.5), (-0.5, 2.2), levels=15)
+    common.contour(ax, problems.q10().fun, (-8.5, 0.5), (-0.5, 2.2), levels=15)
     for eta, xs, times in zip(data.learning_rates, data.xs, data.times):
         inside = times <= data.horizon * (1 + 1e-12)
         ax.plot(xs[inside, 0], xs[inside, 1], "o", markersize=2.5, label=rate_label(eta))
@@ -539,7 +528,7 @@ def plot_f6(data: TaylorData):
     ax.legend(fontsize="small", loc="lower left")
     ax = axes[0, 1]
     p = data.point
-    contour(ax, bumpy, (p[0] - 0.65, p[0] + 0.65), (p[1] - 0.65, p[1] + 0.65),
+    common.contour(ax, bumpy, (p[0] - 0.65, p[0] + 0.65), (p[1] - 0.65, p[1] + 0.65),
                    levels=20, log=False)
     descent = data.descent
     circle = np.linspace(0, 2 * np.pi, 200)
@@ -599,7 +588,7 @@ def plot_f7(data: GradientFieldData):
     """Contours of f with a quiver of -grad f."""
     fig, ax = subplots(width=6.0, height=5.5)
     lim = (-data.limits, data.limits)
-    contour(ax, bumpy, lim, lim, levels=20, log=False)
+    common.contour(ax, bumpy, lim, lim, levels=20, log=False)
     unit = data.descent / np.linalg.norm(data.descent, axis=-1, keepdims=True)
     ax.quiver(data.grid_x, data.grid_y, unit[..., 0], unit[..., 1], color="C0", angles="xy",
               width=0.003)
@@ -687,7 +676,7 @@ def plot_f8(data: DifferentiabilityData):
     """The function near 0; its directional derivatives at 0 against grad f(0).u; kinks."""
     fig, axes = subplots(3, width=4.6)
     ax = axes[0, 0]
-    contour(ax, partials_not_enough, (-1, 1), (-1, 1), levels=21, log=False)
+    common.contour(ax, partials_not_enough, (-1, 1), (-1, 1), levels=21, log=False)
     ax.set(xlabel="x", ylabel="y", aspect="equal", title="F8 · f = x²y / (x² + y²)")
     ax = axes[0, 1]
     ax.plot(np.degrees(data.angles), data.directional, label="(f(hu) − f(0)) / h, h = 1e-6")
@@ -775,7 +764,7 @@ def plot_f9(data: StationaryData):
         ax.semilogx(steps[1:], xs[1:], color="C0" if xs[-1] < 0 else "C3", linewidth=1)
     ax.set(xlabel="step t", ylabel="x_t", title="F9 · QUART, η = 0.01: two basins")
     ax = axes[0, 2]
-    contour(ax, saddle, (-0.2, 1.2), (-1.2, 1.2), levels=15, log=False)
+    common.contour(ax, saddle, (-0.2, 1.2), (-1.2, 1.2), levels=15, log=False)
     common.draw_paths(ax, {f"x₀ = ({s[0]:g}, {s[1]:g})": xs[:data.escape_step.max() + 3]
                            for s, xs in zip(data.saddle_starts, data.saddle_xs)},
                       markersize=2)
@@ -835,7 +824,7 @@ def rosenbrock_cycles(learning_rates: Sequence[float] = (0.001, 0.002, 0.003, 0.
     last = run.xs[:, -3:]
     midpoint = (last[:, 1] + last[:, 2]) / 2
     top = jax.vmap(lambda x: jnp.linalg.eigvalsh(jax.hessian(problems.rosen)(x))[-1])(midpoint)
-    logged = log_spaced_steps(steps)
+    logged = common.log_spaced(steps)
     return CycleData(jnp.asarray(learning_rates), logged, norms[:, logged],
                      steps_to(norms < gtol), last, run.values[:, -2:], norms[:, -1], top, gtol)
 
@@ -1062,7 +1051,7 @@ def f12(steps: int = pick(72_000, 8_000), tol: float = 1e-6, fixed_rate: float =
 
     runs = jax.vmap(jax.vmap(run, (None, 0)), (0, 0))(jnp.asarray(designs), jnp.asarray(rates))
     excess = runs.values - loss_star[:, None, None]
-    logged = log_spaced_steps(steps)
+    logged = common.log_spaced(steps)
     return ScalingData(problem, eigenvalues, rates, jax.vmap(steps_to)(excess < tol), logged,
                        excess[..., logged], runs.xs[:, 0, logged], minimizers, tol)
 
@@ -1082,7 +1071,7 @@ def plot_f12(data: ScalingData):
         margin = 0.25 * (corners.max(axis=0) - corners.min(axis=0))
         lows, highs = corners.min(axis=0) - margin, corners.max(axis=0) + margin
         with jax.enable_x64(True):
-            contour(ax, loss, (lows[0], highs[0]), (lows[1], highs[1]), levels=20)
+            common.contour(ax, loss, (lows[0], highs[0]), (lows[1], highs[1]), levels=20)
         ax.plot(path[:, 1], path[:, 2], "o-", markersize=2, linewidth=0.8, color="C0",
                 label="GD, η = 1/L")
         ax.plot(*w_star[1:], "*", color="k", markersize=10, label="minimum")

@@ -229,11 +229,6 @@ def stop_or_budget(steps: int, budget: int) -> int:
     return budget if int(steps) < 0 else int(steps)
 
 
-def log_spaced(length: int, count: int = 300) -> np.ndarray:
-    """About ``count`` indices into ``range(length)``, log-spaced (to draw long paths)."""
-    return np.unique(np.geomspace(1, length, count).astype(int) - 1)
-
-
 def plot_f14(data: Backtracking):
     """Backtracking paths on Q10 and ROSEN, gradient norms against fixed steps, and the
     accepted step sizes."""
@@ -247,7 +242,7 @@ def plot_f14(data: Backtracking):
     q10_ax.set(xlabel="$x_1$", ylabel="$x_2$", title="F14 · backtracking (Armijo) on Q10")
 
     common.contour(rosen_ax, problems.rosen, (-1.5, 1.5), (-0.5, 1.5), levels=30)
-    shown = log_spaced(len(data.rosen_xs))
+    shown = common.log_spaced(len(data.rosen_xs) - 1)
     paths = {"backtracking": data.rosen_xs[shown]}
     paths.update({f"fixed η = {eta:g}": xs[shown]
                   for eta, xs, steps in zip(data.fixed_etas, data.fixed_xs,

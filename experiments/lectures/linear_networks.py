@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jopt
-from experiments.lectures import problems
+from experiments.lectures import common, problems
 from experiments.lectures.common import (as_numpy, first_index, float64, increases, pick, subplots,
                                          trajectory)
 
@@ -49,7 +49,6 @@ from experiments.lectures.common import (as_numpy, first_index, float64, increas
 
 # Short programs that run once: XLA's backend optimizations cost more compile time than
 # they save.  The long GD runs (F47, F49) keep them.
-QUICK_COMPILE = {"xla_backend_optimization_level": 0}
 
 
 def one_blas_thread(fn: Callable) -> Callable:
@@ -142,7 +141,7 @@ class SingleLayer(NamedTuple):
     predicted_ratios: np.ndarray
 
 
-@functools.partial(jax.jit, static_argnames=("steps",), compiler_options=QUICK_COMPILE)
+@functools.partial(jax.jit, static_argnames=("steps",), compiler_options=common.QUICK_COMPILE)
 def single_layer_maps(x, y, a0, learning_rates, *, steps: int) -> jax.Array:
     """``A_0 .. A_steps`` of GD on ``R(A) = E ||y - A x||^2``, one ``vmap`` over the rates."""
     def maps(learning_rate):
@@ -248,7 +247,7 @@ def small_start(seed: int, hidden: int, in_dim: int, out_dim: int, scale: float)
             "Q": scale * rng.normal(size=(out_dim, hidden))}
 
 
-@functools.partial(jax.jit, static_argnames=("steps",), compiler_options=QUICK_COMPILE)
+@functools.partial(jax.jit, static_argnames=("steps",), compiler_options=common.QUICK_COMPILE)
 def saxe_modes(teacher, starts, learning_rate, *, steps: int) -> jax.Array:
     """Mode strengths ``[activation, start, step, r]`` of GD on
     ``R = 1/N sum ||y - Q f(W x)||^2`` from each of ``starts`` (leading axis): one
@@ -519,7 +518,7 @@ def min_norm_errors(alpha: jax.Array, data: Any) -> jax.Array:
                       jnp.linalg.norm(beta), mse(features @ beta, y)])
 
 
-@functools.partial(jax.jit, static_argnames=("chunk",), compiler_options=QUICK_COMPILE)
+@functools.partial(jax.jit, static_argnames=("chunk",), compiler_options=common.QUICK_COMPILE)
 def min_norm_sweep(alphas: jax.Array, data: Any, *, chunk: int) -> jax.Array:
     """:func:`min_norm_errors` for each feature draw in ``alphas`` (leading axis) and
     each data seed (``data``'s leading axis): ``(draws, seeds, 3)``.  The draws are

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jopt
-from experiments.lectures import problems
+from experiments.lectures import common, problems
 from experiments.lectures.common import (Trajectory, as_numpy, contour, draw_paths, first_index,
                                          float64, pick, subplots, trajectory)
 
@@ -41,19 +41,18 @@ TOLERANCE = 1e-6  # F15, F17: steps to f < TOLERANCE * f0 (f0 = 1 on Q100)
 
 # A figure's programs are small and run once: compiling them dominates, and XLA's
 # backend optimizations (LLVM's on CPU) would cost more time than they save.
-QUICK_COMPILE = {"xla_backend_optimization_level": 0}
 
 
 def compiled(fn: Callable) -> Callable:
     """Run ``fn(*args, **kwargs)`` as one jit-compiled program, its arguments baked in.
 
     A figure's whole setup (runs, step counts, closed forms) then compiles once, with
-    :data:`QUICK_COMPILE`, instead of dispatching (and compiling) each small operation
+    :data:`common.QUICK_COMPILE`, instead of dispatching (and compiling) each small operation
     on its own.
     """
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
-        return jax.jit(lambda: fn(*args, **kwargs), compiler_options=QUICK_COMPILE)()
+        return jax.jit(lambda: fn(*args, **kwargs), compiler_options=common.QUICK_COMPILE)()
     return wrapped
 
 
