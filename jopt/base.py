@@ -182,11 +182,20 @@ def tree_vdot(a: PyTree, b: PyTree) -> jax.Array:
     return sum(jax.tree_util.tree_leaves(products), jnp.zeros([]))
 
 
-def tree_l2_norm(tree: PyTree) -> jax.Array:
-    """The Euclidean norm of all leaves together."""
+def tree_sum_of_squares(tree: PyTree) -> jax.Array:
+    """The squared Euclidean norm of all leaves together, in at least float32."""
     squares = [jnp.sum(jnp.square(jnp.abs(x).astype(compute_dtype(x.dtype))))
                for x in jax.tree_util.tree_leaves(tree)]
-    return jnp.sqrt(sum(squares, jnp.zeros([])))
+    return sum(squares, jnp.zeros([]))
+
+
+def tree_l2_norm(tree: PyTree) -> jax.Array:
+    """The Euclidean norm of all leaves together.
+
+    Its derivative at a tree of zeros is NaN (the square root's at 0, times 0), as
+    ``optax.global_norm``'s; :func:`~jopt.transforms.clip_by_global_norm` avoids it.
+    """
+    return jnp.sqrt(tree_sum_of_squares(tree))
 
 
 def tree_scale(scalar: Any, tree: PyTree) -> PyTree:

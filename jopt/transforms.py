@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jopt.base import (EmptyState, GradientTransformation, PyTree, ScalarOrSchedule,
                        check, check_nonnegative, check_positive, check_same_structure,
                        check_schedule_or_nonnegative, check_unit_interval, hyperparameter,
-                       resolve, safe_increment, tree_cast, tree_l2_norm, tree_zeros_like,
+                       resolve, safe_increment, tree_cast, tree_sum_of_squares, tree_zeros_like,
                        zero_count)
 
 __all__ = [
@@ -459,10 +459,14 @@ def add_decayed_weights(weight_decay: Any = 0.0,
 
 
 def clip(max_delta: Any) -> GradientTransformation:
-    """Clip every element of the updates to ``[-max_delta, max_delta]``.
+    """Clip every element of the updates to ``[-max_delta, max_delta]``: ``jnp.clip``.
 
-    At a kink the gradient JAX returns is kept as it is; ``clip`` changes only
-    elements whose magnitude exceeds ``max_delta`` (F8, F11).
+    ``clip`` changes only elements whose magnitude exceeds ``max_delta``: a zero
+    gradient passes as 0, and an element at the bound as it is (F8, F11).  At a kink
+    (derivatives with respect to the updates, e.g. when differentiating through
+    training): at ``|g| < max_delta``, 0 included, the derivative is 1; beyond the
+    bound it is 0; at ``|g| = max_delta`` exactly it is 0.5, ``jnp.clip``'s tie
+    between the two sides (``jnp.minimum``/``jnp.maximum`` split ties evenly).
     """
     check_positive("max_delta", max_delta)
 
@@ -478,7 +482,16 @@ def clip(max_delta: Any) -> GradientTransformation:
 
 
 def clip_by_global_norm(max_norm: Any) -> GradientTransformation:
-    """``u = g * min(1, max_norm / ||g||)``, ``||g||`` the norm of all leaves together."""
+    """``u = g * min(1, max_norm / ||g||)``, ``||g||`` the norm of all leaves together.
+
+    The values are optax's.  At a kink: a zero gradient passes as 0, and the Jacobian
+    with respect to ``g`` there is the identity (the clip is inactive), where
+    ``optax.clip_by_global_norm``'s is NaN (the square root's derivative at 0).  The
+    norm is ``where(s == 0, 0, sqrt(where(s == 0, 1, s)))`` of ``s = ||g||^2``: the
+    same value, but the square root never sees the 0 it cannot differentiate.  At
+    ``||g|| = max_norm`` exactly the factor is ``max_norm / ||g|| = 1`` and its
+    derivative is the scaling branch's.
+    """
     check_positive("max_norm", max_norm)
 
     def init(params):
@@ -488,7 +501,9 @@ def clip_by_global_norm(max_norm: Any) -> GradientTransformation:
     def update(updates, state, params=None):
         del params
         bound = hyperparameter(max_norm)
-        norm = tree_l2_norm(updates)
+        squared = tree_sum_of_squares(updates)
+        zero = squared == 0
+        norm = jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, squared)))
         factor = jnp.where(norm < bound, 1.0, bound / jnp.where(norm < bound, 1.0, norm))
         return _map(lambda g: _like(factor * g, g), updates), state
     return GradientTransformation(init, update)

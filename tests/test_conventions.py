@@ -1,8 +1,9 @@
 """Each convention of FIGURES.md "Conventions jopt exposes" is an option reproducing its slide.
 
-One test (or a few) per claim of FIGURES F18, F20, F21, F23, F24, F25 and F27, with the
-claim's numbers and the tolerances of its tag: [exact] to rel. 1e-9 in float64 and 1e-5
-in float32; [det] to rel. 1e-6 in float64.  Numbers FIGURES.md prints rounded (``6.51322``)
+One test (or a few) per claim of FIGURES F8 (what the clipping transforms return at a
+kink), F18, F20, F21, F23, F24, F25 and F27, with the claim's numbers and the tolerances
+of its tag: [exact] to rel. 1e-9 in float64 and 1e-5 in float32; [det] to rel. 1e-6 in
+float64.  Numbers FIGURES.md prints rounded (``6.51322``)
 are checked to half a unit in their last digit (:func:`assert_quoted`), and the exact
 value behind them against a closed form, optax, torch.optim, or the slide's rule written
 out in NumPy, never against jopt's own earlier output.
@@ -95,6 +96,80 @@ def losses(problem, xs, dtype=F64) -> np.ndarray:
 def steps_of(xs) -> np.ndarray:
     """Per-step displacement x_t - x_{t-1} of a one-leaf run."""
     return np.diff(xs["x"], axis=0)
+
+
+# ----------------------------------------------------------------------------
+# F8 · what the clipping transforms return at a kink
+# ----------------------------------------------------------------------------
+
+
+def _transformed(transform, g):
+    """The updates ``transform`` makes of ``g`` (no params: the transforms need none)."""
+    return transform.update(g, transform.init(g))[0]
+
+
+@_dtypes
+def test_f8_clip_at_zero_and_at_the_bound(dtype):
+    """[exact] ``clip``: 0 passes as 0 with derivative 1; at |g| = max_delta the value is g
+    and the derivative 0.5 (``jnp.clip``'s tie); beyond it 0."""
+    with precision(dtype):
+        clip = jopt.clip(jnp.asarray(1.5, dtype))
+        g = jnp.asarray([0.0, 1.5, -1.5, 0.75, 2.0, -3.0], dtype)
+        values = _transformed(clip, g)
+        assert values.dtype == dtype
+        np.testing.assert_array_equal(values, [0.0, 1.5, -1.5, 0.75, 1.5, -1.5])
+        derivative = jax.vmap(jax.grad(lambda x: _transformed(clip, x)))(g)
+        np.testing.assert_array_equal(derivative, [1.0, 0.5, 0.5, 1.0, 0.0, 0.0])
+
+
+@_dtypes
+def test_f8_clip_by_global_norm_jacobian_at_zero_is_the_identity(dtype):
+    """[exact] At g = 0 the clip is inactive: the updates are 0 and the Jacobian is the
+    identity (optax's is NaN there, from the square root in the norm)."""
+    with precision(dtype):
+        clip = jopt.clip_by_global_norm(1.0)
+        zeros = jnp.zeros(3, dtype)
+        np.testing.assert_array_equal(_transformed(clip, zeros), zeros)
+        jacobian = jax.jacobian(lambda g: _transformed(clip, g))(zeros)
+        np.testing.assert_array_equal(jacobian, np.eye(3))
+        peer = optax.clip_by_global_norm(1.0)
+        assert np.all(np.isnan(jax.jacobian(lambda g: peer.update(g, None)[0])(zeros)))
+        # a pytree of zeros, leaves of two shapes: the identity on every block
+        tree = {"a": jnp.zeros((2, 2), dtype), "b": jnp.zeros(3, dtype)}
+        blocks = jax.jacobian(lambda t: _transformed(clip, t))(tree)
+        np.testing.assert_array_equal(blocks["a"]["a"], np.eye(4).reshape(2, 2, 2, 2))
+        np.testing.assert_array_equal(blocks["b"]["b"], np.eye(3))
+        np.testing.assert_array_equal(blocks["a"]["b"], np.zeros((2, 2, 3)))
+        # the hypergradient with respect to max_norm at g = 0 is finite (0) too
+        assert jax.grad(lambda m: jnp.sum(
+            _transformed(jopt.clip_by_global_norm(m), zeros)))(1.0) == 0.0
+
+
+@_dtypes
+def test_f8_clip_by_global_norm_values_unchanged(dtype):
+    """The values are the norm-based rule's, bit for bit, and optax's; so is the Jacobian
+    away from 0 (inside the ball and outside it)."""
+    rng = np.random.default_rng(0)
+    clip = jopt.clip_by_global_norm(2.0)
+    peer = optax.clip_by_global_norm(2.0)
+    with precision(dtype):
+        for scale in (0.0, 1e-3, 0.3, 1.0, 10.0, 1e3):
+            tree = {"a": jnp.asarray(scale * rng.normal(size=(3, 2)), dtype),
+                    "b": jnp.asarray(scale * rng.normal(size=4), dtype)}
+            norm = jopt.tree_l2_norm(tree)    # the rule as it was written before the fix
+            factor = jnp.where(norm < 2.0, 1.0, 2.0 / jnp.where(norm < 2.0, 1.0, norm))
+            expected = jax.tree_util.tree_map(lambda g: (factor * g).astype(g.dtype), tree)
+            actual = _transformed(clip, tree)
+            chex.assert_trees_all_equal(actual, expected)
+            chex.assert_trees_all_close(actual, peer.update(tree, None)[0], rtol=EXACT[dtype])
+            if scale > 0:
+                mine = jax.jacobian(lambda t: _transformed(clip, t))(tree)
+                theirs = jax.jacobian(lambda t: peer.update(t, None)[0])(tree)
+                chex.assert_trees_all_close(mine, theirs, rtol=EXACT[dtype],
+                                            atol=EXACT[dtype] / max(scale, 1.0))
+        # non-finite updates stay non-finite, as before
+        bad = jnp.asarray([np.nan, 1.0, 2.0], dtype)
+        assert np.all(np.isnan(_transformed(clip, bad)))
 
 
 # ----------------------------------------------------------------------------
