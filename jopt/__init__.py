@@ -21,10 +21,10 @@ from jopt.models import Model
 from jopt.train import FitResult, MinimizeResult, fit, minimize, reason_name
 from jopt.transforms import (AverageState, EmaState, ScaleByAdagradState, ScaleByAdamState,
                              ScaleByRmsState, ScaleByScheduleState, TraceState,
-                             add_decayed_weights, average_iterates, clip, clip_by_global_norm,
-                             ema, identity, scale, scale_by_adagrad, scale_by_adam,
-                             scale_by_learning_rate, scale_by_rms, scale_by_rss, scale_by_schedule,
-                             scale_by_stddev, trace)
+                             add_decayed_weights, add_l1_penalty, average_iterates, clip,
+                             clip_by_global_norm, ema, identity, scale, scale_by_adagrad,
+                             scale_by_adam, scale_by_learning_rate, scale_by_rms, scale_by_rss,
+                             scale_by_schedule, scale_by_stddev, trace)
 
 __version__ = "0.1.0"
 
@@ -35,7 +35,7 @@ __all__ = [
     # transforms
     "identity", "scale", "scale_by_learning_rate", "scale_by_schedule", "trace", "ema",
     "scale_by_adagrad", "scale_by_rss", "scale_by_rms", "scale_by_stddev", "scale_by_adam",
-    "add_decayed_weights", "clip", "clip_by_global_norm", "average_iterates",
+    "add_decayed_weights", "add_l1_penalty", "clip", "clip_by_global_norm", "average_iterates",
     "TraceState", "EmaState", "ScaleByAdagradState", "ScaleByRmsState", "ScaleByAdamState",
     "ScaleByScheduleState", "AverageState",
     # optimizers

@@ -28,9 +28,9 @@ from jopt.base import (EmptyState, GradientTransformation, PyTree, ScalarOrSched
 __all__ = [
     "identity", "scale", "scale_by_learning_rate", "scale_by_schedule", "trace",
     "scale_by_adagrad", "scale_by_rss", "scale_by_rms", "scale_by_stddev", "scale_by_adam",
-    "add_decayed_weights", "clip", "clip_by_global_norm", "ema", "average_iterates",
-    "ScaleByScheduleState", "TraceState", "ScaleByAdagradState", "ScaleByRmsState",
-    "ScaleByAdamState", "EmaState", "AverageState",
+    "add_decayed_weights", "add_l1_penalty", "clip", "clip_by_global_norm", "ema",
+    "average_iterates", "ScaleByScheduleState", "TraceState", "ScaleByAdagradState",
+    "ScaleByRmsState", "ScaleByAdamState", "EmaState", "AverageState",
 ]
 
 
@@ -431,6 +431,25 @@ def _mask_tree(mask: Any, params: PyTree) -> PyTree:
     return tree
 
 
+def _add_penalty_gradient(name: str, weight: Any, direction: Callable[[jax.Array], jax.Array],
+                          mask: Union[None, PyTree, Callable]) -> GradientTransformation:
+    """``u = g + weight * direction(params)`` on the leaves ``mask`` keeps (all by default)."""
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(updates, state, params=None):
+        _require_params(name, params)
+        check_same_structure("updates", updates, params, "params")
+        weight_ = hyperparameter(weight)
+        penalized = _map(lambda g, p: _like(g + weight_ * direction(p), g), updates, params)
+        if mask is not None:
+            penalized = _map(lambda keep, d, g: d if keep else g,
+                             _mask_tree(mask, params), penalized, updates)
+        return penalized, state
+    return GradientTransformation(init, update)
+
+
 def add_decayed_weights(weight_decay: Any = 0.0,
                         mask: Union[None, PyTree, Callable] = None) -> GradientTransformation:
     """``u = g + weight_decay * params``: an L2 penalty's gradient, or decoupled decay.
@@ -441,21 +460,28 @@ def add_decayed_weights(weight_decay: Any = 0.0,
     of the params returning one) limits it to some leaves.
     """
     check_nonnegative("weight_decay", weight_decay)
+    return _add_penalty_gradient("add_decayed_weights", weight_decay, lambda p: p, mask)
 
-    def init(params):
-        del params
-        return EmptyState()
 
-    def update(updates, state, params=None):
-        _require_params("add_decayed_weights", params)
-        check_same_structure("updates", updates, params, "params")
-        decay = hyperparameter(weight_decay)
-        decayed = _map(lambda g, p: _like(g + decay * p, g), updates, params)
-        if mask is not None:
-            decayed = _map(lambda keep, d, g: d if keep else g,
-                           _mask_tree(mask, params), decayed, updates)
-        return decayed, state
-    return GradientTransformation(init, update)
+def add_l1_penalty(weight: Any, mask: Union[None, PyTree, Callable] = None) -> GradientTransformation:
+    """``u = g + weight * sign(params)``: the gradient of an L1 penalty ``weight * ||params||_1``.
+
+    At a kink, a parameter exactly 0, it adds 0: ``sign(0) = 0`` is the subgradient of
+    the penalty of minimal norm (its subdifferential there is ``[-weight, weight]``).
+    ``jax.grad`` picks another one: ``jax.grad(jnp.abs)(0.)`` is 1.0, so differentiating
+    ``weight * jnp.sum(jnp.abs(params))`` adds ``+weight`` at 0; away from 0 the two
+    agree (deck 004, "Be aware of computational aspects (e.g. ∇‖θ‖₁?)"; F8).  A
+    (sub)gradient step with it does not make parameters exactly 0: they oscillate around
+    0 by up to about ``learning_rate * weight`` (soft thresholding, a proximal step,
+    would).
+
+    Place it before the scaling, as :func:`add_decayed_weights` for an L2 penalty:
+    ``chain(add_l1_penalty(weight), sgd(learning_rate))`` descends on
+    ``loss + weight * ||params||_1``.  ``mask`` (a tree of booleans, or a function of
+    the params returning one) limits it to some leaves.
+    """
+    check_nonnegative("weight", weight)
+    return _add_penalty_gradient("add_l1_penalty", weight, jnp.sign, mask)
 
 
 def clip(max_delta: Any) -> GradientTransformation:

@@ -1,9 +1,9 @@
 """Each convention of FIGURES.md "Conventions jopt exposes" is an option reproducing its slide.
 
-One test (or a few) per claim of FIGURES F8 (what the clipping transforms return at a
-kink), F18, F20, F21, F23, F24, F25 and F27, with the claim's numbers and the tolerances
-of its tag: [exact] to rel. 1e-9 in float64 and 1e-5 in float32; [det] to rel. 1e-6 in
-float64.  Numbers FIGURES.md prints rounded (``6.51322``)
+One test (or a few) per claim of FIGURES F8 (what the L1 penalty and the clipping
+transforms return at a kink), F18, F20, F21, F23, F24, F25 and F27, with the claim's
+numbers and the tolerances of its tag: [exact] to rel. 1e-9 in float64 and 1e-5 in
+float32; [det] to rel. 1e-6 in float64.  Numbers FIGURES.md prints rounded (``6.51322``)
 are checked to half a unit in their last digit (:func:`assert_quoted`), and the exact
 value behind them against a closed form, optax, torch.optim, or the slide's rule written
 out in NumPy, never against jopt's own earlier output.
@@ -99,7 +99,7 @@ def steps_of(xs) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------
-# F8 · what the clipping transforms return at a kink
+# F8 · what the L1 penalty and the clipping transforms return at a kink
 # ----------------------------------------------------------------------------
 
 
@@ -170,6 +170,71 @@ def test_f8_clip_by_global_norm_values_unchanged(dtype):
         # non-finite updates stay non-finite, as before
         bad = jnp.asarray([np.nan, 1.0, 2.0], dtype)
         assert np.all(np.isnan(_transformed(clip, bad)))
+
+
+@_dtypes
+def test_f8_l1_penalty_closed_form_and_its_value_at_zero(dtype):
+    """[exact] ``add_l1_penalty(w)`` adds ``w * sign(x)``: 0 at x = 0, where
+    ``jax.grad`` of the penalty adds ``+w`` (``grad(abs)(0.) = 1``)."""
+    rng = np.random.default_rng(1)
+    weight = 0.3
+    with precision(dtype):
+        params = {"a": jnp.asarray([[0.5, 0.0], [-2.0, 0.0]], dtype),
+                  "b": jnp.asarray([0.0, -1e-30, 3.0], dtype)}
+        grads = jax.tree_util.tree_map(lambda x: jnp.asarray(rng.normal(size=x.shape), dtype),
+                                       params)
+        penalty = jopt.add_l1_penalty(weight)
+        updates, _ = penalty.update(grads, penalty.init(params), params)
+        expected = jax.tree_util.tree_map(  # the closed form, in NumPy
+            lambda g, x: np.asarray(g) + dtype.type(weight) * np.sign(np.asarray(x)),
+            grads, params)
+        chex.assert_trees_all_equal_dtypes(updates, grads)
+        chex.assert_trees_all_close(updates, expected, rtol=EXACT[dtype])
+        # at x = 0 nothing is added; jax.grad of the penalty adds +w there
+        zeros = jnp.zeros(3, dtype)
+        at_zero, _ = penalty.update(zeros, penalty.init(zeros), zeros)
+        np.testing.assert_array_equal(at_zero, zeros)
+        autodiff = jax.grad(lambda x: weight * jnp.sum(jnp.abs(x)))(zeros)
+        np.testing.assert_allclose(autodiff, np.full(3, weight), rtol=EXACT[dtype])
+        assert jax.grad(jnp.abs)(jnp.asarray(0.0, dtype)) == 1.0
+        # a mask leaves the other leaves' updates as they are
+        masked = jopt.add_l1_penalty(weight, mask={"a": False, "b": True})
+        updates, _ = masked.update(grads, masked.init(params), params)
+        np.testing.assert_array_equal(updates["a"], grads["a"])
+        np.testing.assert_allclose(updates["b"], expected["b"], rtol=EXACT[dtype])
+        with pytest.raises(ValueError, match="add_l1_penalty needs params"):
+            penalty.update(grads, penalty.init(params))
+
+
+def test_f8_l1_penalty_is_jax_grad_of_the_penalty_away_from_zero():
+    """[exact] Away from 0, the added term is ``jax.grad`` of ``w * ||x||_1``."""
+    rng = np.random.default_rng(2)
+    with precision(F64):
+        params = {"a": jnp.asarray(rng.normal(size=(4, 3))), "b": jnp.asarray(rng.normal(size=5))}
+        assert all(np.all(np.asarray(x) != 0) for x in jax.tree_util.tree_leaves(params))
+        penalty = jopt.add_l1_penalty(0.7)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        added, _ = penalty.update(zeros, penalty.init(params), params)
+        autodiff = jax.grad(lambda p: 0.7 * sum(jnp.sum(jnp.abs(x))
+                                                for x in jax.tree_util.tree_leaves(p)))(params)
+        chex.assert_trees_all_close(added, autodiff, rtol=EXACT[F64])
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.name)
+def test_f8_l1_penalty_then_sgd_is_sgd_on_the_penalized_loss(problem):
+    """[exact] ``chain(add_l1_penalty(w), sgd(lr))`` on ``loss`` takes the steps of
+    ``sgd(lr)`` on ``loss + w * ||x||_1``, as long as no iterate is exactly 0."""
+    weight, steps = 0.05, 60
+    penalized = dataclasses.replace(problem, loss=lambda p: problem.loss(p) + weight * sum(
+        jnp.sum(jnp.abs(x)) for x in jax.tree_util.tree_leaves(p)))
+    lr = problem.gd_lr
+    ours = jax_trajectories(problem, F64, {0: jopt.chain(jopt.add_l1_penalty(weight),
+                                                         jopt.sgd(lr))}, steps)[0]
+    reference = jax_trajectories(penalized, F64, {0: optax.sgd(lr)}, steps,
+                                 apply_updates={0: optax.apply_updates})[0]
+    for key in ours:
+        assert np.all(ours[key] != 0)
+        assert_close(ours[key], reference[key], EXACT[F64], atol=EXACT[F64] * problem.scale)
 
 
 # ----------------------------------------------------------------------------

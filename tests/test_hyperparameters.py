@@ -199,6 +199,9 @@ CONFIGS = [
     C(J.scale_by_adam, lambda h: descend(J.scale_by_adam(**h, nesterov=True)), b1, b2, eps,
       eps_root, variant="nesterov"),
     C(J.add_decayed_weights, lambda h: descend(J.add_decayed_weights(**h)), weight_decay),
+    # No iterate reaches 0 within the steps: the loss is smooth in the weight.
+    C(J.add_l1_penalty, lambda h: descend(J.add_l1_penalty(**h)),
+      P("weight", (0.0, 0.1, 0.3, 0.5), 0.3)),
     # The first gradient has elements from 0.45 to 5.25: every value clips some.
     C(J.clip, lambda h: descend(J.clip(**h)), P("max_delta", (0.25, 0.5, 1.0, 2.0), 1.0)),
     C(J.clip_by_global_norm, lambda h: descend(J.clip_by_global_norm(**h)),
@@ -332,6 +335,7 @@ EXCLUDED = {
     ("scale_by_adam", "mu_dtype"): DTYPE, ("scale_by_adam", "nesterov"): STRUCTURAL,
     ("scale_by_adam", "bias_correction"): STRUCTURAL,
     ("add_decayed_weights", "mask"): MASK,
+    ("add_l1_penalty", "mask"): MASK,
     ("average_iterates", "accumulator_dtype"): DTYPE,
     ("sgd", "nesterov"): STRUCTURAL, ("sgd", "accumulator_dtype"): DTYPE,
     ("sgd", "momentum_form"): FORM,
