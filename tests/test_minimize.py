@@ -182,6 +182,44 @@ def test_minimize_scan_and_while_agree_and_scan_is_differentiable():
         np.testing.assert_allclose(jax.grad(final_value)(0.05), fd, rtol=1e-6)
 
 
+def test_minimize_scan_history_equals_while_history_under_vmap():
+    """The scan's history is its per-step output (entry t + 1 after step t, NaN after the
+    stop), the while loop's a carry: bit for bit the same, per-element stops included."""
+    fun = lambda x: 0.5 * jnp.sum(x ** 2) * jnp.exp(0.1 * jnp.sum(x ** 2))
+    starts = jnp.array([[0.0, 0.0], [0.1, 0.0], [2.0, -1.0], [5.0, 5.0], [0.0, 1e-3]])
+    for precision in (False, True):
+        with jax.enable_x64(precision):
+            runs = {loop: jax.jit(jax.vmap(lambda x, loop=loop: minimize(
+                fun, x, jopt.sgd(0.5, momentum=0.3), max_steps=40, gtol=1e-5, ftol=1e-9,
+                loop=loop)))(starts) for loop in ("while", "scan")}
+            steps = np.asarray(runs["while"].steps)
+            assert len(set(steps.tolist())) == 5  # gtol at 0, 7, 15, 17; diverged at 1
+            for key in ("value", "grad_norm"):
+                history = np.asarray(runs["scan"].history[key])
+                assert history.shape == (5, 41)
+                np.testing.assert_array_equal(history, runs["while"].history[key])
+                for i, stop in enumerate(steps):
+                    assert np.isnan(history[i, stop + 1:]).all()
+                    assert not np.isnan(history[i, :stop + 1]).any()  # inf if diverged
+            np.testing.assert_array_equal(runs["scan"].history["value"][:, 0],
+                                          jax.vmap(fun)(starts))
+    # no steps: the initial entry alone
+    empty = minimize(fun, starts[2], jopt.sgd(0.5), max_steps=0, loop="scan")
+    assert empty.history["value"].shape == (1,) and int(empty.reason) == MAX_STEPS
+
+
+def test_minimize_scan_carries_no_history():
+    """The scan's carry holds no array of length ``max_steps``: under ``vmap`` its mask
+    would select over all of it at every step (quadratic in ``max_steps``)."""
+    fun = lambda x: jnp.sum(x ** 2)
+    jaxpr = jax.make_jaxpr(jax.vmap(lambda lr: minimize(
+        fun, jnp.ones(2), jopt.sgd(lr), max_steps=37, loop="scan")))(jnp.ones(3))
+    (scan,) = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "scan"]
+    carry = scan.invars[scan.params["num_consts"]:][:scan.params["num_carry"]]
+    assert all(37 not in v.aval.shape and 38 not in v.aval.shape for v in carry)
+    assert [v.aval.shape for v in scan.outvars[scan.params["num_carry"]:]] == [(37, 3)] * 2
+
+
 # ----------------------------------------------------------------------------
 # L-BFGS
 # ----------------------------------------------------------------------------
