@@ -286,12 +286,17 @@ def test_f8_partials_without_differentiability(f8_data):
 
 def test_f8_kinks(f8_data):
     """F8 [exact] grad(abs)(0.) = 1.0, grad(relu)(0.) = 0.0; jopt's clip and
-    clip_by_global_norm pass a zero gradient through as zero."""
+    clip_by_global_norm pass a zero gradient through as zero, with a finite (identity)
+    Jacobian there; its L1 penalty adds sign(0) = 0 at a zero parameter."""
     kinks = f8_data.kinks
     assert kinks["jax.grad(jnp.abs)(0.)"] == 1.0
     assert kinks["jax.grad(jax.nn.relu)(0.)"] == 0.0
     assert kinks["jopt.clip(1.0) of g = 0"] == 0.0
+    assert kinks["d/dg of jopt.clip(1.0) at g = 1 (the bound)"] == 0.5
     assert kinks["jopt.clip_by_global_norm(1.0) of g = 0"] == 0.0
+    assert kinks["d/dg of jopt.clip_by_global_norm(1.0) at g = 0"] == 1.0
+    assert kinks["jopt.add_l1_penalty(1.0) at x = 0, g = 0"] == 0.0
+    assert kinks["jopt.add_l1_penalty(1.0) at x = -2, g = 0"] == -1.0
 
 
 # ---------------------------------------------------------------------------- F9

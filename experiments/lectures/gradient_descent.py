@@ -615,13 +615,16 @@ def partials_not_enough(x: jax.Array) -> jax.Array:
 def kink_values() -> dict:
     """What JAX and jopt return at kinks: ``description -> value`` (F8).
 
-    JAX picks one subgradient per primitive; jopt's clipping transforms pass a zero
-    gradient through unchanged, and ``clip_by_global_norm`` is not differentiable with
-    respect to its input at a zero gradient (NaN, as optax's).
+    JAX picks one subgradient per primitive.  jopt's clipping transforms pass a zero
+    gradient through unchanged, and ``clip_by_global_norm``'s Jacobian there is the
+    identity (optax's is NaN, from the square root of the norm).  ``add_l1_penalty``
+    adds ``weight * sign(x)``: 0 at a parameter exactly 0, where ``jax.grad(jnp.abs)``
+    says 1.
     """
     zeros = jnp.zeros(3)
     clip, clip_norm = jopt.clip(1.0), jopt.clip_by_global_norm(1.0)
     clipped = lambda t, g: t.update(g, t.init(g))[0]
+    clipped_at = lambda t, g, x: t.update(g, t.init(x), x)[0]
     return {
         "jax.grad(jnp.abs)(0.)": jax.grad(jnp.abs)(0.0),
         "jax.grad(jax.nn.relu)(0.)": jax.grad(jax.nn.relu)(0.0),
@@ -634,6 +637,10 @@ def kink_values() -> dict:
         "d/dg of jopt.clip_by_global_norm(1.0) at g = 0":
             jax.jacobian(lambda g: clipped(clip_norm, g))(zeros)[0, 0],
         "jax.grad(jopt.tree_l2_norm)(0)": jax.grad(jopt.tree_l2_norm)(zeros)[0],
+        "jopt.add_l1_penalty(1.0) at x = 0, g = 0":
+            clipped_at(jopt.add_l1_penalty(1.0), zeros, zeros)[0],
+        "jopt.add_l1_penalty(1.0) at x = -2, g = 0":
+            clipped_at(jopt.add_l1_penalty(1.0), zeros, -2.0 + zeros)[0],
     }
 
 
