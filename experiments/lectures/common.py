@@ -87,14 +87,16 @@ def trajectory(fun: Callable, x0: Any, opt: jopt.GradientTransformation,
     return Trajectory(xs, jnp.append(values, fun(last)))
 
 
-def first_index(condition: jax.Array) -> jax.Array:
-    """The first index where the boolean vector ``condition`` holds, or -1 if never.
+def first_index(condition: jax.Array, axis: int = -1) -> jax.Array:
+    """The first index along ``axis`` where the boolean array ``condition`` holds, or -1
+    if never.
 
     ``first_index(values < 1e-6)`` is the number of steps to a tolerance; -1 reads
-    "not within the budget".  Works under ``vmap``.
+    "not within the budget".  Rows of a 2-D ``condition`` (one per config) get one index
+    each.  Works under ``vmap`` and on NumPy arrays.
     """
     condition = jnp.asarray(condition)
-    return jnp.where(condition.any(), jnp.argmax(condition), -1)
+    return jnp.where(condition.any(axis), jnp.argmax(condition, axis), -1)
 
 
 def log_spaced(steps: int, count: int = 400) -> np.ndarray:

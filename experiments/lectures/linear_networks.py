@@ -106,12 +106,6 @@ def observed_descent(loss: Callable, x0: Any, opt: jopt.GradientTransformation, 
     return last, observed
 
 
-def first_index_along(condition: np.ndarray, axis: int) -> np.ndarray:
-    """:func:`common.first_index` along ``axis`` of a boolean NumPy array (-1 where never)."""
-    condition = np.asarray(condition)
-    return np.where(condition.any(axis), np.argmax(condition, axis), -1)
-
-
 def mse(pred: jax.Array, target: jax.Array) -> jax.Array:
     """Deck 000's ``L(beta) = 1/n sum_i (y_i - h(x_i)' beta)^2`` (no 1/2)."""
     return jopt.losses.mean_squared_error(pred, target)
@@ -280,7 +274,7 @@ def f46(seeds=(0, 1, 2), steps: int = 4000, learning_rate: float = 1e-3, hidden:
     starts = jax.tree_util.tree_map(lambda *arrays: np.stack(arrays), *starts)
     modes = np.asarray(saxe_modes(teacher, starts, learning_rate, steps=steps))
     times = learning_rate * np.arange(steps + 1)
-    half = first_index_along(modes >= teacher.sigmas / 2, axis=-2)
+    half = np.asarray(first_index(modes >= teacher.sigmas / 2, axis=-2))
     half_times = np.where(half >= 0, learning_rate * half, np.nan)
     return Saxe(ACTIVATIONS, np.asarray(seeds), teacher.sigmas, u0, times, modes, half_times,
                 saxe_sigmoid(teacher.sigmas, u0, times), saxe_half_time(teacher.sigmas, u0))
@@ -456,7 +450,7 @@ def f47(feature_counts=(50, 200, 1000), rtol: float = 1e-6, seed: int = 0,
         random_start = start_scale * np.random.default_rng(start_seed).normal(size=d)
         starts = np.stack([np.zeros(d), random_start])
         limits, spectra, distances, last = min_norm_runs(features, y, starts, rtol, max_steps)
-        rows.append((first_index_along(distances <= rtol, axis=-1),
+        rows.append((np.asarray(first_index(distances <= rtol)),
                      [predicted_steps(spectrum, rtol) for spectrum in spectra],
                      np.linalg.norm(limits, axis=1), np.linalg.norm(limits[1] - limits[0]),
                      np.mean((limits @ features.T - y) ** 2, axis=1),
