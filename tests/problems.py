@@ -384,6 +384,24 @@ def torch_trajectory(problem: Problem, dtype: Any,
     return {k: np.stack(v) for k, v in history.items()}
 
 
+def torch_scheduler_lrs(make_scheduler: Callable[[Any], Any], steps: int,
+                        lr: float = 0.1) -> np.ndarray:
+    """The learning rate a ``torch.optim.lr_scheduler`` gives at t = 0 .. steps - 1.
+
+    ``make_scheduler(optimizer)`` builds it on an SGD optimizer with rate ``lr``; entry t
+    is the rate used by step t (read before ``optimizer.step(); scheduler.step()``).
+    """
+    import torch
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    scheduler = make_scheduler(optimizer)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return np.array(lrs)
+
+
 def jax_run(problem: Problem, dtype: Any, optimizer: OptimizerLike, steps: int) -> PyTree:
     """The iterates of one optimizer: ``jax_trajectories`` for a single run."""
     return jax_trajectories(problem, dtype, {0: optimizer}, steps)[0]

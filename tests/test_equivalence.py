@@ -31,7 +31,7 @@ import torch
 
 import jopt
 from problems import DTYPES, PROBLEMS, RTOL, Problem, get, jax_trajectories, precision, \
-    to_numpy, torch_trajectory
+    to_numpy, torch_scheduler_lrs, torch_trajectory
 
 STEPS = 50
 GD, ADAPTIVE = "gd_lr", "adaptive_lr"
@@ -487,20 +487,9 @@ def test_schedule_matches_optax(name, dtype):
                                atol=1e-3 * rtol)
 
 
-def _torch_lrs(make_scheduler, lr: float = 0.1) -> np.ndarray:
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    scheduler = make_scheduler(optimizer)
-    lrs = []
-    for _ in SCHEDULE_STEPS:
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return np.array(lrs)
-
-
 @pytest.mark.parametrize("name, schedule, make_scheduler", TORCH_SCHEDULES,
                          ids=[s[0] for s in TORCH_SCHEDULES])
 def test_schedule_matches_torch(name, schedule, make_scheduler):
     """float64: torch's schedulers compute in Python floats (some recursively: 1e-15·t)."""
     np.testing.assert_allclose(_all_schedule_values("float64")["torch", name],
-                               _torch_lrs(make_scheduler), rtol=1e-10, atol=1e-15)
+                               torch_scheduler_lrs(make_scheduler, len(SCHEDULE_STEPS)), rtol=1e-10, atol=1e-15)

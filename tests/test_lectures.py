@@ -19,6 +19,8 @@ import pytest
 import torch
 from sklearn.linear_model import LinearRegression, Ridge
 
+from problems import torch_scheduler_lrs
+
 import jopt
 from experiments.bench import batch_size_time, gradient_cost
 from experiments.lectures import adaptive as ada
@@ -1232,15 +1234,7 @@ def optax_values(schedule):
 
 def torch_values(make_scheduler, lr=0.1):
     """The learning rate of a torch scheduler at t = 0 .. 200 (``scheduler.step()`` per step)."""
-    param = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([param], lr=lr)
-    scheduler = make_scheduler(optimizer)
-    values = []
-    for _ in T:
-        values.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return np.array(values)
+    return torch_scheduler_lrs(make_scheduler, len(T), lr)
 
 
 def test_f27_linear_decay_to_alpha_rho(f27_data):
