@@ -341,9 +341,11 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
         finite = jnp.isfinite(value) & (value <= carry.loss_limit)
         go = running & finite
         blew_up = running & ~finite
+        # the optimizer state is not masked: once ``go`` is false it stays false (the
+        # budget is spent, or the run stopped or diverged for good), so the state of a
+        # frozen run is never read again; a select over it would cost a pass per step
         moved = carry._replace(
-            params=_where(go, params, carry.params),
-            opt_state=_where(go, opt_state, carry.opt_state),
+            params=_where(go, params, carry.params), opt_state=opt_state,
             polyak_state=_where(go, polyak_state, carry.polyak_state),
             ema_state=_where(go, ema_state, carry.ema_state),
             step=carry.step + within.astype(jnp.int32), active=carry.active & ~blew_up,

@@ -370,6 +370,31 @@ def test_replacement_sampling_is_uniform_with_repeats(sampled):
     assert repeats == pytest.approx(1 - math.factorial(5) / 5 ** 5, abs=0.03)  # P(a repeat) = 0.96
 
 
+def test_epoch_permutations_are_uniform():
+    # the 24 permutations of 4 items over 24,000 epochs: Pearson's chi-square with 23
+    # degrees of freedom, below its 0.999 quantile (49.7); and for n = 1257 (two rounds
+    # of packed sorts) every epoch is a permutation and each position's mean is (n-1)/2
+    orders = np.asarray(jax.jit(jax.vmap(lambda e: data.epoch_permutation(KEY, e, 4)))(
+        jnp.arange(24000)))
+    counts = np.unique(orders, axis=0, return_counts=True)[1]
+    assert len(counts) == 24 and ((counts - 1000) ** 2 / 1000).sum() < 49.7
+    big = np.asarray(jax.jit(jax.vmap(lambda e: data.epoch_permutation(KEY, e, 1257)))(
+        jnp.arange(400)))
+    assert big.dtype == np.int32 and (np.sort(big, axis=1) == np.arange(1257)).all()
+    standard_error = np.sqrt((1257 ** 2 - 1) / 12 / 400)
+    assert np.abs(big.mean(axis=0) - 628).max() < 5 * standard_error
+
+
+def test_epoch_words_are_one_stream_per_epoch_for_either_key_type():
+    words = np.asarray(jax.vmap(lambda e: data.epoch_words(KEY, e, 1001))(jnp.arange(50)))
+    assert words.shape == (50, 1001) and words.dtype == np.uint32
+    assert len(np.unique(words)) > 50 * 1001 - 5        # 32-bit words: ~0.6 repeats expected
+    assert abs((words & 1).mean() - 0.5) < 0.01
+    typed = data.epoch_words(jax.random.wrap_key_data(KEY), 3, 1001)
+    np.testing.assert_array_equal(typed, words[3])
+    np.testing.assert_array_equal(data.epoch_words(KEY, 3, 10), words[3, :10])  # a prefix
+
+
 # ----------------------------------------------------------------------------
 # Bad input
 # ----------------------------------------------------------------------------

@@ -120,27 +120,49 @@ class _Bucket:
         def keys(h):
             return jax.random.PRNGKey(h.get("seed", 0))
 
+        # the batch losses before the first step: all NaN, one per step of a block (in the
+        # default float type, to which the steps' losses are cast: finding the task's own
+        # type would trace its step once more)
+        loss_dtype = jnp.result_type(float)
+
+        def no_losses(carry, h):
+            return jnp.full((self.eval_every,), jnp.nan, loss_dtype)
+
         def init_one(h):
             carry = task.init(h, keys(h))
-            carry, row = task.evaluate(carry, h, None)
+            row = jax.eval_shape(lambda: task.evaluate(carry, h, no_losses(carry, h))[1])
             rows = jax.tree_util.tree_map(
-                lambda v: jnp.full((self.blocks + 1,), jnp.nan, jnp.result_type(v, float))
-                .at[0].set(v), row)
+                lambda v: jnp.full((self.blocks + 1,), jnp.nan, jnp.result_type(v.dtype, float)), row)
             return carry, rows
 
         def chunk_one(carry, rows, h, first_block, n_blocks):
+            """Rows ``first_block .. first_block + n_blocks`` and the blocks of steps between
+            them.  One evaluation site (compiled once): iteration ``i`` evaluates row
+            ``first_block + i`` (unless a previous chunk did: ``i == 0 < first_block``),
+            then, for ``i < n_blocks``, runs that block's steps.  ``first_block`` and
+            ``n_blocks`` are not batched, so under ``vmap`` both ``cond``s stay branches."""
             TRACES["chunk"] += 1
 
-            def body(i, state):
-                carry, rows = state
-                block = first_block + i
-                first_step = block * self.eval_every
+            def evaluate(state, i):
+                carry, rows, losses = state
+                carry, row = task.evaluate(carry, h, losses)
+                rows = jax.tree_util.tree_map(lambda buf, v: buf.at[first_block + i].set(v), rows, row)
+                return carry, rows, losses
+
+            def steps(state, i):
+                carry, rows, _ = state
+                first_step = (first_block + i) * self.eval_every
                 carry, losses = jax.lax.scan(lambda c, t: task.step(c, h, t), carry,
                                              first_step + jnp.arange(self.eval_every))
-                carry, row = task.evaluate(carry, h, losses)
-                rows = jax.tree_util.tree_map(lambda buf, v: buf.at[block + 1].set(v), rows, row)
-                return carry, rows
-            return jax.lax.fori_loop(0, n_blocks, body, (carry, rows))
+                return carry, rows, losses.astype(loss_dtype)
+
+            def body(i, state):
+                state = jax.lax.cond((i > 0) | (first_block == 0), evaluate, lambda s, i: s, state, i)
+                return jax.lax.cond(i < n_blocks, steps, lambda s, i: s, state, i)
+
+            state = (carry, rows, no_losses(carry, h))
+            carry, rows, _ = jax.lax.fori_loop(0, n_blocks + 1, body, state)
+            return carry, rows
 
         # fixed output shardings: the chunk program sees the same input layout on every
         # call (the init's outputs, then its own), so it compiles once

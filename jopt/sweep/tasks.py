@@ -6,6 +6,7 @@ A :class:`SweepTask` is one training run written as pure per-configuration funct
     init(hparams, key) -> carry
     step(carry, hparams, t) -> (carry, batch_loss)
     evaluate(carry, hparams, batch_losses) -> (carry, row)      # a dict of scalars
+        # batch_losses: the last eval_every steps' losses (all NaN before the first step)
     final(carry, hparams) -> dict of scalars                     # summary metrics
     status(carry) -> (active, diverged, stop_step)
     num_steps(hparams) -> steps in this configuration's budget
@@ -202,29 +203,38 @@ def builtin_task(**settings: Any) -> TaskFactory:
         def batch_size(hparams):
             return hparams["batch_size"] if max_batch is not None else fixed_batch
 
-        def program(hparams):
+        def program(hparams, batch_key):
             opt = make_optimizer(optimizer, hparams, schedule,
                                  fixed={k: v for k, v in values.items()
                                         if k not in hparams and k not in settings})
-            key = jax.random.PRNGKey(hparams.get("seed", 0))
             return fit_program(model, opt, arrays, loss=loss, batch_size=batch_size(hparams),
-                               key=jax.random.split(key)[1], sampling=sampling,
+                               key=batch_key, sampling=sampling,
                                patience=budget.patience, num_steps=num_steps(hparams),
                                max_batch=max_batch, divergence_factor=1e4, averages=False)
 
         def num_steps(hparams):
             return budget.steps_for(n, batch_size(hparams))
 
+        # the carry is (fit's carry, the batch key): the key is split once, in init, so
+        # the chunk program holds no threefry hash for it
         def init(hparams, key):
-            init_key = jax.random.split(key)[0]
-            return program(hparams).init(model.init(init_key))
+            init_key, batch_key = jax.random.split(key)
+            return program(hparams, batch_key).init(model.init(init_key)), batch_key
+
+        def step(carry, hparams, t):
+            fit_carry, batch_key = carry
+            fit_carry, loss = program(hparams, batch_key).step(fit_carry, t)
+            return (fit_carry, batch_key), loss
+
+        def evaluate(carry, hparams, losses):
+            fit_carry, batch_key = carry
+            fit_carry, row = program(hparams, batch_key).evaluate(fit_carry, losses)
+            return (fit_carry, batch_key), row
 
         return SweepTask(
-            init=init,
-            step=lambda carry, hparams, t: program(hparams).step(carry, t),
-            evaluate=lambda carry, hparams, losses: program(hparams).evaluate(carry, losses),
-            final=lambda carry, hparams: program(hparams).final_metrics(carry),
-            status=lambda carry: (carry.active, carry.diverged, carry.stop_step),
+            init=init, step=step, evaluate=evaluate,
+            final=lambda carry, hparams: program(hparams, carry[1]).final_metrics(carry[0]),
+            status=lambda carry: (carry[0].active, carry[0].diverged, carry[0].stop_step),
             num_steps=num_steps,
             batch_size=batch_size,
             steps_per_epoch=lambda hparams: n // batch_size(hparams))
