@@ -34,7 +34,7 @@ __all__ = [
     "Quadratic", "quadratic", "LinearRegression", "linear_regression", "DoubleDescent",
     "double_descent", "saxe_hierarchical", "SaxeTeacher", "saxe_linear",
     # IDX files
-    "load_idx", "save_idx", "load_mnist", "IDX_DTYPES", "MNIST_FILES",
+    "load_idx", "save_idx", "load_mnist", "find_mnist_file", "IDX_DTYPES", "MNIST_FILES",
     # samplers
     "steps_per_epoch", "epoch_permutation", "epoch_words", "epoch_batches", "batch_indices", "padded_batch",
     # validation
@@ -480,8 +480,9 @@ MNIST_FILES = {
 }
 
 
-def _find_file(folder: str, name: str) -> str:
-    """``folder/name`` or ``folder/name.gz`` (also the common ``-idx`` -> ``.idx`` variant)."""
+def find_mnist_file(folder: str, name: str) -> str:
+    """The path of MNIST's file ``name`` (a value of :data:`MNIST_FILES`) in ``folder``:
+    ``folder/name`` or ``folder/name.gz`` (also the common ``-idx`` -> ``.idx`` variant)."""
     candidates = [name, name + ".gz"]
     dotted = name.replace("-idx", ".idx")
     candidates += [dotted, dotted + ".gz"]
@@ -516,7 +517,7 @@ def load_mnist(folder: Any, *, val_fraction: float = 1 / 12, seed: int = 0) -> S
     labels of different counts raise ``ValueError`` naming both files.
     """
     folder = os.fspath(folder)
-    paths = {key: _find_file(folder, name) for key, name in MNIST_FILES.items()}
+    paths = {key: find_mnist_file(folder, name) for key, name in MNIST_FILES.items()}
     train = _images_and_labels(paths["train_images"], paths["train_labels"])
     test = _images_and_labels(paths["test_images"], paths["test_labels"])
     train, val, _ = split(*train, seed=seed, val_fraction=val_fraction, test_fraction=0.0,

@@ -250,16 +250,47 @@ def resolve_loss(loss: Any) -> Callable:
     raise ValueError(f"loss must be a callable or one of {sorted(losses.__all__)}, got {loss!r}")
 
 
-def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array):
+def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array,
+             block_rows: Optional[int] = None):
     """``(loss, accuracy)`` of ``params`` on ``(x, y)``; accuracy is NaN unless y holds
-    integer class labels and the model outputs one score per class."""
-    outputs = model.apply(params, x)
-    value = loss(outputs, y)
-    if jnp.issubdtype(jnp.asarray(y).dtype, jnp.integer) and outputs.ndim == 2:
-        accuracy = jnp.mean(jnp.argmax(outputs, axis=-1) == y)
-    else:
-        accuracy = jnp.asarray(jnp.nan)
-    return value, accuracy.astype(jnp.result_type(value))
+    integer class labels and the model outputs one score per class.
+
+    With ``block_rows`` (static), the examples go through the model ``block_rows`` at a
+    time (a ``lax.scan``; the last block overlaps the one before and counts only its new
+    rows), so only one block's activations are held at once; ``loss`` must then be a
+    mean of per-example losses, as a batch loss is.  The result is the same mean,
+    summed in another order.
+    """
+    n = x.shape[0]
+    labels = jnp.issubdtype(jnp.asarray(y).dtype, jnp.integer)
+    if block_rows is None or block_rows >= n:
+        outputs = model.apply(params, x)
+        value = loss(outputs, y)
+        if labels and outputs.ndim == 2:
+            accuracy = jnp.mean(jnp.argmax(outputs, axis=-1) == y)
+        else:
+            accuracy = jnp.asarray(jnp.nan)
+        return value, accuracy.astype(jnp.result_type(value))
+
+    def block(totals, start):
+        first = jnp.minimum(start, n - block_rows)        # the last block ends at row n
+        new = first + jnp.arange(block_rows) >= start     # rows not in an earlier block
+        xb = jax.lax.dynamic_slice_in_dim(x, first, block_rows)
+        yb = jax.lax.dynamic_slice_in_dim(y, first, block_rows)
+        outputs = model.apply(params, xb)
+        per_example = jax.vmap(lambda o, t: loss(o[None], t[None]))(outputs, yb)
+        right = (jnp.argmax(outputs, axis=-1) == yb) if classes else new
+        loss_sum, right_sum = totals
+        return (loss_sum + jnp.sum(jnp.where(new, per_example, 0)).astype(loss_sum.dtype),
+                right_sum + jnp.sum(new & right)), None
+
+    classes = labels and len(jax.eval_shape(model.apply, params, x[:1]).shape) == 2
+    dtype = jnp.result_type(float)
+    starts = block_rows * jnp.arange(-(-n // block_rows))
+    (loss_sum, right_sum), _ = jax.lax.scan(block, (jnp.zeros([], dtype), jnp.zeros([], jnp.int32)),
+                                            starts)
+    accuracy = right_sum / n if classes else jnp.nan
+    return loss_sum / n, jnp.asarray(accuracy, dtype)
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -276,7 +307,8 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
                 batch_size: Any, key: jax.Array, sampling: str = "epoch",
                 patience: Optional[int] = None, ema_decay: Any = 0.99, average_start: Any = 0,
                 num_steps: Any = None, max_batch: Optional[int] = None,
-                divergence_factor: Any = jnp.inf, averages: bool = True) -> FitProgram:
+                divergence_factor: Any = jnp.inf, averages: bool = True,
+                eval_rows: Optional[int] = None) -> FitProgram:
     """Build the :class:`FitProgram` of one run; ``data`` is ``(train, val, test)`` arrays.
 
     The batch of step ``t`` is :func:`jopt.data.padded_batch`: ``max_batch`` rows (default
@@ -354,9 +386,9 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
         return moved, jnp.where(running, value, jnp.nan)
 
     def evaluate_(carry, batch_losses):
-        train_loss, _ = evaluate(model, loss, carry.params, x_train, y_train)
+        train_loss, _ = evaluate(model, loss, carry.params, x_train, y_train, eval_rows)
         if has_val:
-            val_loss, val_accuracy = evaluate(model, loss, carry.params, *val)
+            val_loss, val_accuracy = evaluate(model, loss, carry.params, *val, eval_rows)
         else:
             val_loss = val_accuracy = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
         limit = jnp.where(carry.step == 0, divergence_factor * train_loss, carry.loss_limit)
@@ -386,7 +418,7 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
             if x.shape[0] == 0:
                 continue
             for name, candidate in candidates.items():
-                value, accuracy = evaluate(model, loss, candidate, x, y)
+                value, accuracy = evaluate(model, loss, candidate, x, y, eval_rows)
                 metrics[f"{split_name}_loss/{name}"] = value
                 metrics[f"{split_name}_accuracy/{name}"] = accuracy
         return metrics

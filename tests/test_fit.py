@@ -152,3 +152,27 @@ def test_fit_rejects_mismatched_and_non_finite_data(digits):
     with pytest.raises(ValueError, match="nan"):
         fit(models.mlp([64, 8, 10]), jopt.sgd(0.1), data.Splits(data.Dataset(bad, y), val, test),
             loss=LOSS, batch_size=32, key=jax.random.PRNGKey(0), epochs=1)
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 64, 1000])
+def test_evaluation_in_blocks_equals_one_pass(digits, block_rows):
+    """Blocks of rows (the last overlapping the one before: 270 is no multiple of 7 or 64)
+    give the one-pass mean loss and accuracy; for regression the accuracy stays NaN."""
+    from jopt.train import evaluate, resolve_loss
+    x, y = digits.val
+    model = models.mlp([64, 16, 10])
+    params = model.init(jax.random.PRNGKey(3))
+    loss = resolve_loss("softmax_cross_entropy_with_integer_labels")
+    whole = evaluate(model, loss, params, x, y)
+    blocked = jax.jit(lambda p: evaluate(model, loss, p, x, y, block_rows))(params)
+    np.testing.assert_allclose(blocked[0], whole[0], rtol=1e-6)
+    assert float(blocked[1]) == pytest.approx(float(whole[1]), abs=1e-7)
+    outputs = np.asarray(model.apply(params, x))
+    assert float(blocked[1]) == pytest.approx(np.mean(outputs.argmax(-1) == y), abs=1e-7)
+    linear = models.linear(64)
+    targets = jnp.asarray(x[:, 0])
+    mse = resolve_loss("mean_squared_error")
+    value, accuracy = evaluate(linear, mse, linear.init(jax.random.PRNGKey(0)), x, targets, block_rows)
+    reference = np.mean((np.asarray(linear.apply(linear.init(jax.random.PRNGKey(0)), x)) - x[:, 0]) ** 2)
+    np.testing.assert_allclose(value, reference, rtol=1e-5)
+    assert np.isnan(accuracy)

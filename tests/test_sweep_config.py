@@ -125,6 +125,10 @@ BAD_CONFIGS = [
     ("invalid TOML", config_text(grid=GRID + "learning_rate = [0.1\n"), ["invalid TOML"]),
     ("examples below one batch", config_text(budget="[budget]\nexamples = 16\n"),
      ["examples", "16", "32"]),
+    ("bad memory unit", config_text(extra='[run]\nmemory_limit = "8 GB2"\n'),
+     ["memory_limit", "'8 GB2'", "GiB"]),
+    ("negative memory", config_text(extra="[run]\nmemory_limit = -1\n"), ["memory_limit", "-1"]),
+    ("eval rows zero", config_text(task=TASK + "eval_rows = 0\n"), ["eval_rows", "0"]),
 ]
 
 
@@ -276,6 +280,7 @@ patience = 3
 [run]
 batch_strategy = "mask"
 chunk_seconds = 0.25
+memory_limit = "1.5 GiB"
 out = "runs/static"
 """)
     config = from_toml(path)
@@ -288,7 +293,8 @@ out = "runs/static"
     assert set(config.traced_axes) == {"learning_rate", "weight_decay", "seed"}
     assert "optimizer" not in config.task_settings and "hidden" not in config.task_settings
     assert config.budget == {"epochs": 2, "patience": 3}
-    assert config.options == {"batch_strategy": "mask", "chunk_seconds": 0.25, "out": "runs/static"}
+    assert config.options == {"batch_strategy": "mask", "chunk_seconds": 0.25,
+                              "memory_limit": 1.5 * 2 ** 30, "out": "runs/static"}
     spec = config.spec()
     assert spec["grid"] == config.grid.to_dict() and spec["batch_strategy"] == "mask"
 

@@ -85,6 +85,43 @@ def test_one_compilation_per_bucket():
     assert runner.TRACES["chunk"] - before == 2
 
 
+def test_slices_chosen_by_memory_equal_one_program_and_a_resume_keeps_them(tmp_path):
+    """A memory limit of three configurations' estimate: 8 configs run in slices of 3 (one
+    program for the three slices, one more for the estimate) with the results of the
+    unsliced run; the same spec run again in its folder keeps the recorded slicing."""
+    from jopt.sweep import runner
+    task = sweep.builtin_task(**SETTINGS)
+    grid = sweep.Grid(learning_rate=[0.03, 0.1, 0.3, 1.0], batch_size=[32], seed=[0, 1])
+    budget = sweep.Budget(steps=30, eval_every=10)
+    whole = sweep.run(task, grid, budget=budget, quiet=True)
+    per_config = whole.slices["0"]["bytes_per_config"]
+    assert whole.slices["0"]["size"] == 8 and whole.slices["0"]["count"] == 1
+    before = runner.TRACES["chunk"]
+    sliced = sweep.run(task, grid, budget=budget, quiet=True, memory_limit=3.5 * per_config,
+                       out=tmp_path / "sliced")
+    assert runner.TRACES["chunk"] - before == 2
+    assert (sliced.slices["0"]["size"], sliced.slices["0"]["count"]) == (3, 3)
+    a, b = whole.to_pandas(), sliced.to_pandas()
+    np.testing.assert_array_equal(a.config, b.config)
+    np.testing.assert_allclose(b.final_val_loss, a.final_val_loss, rtol=1e-6)
+    assert len(sliced.curves()) == len(whole.curves())
+    again = sweep.run(task, grid, budget=budget, quiet=True, out=tmp_path / "sliced")
+    assert again.slices["0"]["size"] == 3
+    np.testing.assert_array_equal(again.to_pandas().final_val_loss, b.final_val_loss)
+
+
+def test_memory_per_config_within_twice_parameters_moments_and_gradients():
+    """The reference MLP 64-128-10 with adam: XLA's estimate of the chunk program per
+    configuration, against 4 copies of the parameters (them, two moments, the gradient)."""
+    task = sweep.builtin_task(model="mlp", hidden=[128], dataset="digits", optimizer="adam",
+                              batch_size=32)
+    grid = sweep.Grid(learning_rate=[1e-3, 1e-2], seed=sweep.seeds(2))
+    result = sweep.run(task, grid, budget=sweep.Budget(steps=10, eval_every=10), quiet=True)
+    parameters = 64 * 128 + 128 + 128 * 10 + 10
+    ratio = result.slices["0"]["bytes_per_config"] / (4 * parameters * 4)
+    assert 1.0 < ratio < 2.0
+
+
 def test_plain_function_task():
     def task(hparams, key):
         x = jax.random.normal(key, (3,))

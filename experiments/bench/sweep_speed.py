@@ -3,7 +3,7 @@ one config at a time and PyTorch one config at a time, on CPU, all in one run.
 
     python experiments/bench/sweep_speed.py            # the reference workload, ~5 min on 2 cores
     python experiments/bench/sweep_speed.py --quick    # a smoke run (a few configs, 20 steps)
-    python experiments/bench/sweep_speed.py --profile  # also: where jopt's time goes (what-ifs)
+    python experiments/bench/sweep_speed.py --profile  # also: steady times in interleaved rounds
 
 The reference workload (issue 5): an MLP 64-128-10 (He init, ReLU) on scikit-learn's
 digits (standardized; 1257 training examples), softmax cross-entropy, adam, batch size
@@ -90,10 +90,8 @@ from jopt.cli import use_every_core  # noqa: E402  (JAX's backends start lazily,
 _SET_XLA_FLAGS = use_every_core()
 
 import argparse  # noqa: E402  (JAX must start after XLA_FLAGS is set)
-import contextlib  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
-import typing  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any, Callable, Optional  # noqa: E402
 
@@ -394,124 +392,6 @@ def warm_up() -> float:
 
 
 # ----------------------------------------------------------------------------
-# What-ifs for --profile: jopt with parts of its step changed (monkeypatched here only)
-# ----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def one_permutation_per_epoch():
-    """``fit_program`` with the epoch permutation carried and redrawn once per epoch.
-
-    jopt's ``padded_batch`` draws ``permutation(fold_in(key, epoch), n)`` at every step.
-    Here the program's carry gains ``order`` (the current permutation), redrawn under
-    ``lax.cond(t % per_epoch == 0, ...)``: with a static batch size the predicate is not
-    batched, so under ``vmap`` the ``cond`` stays a branch.  Same batches, same results.
-    """
-    import jopt.sweep.tasks as tasks
-    import jopt.train as train
-
-    original_program, original_batch = tasks.fit_program, jdata.padded_batch
-    Carry = typing.NamedTuple("CarryWithOrder", [(name, Any) for name in train.FitCarry._fields]
-                              + [("order", Any)])
-    current: dict = {}
-
-    def program(model, opt, data, *, batch_size, key, sampling="epoch", max_batch=None, **kwargs):
-        fit = original_program(model, opt, data, batch_size=batch_size, key=key,
-                               sampling=sampling, max_batch=max_batch, **kwargs)
-        if sampling != "epoch" or max_batch is not None:
-            return fit
-        n = data[0][0].shape[0]
-        per_epoch = n // batch_size
-
-        def init(params0):
-            return Carry(*fit.init(params0), order=jdata.epoch_permutation(key, 0, n))
-
-        def step(carry, t):
-            order = jax.lax.cond(t % per_epoch == 0,
-                                 lambda: jdata.epoch_permutation(key, t // per_epoch, n),
-                                 lambda: carry.order)
-            current["order"] = order
-            try:
-                moved, loss = fit.step(carry, t)
-            finally:
-                current.pop("order")
-            return moved._replace(order=order), loss
-        return train.FitProgram(init, step, fit.evaluate, fit.final_metrics)
-
-    def padded_batch(key, step, n, batch_size, rows, sampling="epoch"):
-        if "order" not in current:
-            return original_batch(key, step, n, batch_size, rows, sampling)
-        position = jnp.arange(rows, dtype=jnp.int32)
-        window = ((step % (n // batch_size)) * batch_size + position) % n
-        return current["order"][window], (position < batch_size).astype(jnp.float32)
-
-    tasks.fit_program, jdata.padded_batch = program, padded_batch
-    try:
-        yield
-    finally:
-        tasks.fit_program, jdata.padded_batch = original_program, original_batch
-
-
-@contextlib.contextmanager
-def init_by_lax_map():
-    """The runner's init program as ``lax.map`` over the configs instead of ``vmap``.
-
-    The init program holds the model's initialization: under ``vmap`` over 64 keys, two
-    threefry draws (jax's default ``jax_threefry_partitionable``) take several seconds to
-    compile, a sequential ``lax.map`` of the same function a fraction of that; the
-    initial parameters are bit-identical (the step-0 evaluation may differ in the last bit).
-    """
-    from jopt.sweep import runner
-
-    original = runner._Bucket
-
-    class Bucket(original):
-        def __init__(self, task, hparams, budget, mesh):
-            super().__init__(task, hparams, budget, mesh)
-            init_one = self.init.__wrapped__.__wrapped__  # jit(vmap(init_one))
-            self.init = jax.jit(lambda h: jax.lax.map(init_one, h),
-                                out_shardings=NamedSharding(mesh, PartitionSpec("configs")))
-    runner._Bucket = Bucket
-    try:
-        yield
-    finally:
-        runner._Bucket = original
-
-
-@contextlib.contextmanager
-def without_averages():
-    """``fit_program`` without its per-step Polyak and EMA averages (a cost measurement
-    only: the polyak/ema metrics become those of the initial parameters)."""
-    import jopt.transforms as transforms
-
-    original = transforms.average_iterates
-
-    def frozen(decay=None, start=0, accumulator_dtype=None):
-        average = original(decay, start, accumulator_dtype)
-        return jopt.GradientTransformation(average.init,
-                                           lambda u, state, params=None, **_: (u, state))
-    transforms.average_iterates = frozen
-    try:
-        yield
-    finally:
-        transforms.average_iterates = original
-
-
-@contextlib.contextmanager
-def without_masks():
-    """``fit_program.step`` without its ``where`` masks (a cost measurement only: no
-    divergence freezing, and no budget masking)."""
-    import jopt.train as train
-
-    original = train._where
-    train._where = lambda condition, new, old: new
-    try:
-        yield
-    finally:
-        train._where = original
-
-
-# ----------------------------------------------------------------------------
 # Printing
 # ----------------------------------------------------------------------------
 
@@ -577,8 +457,9 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help="steps per config in the cost-per-config table")
     parser.add_argument("--matmul-repeats", type=int, default=30)
     parser.add_argument("--profile", action="store_true",
-                        help="also time jopt what-ifs (one permutation per epoch, lax.map init, "
-                             "no averages, no masks, one device) and the optax vmap sweep sharded")
+                        help="also time the steady runs in interleaved rounds: jopt's chunk "
+                             "program on every device and on one, the optax vmap sweep on one "
+                             "and sharded over every device")
     parser.add_argument("--profile-rounds", type=int, default=3,
                         help="interleaved rounds of the steady-time profile")
     parser.add_argument("--quick", action="store_true",
@@ -681,7 +562,7 @@ def main(argv: Optional[list] = None) -> dict:
           + ", ".join(f"{k} {v:.1e}" for k, v in worst.items())
           + f"  {verdict(agree)}")
 
-    profile = run_profile(work, jopt_run, vmap, args.profile_rounds) if args.profile else None
+    profile = run_profile(work, args.profile_rounds) if args.profile else None
     scaling = run_scaling(args, work) if args.configs_scaling.strip() else []
     print(f"\ntotal {time.perf_counter() - started_all:.0f} s; load average {load()} at the end")
     return {"cases": cases, "scaling": scaling, "profile": profile,
@@ -699,64 +580,33 @@ def load() -> str:
         return "?"
 
 
-def run_profile(work: Workload, jopt_run: Timing, vmap: Timing, rounds: int) -> dict:
-    """Where jopt's time goes, on the reference workload, by what-ifs (monkeypatched here).
-
-    First calls: whole sweeps with the fixes that keep the results (their losses are
-    compared with jopt's as is).  Steady times: the chunk program of each variant is
-    compiled once, then all of them and the optax vmap sweeps run in ``rounds``
-    interleaved rounds (the machine's load drifts; the best round is the least disturbed).
-    """
+def run_profile(work: Workload, rounds: int) -> dict:
+    """Steady times without the noise of one call: jopt's compiled chunk program (on every
+    device and on one) and the optax vmap sweep (on one device, and sharded by hand over
+    every device), each compiled once, then run in ``rounds`` interleaved rounds (the
+    machine's load drifts; the best round is the least disturbed)."""
     from jopt.sweep import runner
 
-    print(f"\n== profile: where jopt's time goes ({len(work.configs)} configs x {work.steps} "
-          f"steps; what-ifs monkeypatched in this script only) ==")
-    first_rows = [(jopt_run, "as is")]
-    with one_permutation_per_epoch():
-        fixed = run_jopt(work, label="one permutation per epoch")
-    first_rows.append((fixed, "results bit-identical" if same_numbers(fixed, jopt_run)
-                       else "results DIFFER"))
-    with one_permutation_per_epoch(), init_by_lax_map():
-        mapped = run_jopt(work, label="... and lax.map init")
-    first_rows.append((mapped, "final losses bit-identical" if np.array_equal(
-        mapped.losses, jopt_run.losses, equal_nan=True) else "final losses DIFFER"))
-    print(f"first call, whole sweeps ({len(jax.devices())} devices):")
-    print(f"  {'jopt':34}{'init s':>8}{'compile s':>10}{'run s':>8}{'final s':>8}{'wall s':>8}"
-          f"{'wall/vmap':>11}")
-    for timing, note in first_rows:
-        t = timing.timings
-        print(f"  {timing.name:34}{t['init_seconds']:8.2f}{t['compile_seconds']:10.2f}"
-              f"{t['run_seconds']:8.2f}{t['final_seconds']:8.2f}{timing.first:8.2f}"
-              f"{fmt_ratio(timing.first / vmap.first):>11}  {note}")
-    print(f"  {'optax vmap sweep (1 device)':34}{'':34}{vmap.first:8.2f}  (compile ~ "
-          f"{vmap.first - vmap.steady:.2f} s)")
-
     budget = sweep.Budget(steps=work.steps, eval_every=work.eval_every)
-    hparams = runner._stack(work.configs, ["learning_rate", "seed"])
+    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
+                              batch_size=BATCH).make({}, budget=budget)
+    blocks = math.ceil(work.steps / work.eval_every)
     every, one = jax.devices(), jax.devices()[:1]
-    variants = [("as is", (), every), ("as is, 1 device", (), one),
-                ("one permutation per epoch", (one_permutation_per_epoch,), every),
-                ("  same, 1 device", (one_permutation_per_epoch,), one),
-                ("  + no polyak/ema averages", (one_permutation_per_epoch, without_averages), every),
-                ("  + no where masks", (one_permutation_per_epoch, without_masks), every),
-                ("  + neither", (one_permutation_per_epoch, without_averages, without_masks), every),
-                ("  + neither, 1 device", (one_permutation_per_epoch, without_averages,
-                                           without_masks), one)]
-    programs = []
-    for name, patches, devices in variants:
-        with contextlib.ExitStack() as stack:
-            for patch in patches:
-                stack.enter_context(patch())
-            task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits",
-                                      optimizer="adam", batch_size=BATCH)
-            size = math.ceil(len(work.configs) / len(devices)) * len(devices)
-            padded = {k: runner._pad(v, size) for k, v in hparams.items()}
-            bucket = runner._Bucket(task.make({"batch_size": BATCH}, budget=budget), padded,
-                                    budget, runner.mesh_for(devices))
-            start = jax.device_get(bucket.init(bucket.hparams))
-            compiled = bucket.chunk.lower(*runner._shard(start, bucket.mesh), bucket.hparams,
-                                          np.int32(0), np.int32(1)).compile()
-        programs.append((name, len(devices), bucket, compiled, start))
+    runs: dict = {}
+    for name, devices in ((f"jopt chunk program, {len(every)} devices", every),
+                          ("jopt chunk program, 1 device", one)):
+        mesh = runner.mesh_for(devices)
+        size = math.ceil(len(work.configs) / len(devices)) * len(devices)
+        part = runner._slice_of(work.configs, ["learning_rate", "seed"], size, task, mesh)
+        programs = runner._Programs(task, budget, mesh, blocks)
+        compiled = programs.compiled_chunk(part.hparams)
+        start = jax.device_get(programs.init(part.hparams))
+
+        def call(compiled=compiled, start=start, mesh=mesh, part=part):
+            carry, rows = jax.block_until_ready(runner._shard(start, mesh))
+            return timed(lambda: compiled(carry, rows, part.hparams, np.int32(0),
+                                          np.int32(blocks)))[0]
+        runs[name] = (len(devices), call)
     x, y = map(jnp.asarray, work.splits.train)
     hand = jax.jit(jax.vmap(make_train(work.model, x, y, work.steps)))
     mesh = sweep.mesh_for()
@@ -767,34 +617,21 @@ def run_profile(work: Workload, jopt_run: Timing, vmap: Timing, rounds: int) -> 
     hand_sharded = jax.jit(jax.vmap(make_train(work.model, x, y, work.steps)),
                            in_shardings=sharding, out_shardings=sharding)
     jax.block_until_ready((hand(work.lr, work.seed), hand_sharded(*sharded_args)))
-    times: dict = {name: [] for name, *_ in programs}
-    times["optax vmap sweep, 1 device"], times["optax vmap sweep, sharded"] = [], []
+    runs["optax vmap sweep, 1 device"] = (1, lambda: timed(lambda: hand(work.lr, work.seed))[0])
+    runs[f"optax vmap sweep, {len(every)} devices"] = (
+        len(every), lambda: timed(lambda: hand_sharded(*sharded_args))[0])
+    times = {name: [] for name in runs}
     for _ in range(rounds):
-        for name, _, bucket, compiled, start in programs:
-            carry, rows = jax.block_until_ready(runner._shard(start, bucket.mesh))
-            seconds, _ = timed(lambda: compiled(carry, rows, bucket.hparams, np.int32(0),
-                                                np.int32(bucket.blocks)))
-            times[name].append(seconds)
-        times["optax vmap sweep, 1 device"].append(timed(lambda: hand(work.lr, work.seed))[0])
-        times["optax vmap sweep, sharded"].append(timed(lambda: hand_sharded(*sharded_args))[0])
+        for name, (_, call) in runs.items():
+            times[name].append(call())
     reference = min(times["optax vmap sweep, 1 device"])
-    devices_of = {name: n for name, n, *_ in programs}
-    devices_of.update({"optax vmap sweep, 1 device": 1, "optax vmap sweep, sharded": len(every)})
-    print(f"steady: the compiled chunk program ({work.steps} steps, "
-          f"{math.ceil(work.steps / work.eval_every)} evaluation) of each variant and the optax "
-          f"vmap sweeps, {rounds} interleaved rounds (load average {load()}):")
-    print(f"  {'jopt':34}{'devices':>8}{'best s':>8}{'median s':>10}{'best/vmap':>11}  rounds")
+    print(f"\n== profile: steady times, {rounds} interleaved rounds ({len(work.configs)} configs x "
+          f"{work.steps} steps, {blocks + 1} evaluations in jopt's; load average {load()}) ==")
+    print(f"  {'':38}{'devices':>8}{'best s':>8}{'median s':>10}{'best/vmap':>11}  rounds")
     for name, values in times.items():
-        print(f"  {name:34}{devices_of[name]:8d}{min(values):8.3f}{float(np.median(values)):10.3f}"
-              f"{fmt_ratio(min(values) / reference):>11}  "
-              + " ".join(f"{v:.3f}" for v in values))
-    print("  (no averages / no masks change results: cost measurements only)")
-    return {"first": first_rows, "steady": times}
-
-
-def same_numbers(a: Timing, b: Timing) -> bool:
-    return np.array_equal(a.summary.select_dtypes("number").to_numpy(),
-                          b.summary.select_dtypes("number").to_numpy(), equal_nan=True)
+        print(f"  {name:38}{runs[name][0]:8d}{min(values):8.3f}{float(np.median(values)):10.3f}"
+              f"{fmt_ratio(min(values) / reference):>11}  " + " ".join(f"{v:.3f}" for v in values))
+    return times
 
 
 def run_scaling(args: argparse.Namespace, work: Workload) -> list:

@@ -18,6 +18,8 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     test_fraction = 0.15   # (0.15; not for idx, whose t10k files are the test set)
     data_seed = 0          # (0) the seed of the split
     standardize = true     # (true) standardize features on the training split (not for idx)
+    eval_rows = 64         # (64) examples per block when evaluating a data set: fewer hold
+                           # less memory per configuration, more run faster
 
     [grid]                 # an argument of the optimizer(s) or the schedule, batch_size, seed, hidden
     learning_rate = { logspace = [1e-4, 1e-1, 16] }   # or { linspace = [a, b, n] }
@@ -36,6 +38,8 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     batch_strategy = "auto"  # auto | bucket | mask
     out = "results/default"  # the output folder (the CLI's --out wins)
     chunk_seconds = 0.5      # the target wall time of one chunk of steps
+    memory_limit = "8 GiB"   # optional: bytes (a number, or a number and B, kB, MB, GB, KiB,
+                             # MiB, GiB) a slice's program may take; default 40 % of free memory
 
 Every error is a :class:`ConfigError`, one line naming the field and the value; an
 unknown table or key names the nearest known one.  Static grid axes
@@ -58,17 +62,19 @@ from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
 
 __all__ = [
     "ConfigError", "SweepConfig", "from_toml", "parse_config", "TABLES", "TASK_KEYS",
-    "BUDGET_KEYS", "BUDGET_UNITS", "RUN_KEYS", "MODELS", "BATCH_STRATEGIES", "STATIC_AXES",
+    "BUDGET_KEYS", "BUDGET_UNITS", "RUN_KEYS", "MEMORY_UNITS", "parse_bytes", "MODELS", "BATCH_STRATEGIES", "STATIC_AXES",
     "optimizer_names", "schedule_names", "loss_names", "grid_keys", "train_size",
 ]
 
 TABLES = ("task", "grid", "budget", "run")
 TASK_KEYS = ("model", "hidden", "activation", "init", "dataset", "loss", "optimizer", "schedule",
-             "sampling", "val_fraction", "test_fraction", "data_seed", "standardize")
+             "sampling", "val_fraction", "test_fraction", "data_seed", "standardize", "eval_rows")
 MODELS = ("mlp", "linear", "logistic", "random_features", "two_layer_linear")
 BUDGET_UNITS = ("epochs", "steps", "examples")
 BUDGET_KEYS = (*BUDGET_UNITS, "eval_every", "patience")
-RUN_KEYS = ("batch_strategy", "out", "chunk_seconds")
+RUN_KEYS = ("batch_strategy", "out", "chunk_seconds", "memory_limit")
+MEMORY_UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2 ** 10,
+                "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40}
 BATCH_STRATEGIES = ("auto", "bucket", "mask")
 STATIC_AXES = ("batch_size", "hidden", "optimizer")
 AXIS_FORMS = ("logspace", "linspace", "range")
@@ -85,7 +91,8 @@ class SweepConfig(NamedTuple):
     """A parsed config file: the task's static settings (defaults filled in), the grid
     (a list ``optimizer`` and a ``hidden`` axis live there, not in the settings), the
     budget (the keys given) and the ``[run]`` options (``batch_strategy``, always, and
-    ``out`` and ``chunk_seconds`` when given: keyword arguments of ``jopt.sweep.run``)."""
+    ``out``, ``chunk_seconds`` and ``memory_limit`` when given: keyword arguments of
+    ``jopt.sweep.run``)."""
 
     task_settings: dict
     grid: Grid
@@ -316,6 +323,8 @@ def _parse_task(table: Mapping, config_grid_keys: Sequence[str] = ()) -> dict:
             raise ConfigError(f"[task] standardize must be true or false, got {standardize!r}")
         settings["standardize"] = standardize
     settings["data_seed"] = _positive_int("[task] data_seed", table.get("data_seed", 0), 0)
+    if "eval_rows" in table:
+        settings["eval_rows"] = _positive_int("[task] eval_rows", table["eval_rows"], 1)
 
     n_train, classification = _data_facts(settings)
     if "loss" in table:
@@ -372,7 +381,7 @@ def _named_facts(name: str, val_fraction: float, test_fraction: float, seed: int
 
 def _idx_facts(folder: str, val_fraction: float) -> tuple[int, bool]:
     from jopt import data
-    labels = data.load_idx(data._find_file(folder, data.MNIST_FILES["train_labels"]))
+    labels = data.load_idx(data.find_mnist_file(folder, data.MNIST_FILES["train_labels"]))
     n = len(labels)
     return n - round(val_fraction * n), True
 
@@ -585,7 +594,29 @@ def _parse_run(table: Mapping) -> dict:
         if not is_numeric(value) or not (value > 0 and math.isfinite(value)):
             raise ConfigError(f"[run] chunk_seconds must be a positive number, got {value!r}")
         options["chunk_seconds"] = value
+    if "memory_limit" in table:
+        options["memory_limit"] = parse_bytes("[run] memory_limit", table["memory_limit"])
     return options
+
+
+def parse_bytes(field: str, value: Any) -> float:
+    """A positive amount of memory: a number of bytes, or a string ``"<number> <unit>"``
+    with a unit of :data:`MEMORY_UNITS` (``"8 GiB"``, ``"500MB"``)."""
+    amount = value
+    if isinstance(value, str):
+        number, unit = value.strip(), "B"
+        for name in sorted(MEMORY_UNITS, key=len, reverse=True):
+            if number.endswith(name):
+                number, unit = number[:-len(name)].strip(), name
+                break
+        try:
+            amount = float(number) * MEMORY_UNITS[unit]
+        except ValueError:
+            amount = None
+    if not is_numeric(amount) or not (amount > 0 and math.isfinite(amount)):
+        raise ConfigError(f"{field} must be a positive number of bytes or a string like "
+                          f"'8 GiB' (units: {', '.join(MEMORY_UNITS)}), got {value!r}")
+    return float(amount)
 
 
 # ----------------------------------------------------------------------------

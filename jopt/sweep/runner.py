@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import sys
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -103,19 +104,18 @@ def _stack(configs: list[dict], names: Sequence[str]) -> dict:
     return out
 
 
-class _Bucket:
-    """The compiled programs and the state of one bucket of configurations."""
+class _Programs:
+    """The programs of one bucket at one slice size: ``init``, ``chunk``, ``status`` and
+    ``final``, each jitted once and reused by every slice of that size.  ``blocks``
+    (evaluation blocks in the longest budget of the bucket) fixes the rows' length."""
 
-    def __init__(self, task: SweepTask, hparams: dict, budget: Budget, mesh):
+    def __init__(self, task: SweepTask, budget: Budget, mesh, blocks: int):
         self.task = task
         self.mesh = mesh
         self.eval_every = budget.eval_every
-        size = len(next(iter(hparams.values())))
-        steps = np.asarray(jax.vmap(task.num_steps)(hparams))
-        self.num_steps = steps
-        self.blocks = int(math.ceil(steps.max() / self.eval_every))
-        self.hparams = _shard(hparams, mesh)
-        self.size = size
+        self.blocks = blocks
+        self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
+        self._compiled_chunk = None
 
         def keys(h):
             return jax.random.PRNGKey(h.get("seed", 0))
@@ -166,7 +166,7 @@ class _Bucket:
 
         # fixed output shardings: the chunk program sees the same input layout on every
         # call (the init's outputs, then its own), so it compiles once
-        sharded = NamedSharding(mesh, PartitionSpec("configs"))
+        sharded = self.sharding
         # lax.map, not vmap: the same values, and vmapped threefry draws of model.init
         # compile several times slower (measured in experiments/bench/sweep_speed.py)
         self.init = jax.jit(lambda h: jax.lax.map(init_one, h), out_shardings=sharded)
@@ -175,57 +175,144 @@ class _Bucket:
         self.status = jax.jit(jax.vmap(lambda carry, h: task.status(carry)))
         self.final = jax.jit(jax.vmap(task.final))
 
+    def compiled_chunk(self, hparams: dict):
+        """The chunk program compiled (once) for slices shaped like ``hparams`` (arrays or
+        ``jax.ShapeDtypeStruct``s): ahead of time, so its memory estimate is known
+        before anything is allocated."""
+        if self._compiled_chunk is None:
+            def abstract(tree):
+                return jax.tree_util.tree_map(
+                    lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.sharding), tree)
+            hparams = abstract(hparams)
+            carry, rows = jax.eval_shape(self.init, hparams)
+            self._compiled_chunk = self.chunk.lower(abstract(carry), abstract(rows), hparams,
+                                                    np.int32(0), np.int32(1)).compile()
+        return self._compiled_chunk
 
-def _run_bucket(bucket: _Bucket, *, chunk_seconds: float, checkpoint: Callable, resume: Optional[dict],
-                progress: Callable) -> tuple:
-    """Run one bucket to the end: ``(status, rows, final metrics, timings)``, host arrays.
+
+class _Slice(NamedTuple):
+    """Configurations that run together: their traced hyperparameters (padded to the
+    slice size and sharded), how many are real, and their budgets in steps."""
+
+    hparams: dict
+    size: int
+    num_steps: np.ndarray
+
+
+def _bytes_per_config(compiled, configs: int, devices: int) -> Optional[float]:
+    """Device memory of one configuration in a compiled chunk program (arguments, outputs
+    not aliased to them, temporaries), from XLA's estimate; None if it gives none."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # noqa: BLE001  (a backend without estimates)
+        return None
+    if stats is None:
+        return None
+    per_device = (stats.argument_size_in_bytes + stats.output_size_in_bytes
+                  - stats.alias_size_in_bytes + stats.temp_size_in_bytes)
+    return per_device * devices / configs
+
+
+MEMORY_FRACTION = 0.4
+"""The share of free memory a slice's chunk program may take: the host also holds a copy
+of the carry while checkpointing, and the init and final programs run beside it."""
+
+
+def free_memory(devices: Sequence[Any]) -> Optional[int]:
+    """Bytes free for the programs over ``devices``: on a GPU or TPU the sum over devices of
+    ``bytes_limit - bytes_in_use``; on a CPU (host devices share the RAM) the host's
+    ``MemAvailable``; None when unknown."""
+    stats = [device.memory_stats() for device in devices] if devices[0].platform != "cpu" else []
+    if stats and all(s and "bytes_limit" in s for s in stats):
+        return int(sum(s["bytes_limit"] - s.get("bytes_in_use", 0) for s in stats))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, checkpoint: Callable,
+               resume: Optional[dict], progress: Callable) -> tuple:
+    """Run one slice to the end: ``(status, rows, final metrics, timings)``, host arrays.
 
     ``timings``: seconds spent in ``init`` (compile and run), compiling the chunk
-    program, running chunks, and reading the final metrics (compile and run)."""
+    program (0 when an earlier slice of this size did), running chunks, and reading the
+    final metrics (compile and run)."""
     timings = {}
     started = time.perf_counter()
     if resume is not None:
-        carry_template, rows_template = jax.eval_shape(bucket.init, bucket.hparams)
+        carry_template, rows_template = jax.eval_shape(programs.init, part.hparams)
         carry = _shard(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(carry_template),
-                                                    resume["carry"]), bucket.mesh)
-        rows = _shard(dict(resume["rows"]), bucket.mesh)
+                                                    resume["carry"]), programs.mesh)
+        rows = _shard(dict(resume["rows"]), programs.mesh)
         next_block = int(resume["next_block"])
     else:
-        carry, rows = bucket.init(bucket.hparams)
+        carry, rows = programs.init(part.hparams)
         next_block = 0
     jax.block_until_ready(carry)
     timings["init_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
-    chunk = bucket.chunk.lower(carry, rows, bucket.hparams, np.int32(0), np.int32(1)).compile()
+    chunk = programs.compiled_chunk(part.hparams)
     timings["compile_seconds"] = time.perf_counter() - started
     timings["run_seconds"] = 0.0
     blocks_per_chunk = 1
     last_checkpoint = time.monotonic()
-    while next_block < bucket.blocks:
-        n_blocks = min(blocks_per_chunk, bucket.blocks - next_block)
+    while next_block < programs.blocks:
+        n_blocks = min(blocks_per_chunk, programs.blocks - next_block)
         started = time.monotonic()
-        carry, rows = chunk(carry, rows, bucket.hparams, np.int32(next_block), np.int32(n_blocks))
-        active, diverged, stop_step = map(np.asarray, bucket.status(carry, bucket.hparams))
+        carry, rows = chunk(carry, rows, part.hparams, np.int32(next_block), np.int32(n_blocks))
+        active, diverged, stop_step = map(np.asarray, programs.status(carry, part.hparams))
         elapsed = time.monotonic() - started
         timings["run_seconds"] += elapsed
         next_block += n_blocks
         per_block = elapsed / n_blocks
         blocks_per_chunk = max(1, int(chunk_seconds / max(per_block, 1e-6)))
-        done_steps = next_block * bucket.eval_every
-        alive = active & (bucket.num_steps > done_steps)
-        progress(n_blocks * bucket.eval_every, int(alive[:bucket.size].sum()), rows)
+        done_steps = next_block * programs.eval_every
+        alive = active & (part.num_steps > done_steps)
+        progress(n_blocks * programs.eval_every, int(alive[:part.size].sum()), rows)
         if time.monotonic() - last_checkpoint > checkpoint.every or not alive.any() \
-                or next_block >= bucket.blocks:
+                or next_block >= programs.blocks:
             checkpoint(carry, rows, next_block)
             last_checkpoint = time.monotonic()
         if not alive.any():
             break
     started = time.perf_counter()
-    final = bucket.final(carry, bucket.hparams)
-    status = tuple(map(np.asarray, bucket.status(carry, bucket.hparams)))
+    final = programs.final(carry, part.hparams)
+    status = tuple(map(np.asarray, programs.status(carry, part.hparams)))
     host_rows = {k: np.asarray(v) for k, v in rows.items()}
     timings["final_seconds"] = time.perf_counter() - started
     return status, host_rows, {k: np.asarray(v) for k, v in final.items()}, timings
+
+
+def _slice_of(configs: list[dict], traced: Sequence[str], size: int, task: SweepTask,
+              mesh) -> _Slice:
+    stacked = {k: _pad(v, size) for k, v in _stack(configs, traced).items()}
+    steps = np.asarray(jax.vmap(task.num_steps)(stacked))
+    return _Slice(_shard(stacked, mesh), len(configs), steps)
+
+
+def _plan_slices(programs: _Programs, whole: _Slice, n_devices: int,
+                 memory_limit: Optional[float]) -> tuple[int, Optional[float]]:
+    """``(slice size, bytes per config)``: the whole padded bucket when its chunk program's
+    memory estimate fits ``memory_limit`` (bytes; default :data:`MEMORY_FRACTION` of
+    :func:`free_memory`), else as many configs per slice as fit, a multiple of the
+    devices (at least one per device)."""
+    size = len(next(iter(whole.hparams.values())))
+    per_config = _bytes_per_config(programs.compiled_chunk(whole.hparams), size, n_devices)
+    if memory_limit is None:
+        free = free_memory(list(programs.mesh.devices.flat))
+        memory_limit = None if free is None else MEMORY_FRACTION * free
+    if per_config is None or memory_limit is None or per_config * size <= memory_limit:
+        return size, per_config
+    fitting = int(memory_limit // per_config) // n_devices * n_devices
+    return max(n_devices, fitting), per_config
 
 
 # ----------------------------------------------------------------------------
@@ -246,8 +333,14 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
         batch_strategy: str = "auto", chunk_seconds: float = 0.5,
         checkpoint_seconds: float = 30.0, quiet: Optional[bool] = None, overwrite: bool = False,
         devices: Optional[Sequence[Any]] = None, max_configs: Optional[int] = None,
-        spec: Optional[dict] = None):
-    """Train every configuration of ``grid`` with ``task``; see :mod:`jopt.sweep`."""
+        memory_limit: Optional[float] = None, spec: Optional[dict] = None):
+    """Train every configuration of ``grid`` with ``task``; see :mod:`jopt.sweep`.
+
+    A bucket runs in slices of at most ``max_configs`` configurations, fewer when its
+    compiled chunk program's memory estimate for all of them exceeds ``memory_limit``
+    bytes (default: :data:`MEMORY_FRACTION` of :func:`free_memory`).  The result's
+    ``slices`` (also in the manifest) gives, per bucket, the slice size, the number of
+    slices and the estimated bytes per configuration."""
     from jopt.sweep.results import assemble, one_shot
     from jopt.sweep.store import Store
 
@@ -295,37 +388,57 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
         max_batch = (max(c["batch_size"] for c in bucket_configs)
                      if strategy == "mask" and "batch_size" in traced else None)
         sweep_task = task.make(static_values, budget=budget, max_batch=max_batch)
-        prepared.append((b, static_values, indices, bucket_configs, sweep_task))
-        steps = jax.vmap(sweep_task.num_steps)(_stack(bucket_configs, traced))
-        total_steps += int(np.max(np.asarray(steps)))
+        steps = int(np.max(np.asarray(jax.vmap(sweep_task.num_steps)(_stack(bucket_configs, traced)))))
+        blocks = math.ceil(steps / budget.eval_every)
+        prepared.append((b, static_values, indices, bucket_configs, sweep_task, blocks))
+        total_steps += blocks * budget.eval_every  # what the bar counts: whole blocks
 
     bar = _Progress(total_steps, len(configs), quiet)
-    for b, static_values, indices, bucket_configs, sweep_task in prepared:
+    # slice sizes are kept in the manifest: a resumed sweep slices as the first run did
+    plans = dict(store.manifest.get("slices", {})) if store is not None else {}
+    for b, static_values, indices, bucket_configs, sweep_task, blocks in prepared:
         size = len(bucket_configs)
         slice_size = _slice_size(size, n_devices, max_configs)
+        programs = _Programs(sweep_task, budget, mesh, blocks)
+        first = _slice_of(bucket_configs[:slice_size], traced, slice_size, sweep_task, mesh)
+        plan = plans.get(str(b))
+        if plan is None:
+            started = time.perf_counter()
+            planned, per_config = _plan_slices(programs, first, n_devices, memory_limit)
+            timings["compile_seconds"] = timings.get("compile_seconds", 0.0) \
+                + time.perf_counter() - started
+            plan = {"size": planned, "count": math.ceil(size / planned),
+                    "bytes_per_config": per_config}
+            plans[str(b)] = plan
+            if store is not None:
+                store.update_manifest(slices=plans)
+        bar.add_steps((plan["count"] - 1) * blocks * budget.eval_every)  # each slice runs them
+        if plan["size"] != slice_size:  # smaller slices than planned: another program
+            slice_size = plan["size"]
+            programs = _Programs(sweep_task, budget, mesh, blocks)
+            first = None
         for start in range(0, size, slice_size):
-            part = bucket_configs[start:start + slice_size]
-            padded = _stack(part, traced)
-            padded = {k: _pad(v, slice_size) for k, v in padded.items()}
-            bucket = _Bucket(sweep_task, padded, budget, mesh)
-            bucket.size = len(part)
+            chosen = bucket_configs[start:start + slice_size]
+            part = first if start == 0 and first is not None else \
+                _slice_of(chosen, traced, slice_size, sweep_task, mesh)
             name = f"b{b}s{start // slice_size}"
             resume = store.load_checkpoint(name) if store is not None else None
             if resume is not None:
                 resume = _unpack_checkpoint(resume)
             checkpoint = _checkpointer(store, name, checkpoint_seconds)
-            status, rows, final, bucket_timings = _run_bucket(
-                bucket, chunk_seconds=chunk_seconds, checkpoint=checkpoint, resume=resume,
+            status, rows, final, slice_timings = _run_slice(
+                programs, part, chunk_seconds=chunk_seconds, checkpoint=checkpoint, resume=resume,
                 progress=bar.update_from)
-            for name, seconds in bucket_timings.items():
+            for name, seconds in slice_timings.items():
                 timings[name] = timings.get(name, 0.0) + seconds
-            n = len(part)
+            n = part.size
+            padded = jax.tree_util.tree_map(np.asarray, part.hparams)
             results.append({
-                "indices": indices[start:start + n], "configs": part,
+                "indices": indices[start:start + n], "configs": chosen,
                 "status": tuple(s[:n] for s in status),
                 "rows": {k: v[:n] for k, v in rows.items()},
                 "final": {k: v[:n] for k, v in final.items()},
-                "num_steps": bucket.num_steps[:n],
+                "num_steps": part.num_steps[:n],
                 "batch_size": np.asarray(jax.vmap(sweep_task.batch_size)(padded))[:n]
                 if "batch_size" in traced else np.full(n, static_values.get("batch_size", 0)),
                 "steps_per_epoch": np.asarray(jax.vmap(sweep_task.steps_per_epoch)(padded))[:n],
@@ -341,6 +454,7 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
     else:
         result = SweepResult(summary, curves, {"spec": spec, "timings": timings}, None)
     result.timings = timings
+    result.slices = plans
     return result
 
 
@@ -383,6 +497,12 @@ class _Progress:
                                 file=sys.stderr, dynamic_ncols=True)
             except ImportError:
                 self.bar = None
+
+    def add_steps(self, steps: int) -> None:
+        """More steps to run than the bar was made for (a bucket in several slices)."""
+        if self.bar is not None and steps:
+            self.bar.total += steps
+            self.bar.refresh()
 
     def update_from(self, steps: int, alive: int, rows: dict) -> None:
         if self.bar is None:

@@ -244,6 +244,8 @@ class Store:
         }
         if resumed:
             manifest["resumes"] = int(old.get("resumes", 0)) + 1
+            if "slices" in old:  # how the first run sliced its buckets: a resume must match
+                manifest["slices"] = old["slices"]
         store = cls(out, spec, manifest, resumed)
         store._write_manifest()
         return store

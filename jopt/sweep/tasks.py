@@ -42,6 +42,10 @@ MODELS = ("mlp", "linear", "logistic", "random_features", "two_layer_linear")
 SCHEDULES = ("constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
              "piecewise_constant_schedule", "cosine_decay_schedule",
              "warmup_cosine_decay_schedule", "inverse_time_decay", "power_decay")
+EVAL_ROWS = 64
+"""The built-in task's default ``eval_rows``: evaluations run the data through the model
+64 examples at a time, so a configuration's memory stays within 2x of its parameters,
+moments and gradients (the MLP 64-128-10 with adam: 1.5x; all 1257 rows at once: 10x)."""
 # the argument of a schedule that the grid's learning_rate sets
 _RATE_ARGUMENT = ("init_value", "peak_value", "scale", "value")
 
@@ -181,7 +185,8 @@ def builtin_task(**settings: Any) -> TaskFactory:
     ``dataset`` (a name of :func:`jopt.data.load` or ``"idx:FOLDER"``), ``loss`` (a name in
     :mod:`jopt.losses`), ``optimizer`` (a jopt optimizer), ``schedule`` (optional, a
     name in :mod:`jopt.schedules`), ``sampling``, ``val_fraction``, ``test_fraction``,
-    ``standardize``, ``data_seed``.  Any of them may also be a static grid axis.
+    ``standardize``, ``data_seed``, ``eval_rows`` (examples per block when evaluating,
+    default :data:`EVAL_ROWS`).  Any of them may also be a static grid axis.
     """
     settings = dict(settings)
 
@@ -210,7 +215,8 @@ def builtin_task(**settings: Any) -> TaskFactory:
             return fit_program(model, opt, arrays, loss=loss, batch_size=batch_size(hparams),
                                key=batch_key, sampling=sampling,
                                patience=budget.patience, num_steps=num_steps(hparams),
-                               max_batch=max_batch, divergence_factor=1e4, averages=False)
+                               max_batch=max_batch, divergence_factor=1e4, averages=False,
+                               eval_rows=values.get("eval_rows", EVAL_ROWS))
 
         def num_steps(hparams):
             return budget.steps_for(n, batch_size(hparams))
@@ -241,7 +247,7 @@ def builtin_task(**settings: Any) -> TaskFactory:
 
     static = ("batch_size", "optimizer", "model", "hidden", "activation", "init", "dataset",
               "loss", "schedule", "sampling", "val_fraction", "test_fraction", "standardize",
-              "data_seed")
+              "data_seed", "eval_rows")
     train_size = None if str(settings.get("dataset", "")).startswith("idx:") else \
         len(_load(settings).train.x)
     return TaskFactory(make, static, settings, train_size)
