@@ -38,46 +38,32 @@ per call).  GFLOP/s count 6 x batch x (64*128 + 128*10) per training step plus
 matmul ``configs x (32x64 @ 64x128)`` timed in the same run (best of several calls).
 Timings are printed, never asserted; the machine's load average is printed with them.
 
-Findings (2-core AMD EPYC VM shared with other jobs, load average 1.5-4, jax 0.10.2,
-optax 0.2.8, torch 2.13; single runs vary by 30 % or more at such loads, so compare
+Findings (2-core AMD EPYC VM shared with other jobs, jax 0.10.2, optax 0.2.8, torch 2.13;
+single runs vary by 30 % or more with the neighbours' load, even in CPU seconds, so compare
 ratios within one run; ``--profile`` repeats the steady measurements in interleaved rounds):
 
-- Final losses agree for lr <= 1e-2: largest relative difference to the optax vmap
-  sweep 7.6e-5 (jopt, whose batch loss is a weighted mean of per-example losses),
-  7.9e-6 (optax loop), 4.7e-5 (PyTorch).  Above 1e-2 the runs are chaotic (adam at
-  lr >= 1.6e-2 on this MLP): rounding differences grow to O(1) in all four.
-- jopt misses the speed targets as it is: steady 2.9-4.8x the optax vmap sweep (target
-  <= 0.6x), first call 1.15-2.2x (target <= 1.0x), 1.0-2.1x faster than PyTorch on the
-  first call and 2.3-4.7x on the steady time (target >= 20x).  GFLOP/s: optax vmap
-  ~30-38 (45-55 % of the 1-device batched matmul), jopt ~6-12 (~10 % of the 2-device one).
-- Cause 1, the batch sampler (~75 % of jopt's steady time): ``jopt.data.padded_batch``
-  draws ``jax.random.permutation(fold_in(key, epoch), n)`` at every step, a sort of 1257
-  random keys per config per step (~250-300 us each here): 500 permutations per config
-  where 13 would do.  Carrying the epoch's permutation in the carry and redrawing it under
-  ``lax.cond(t % per_epoch == 0, ...)`` (with a static batch size the predicate is not
-  batched, so under ``vmap`` the ``cond`` stays a branch) gives bit-identical results and
-  took the compiled chunk from 5.8 s to 1.6 s (2 devices; 1 device: 10.8 s to 2.5 s), i.e.
-  0.70x the optax vmap sweep's steady time, and the first call from 14.2 s to 8.5 s.
-- Cause 2, the per-step Polyak and EMA averages and the ``where`` masks of
-  ``fit_program.step`` (two more parameter-sized states, and a select over every state
-  leaf): without both (a cost measurement; results change) the chunk took 1.0-1.1 s
-  instead of 1.6 s: 0.49x the optax vmap sweep (the target is 0.6x; the optax vmap sweep
-  sharded by hand over both devices: 0.51x).  Apart they are within the noise of each
-  other.  With one config (1 device) they are half the step: 14.1 ms vs 7.5 ms per
-  100 steps, the latter equal to the optax vmap sweep.
-- Cause 3, compilation: jopt compiles three programs (init, chunk, final; ~3-4 + 3-4 +
-  0.5 s here) where the hand-written sweep compiles one (4.4-12 s).  Most of the init
-  program is ``model.init`` vmapped over the configs: two threefry draws under ``vmap``
-  compile in 5-6 s with JAX's default ``jax_threefry_partitionable=True`` (1.1-1.3 s
-  with it off, 1.6-1.8 s unvmapped).  The init program as ``lax.map`` over configs
-  compiled in 2.6-2.9 s instead of 4.0-6.6 s, with bit-identical initial parameters.
-- One config padded to two devices does the work twice: 66.8 ms vs 37.9 ms on one device
-  per 100-step chunk (as is); the runner could use at most as many devices as configs.
-- PyTorch's default (2 intra-op threads) is pathological on a loaded 2-core machine:
-  60-110 ms per step against 0.8-0.95 ms with one thread; the script probes both and runs
-  the faster.  At 0.8-0.95 ms per step PyTorch takes 20-27 s for the 64 configs, so the
-  20x target cannot be met by a first call that compiles for 6-7 s; the steady time with
-  both fixes (~1.1 s) would be ~20x.
+- Final losses agree for lr <= 1e-2 (largest relative difference to the optax vmap sweep
+  5.7e-5 to 7.6e-5 for jopt, whose batch loss is a weighted mean of per-example losses;
+  ~1e-5 optax loop, ~5e-5 PyTorch).  Above 1e-2 adam on this MLP is chaotic: rounding
+  differences grow to O(1) in all four.
+- Steady: jopt 0.59-0.67x the optax vmap sweep (two devices against one); 21x faster than
+  PyTorch one config at a time.  First call: 1.1-1.4x the optax vmap sweep's.  jopt
+  compiles three programs (init, chunk, final) where the hand-written sweep compiles one;
+  the chunk program alone takes about the hand-written sweep's whole compile time (it
+  also evaluates, freezes diverged configs and records curves).
+- What made the chunk cheaper (each measured with the compiled program's time and XLA's
+  CPU seconds): the epoch permutation carried and redrawn once per epoch instead of once
+  per step (chunk 5.8 s -> 1.6 s); a permutation from single-array sorts of packed words
+  (3x faster to run than ``sort_key_val``) over one Threefry hash per epoch (a
+  ``fold_in`` before the bits cost ~0.3 s of compile); no ``where`` over the optimizer
+  state (a frozen run never reads it again); the batch key split once in init; the
+  step-0 evaluation inside the chunk program, not in init (init compile -0.4 s).
+- Memory: evaluating the 1257 training rows at once made a configuration take 10x its
+  parameters, moments and gradient (XLA's estimate); in blocks of 64 rows 1.5x, and the
+  chunk runs faster.
+- PyTorch's default (2 intra-op threads) can be pathological on a loaded 2-core machine
+  (60-110 ms per step against 0.8-0.95 ms with one thread); the script probes both and
+  runs the faster.
 """
 
 from __future__ import annotations
