@@ -219,6 +219,8 @@ class FitCarry(NamedTuple):
     evals_since_best: jax.Array
     loss_limit: jax.Array      # a batch loss above this counts as divergence
     order: jax.Array           # the current epoch's permutation of the training set
+    last_metrics: dict         # validation and test loss and accuracy at the last evaluation
+    best_metrics: dict         # ... at the evaluation of best_params
 
 
 class FitProgram(NamedTuple):
@@ -344,7 +346,13 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
                         jnp.zeros([], jnp.int32), jnp.ones([], bool), jnp.zeros([], bool),
                         jnp.asarray(-1, jnp.int32), params0, jnp.asarray(jnp.inf, dtype),
                         jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32),
-                        jnp.asarray(jnp.inf, dtype), jnp.arange(n, dtype=jnp.int32))
+                        jnp.asarray(jnp.inf, dtype), jnp.arange(n, dtype=jnp.int32),
+                        held_out_template(dtype), held_out_template(dtype))
+
+    def held_out_template(dtype):
+        return {f"{split}_{metric}": jnp.asarray(jnp.nan, dtype)
+                for split, (x, _) in (("val", val), ("test", test)) if x.shape[0] > 0
+                for metric in ("loss", "accuracy")}
 
     def batch(carry, t):
         """The batch of step ``t``: :func:`jopt.data.padded_batch`'s indices and weights."""
@@ -391,14 +399,25 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
             val_loss, val_accuracy = evaluate(model, loss, carry.params, *val, eval_rows)
         else:
             val_loss = val_accuracy = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
+        held_out = {}
+        if has_val:
+            held_out.update(val_loss=val_loss, val_accuracy=val_accuracy)
+        if test[0].shape[0] > 0:
+            held_out["test_loss"], held_out["test_accuracy"] = evaluate(
+                model, loss, carry.params, *test, eval_rows)
+        held_out = {k: v.astype(carry.best_val.dtype) for k, v in held_out.items()}
         limit = jnp.where(carry.step == 0, divergence_factor * train_loss, carry.loss_limit)
         carry = carry._replace(loss_limit=limit.astype(carry.loss_limit.dtype))
         better = carry.active & (val_loss < carry.best_val)
         since = jnp.where(better, 0, carry.evals_since_best + 1)
+        # best_params stays the initial parameters until a better validation loss, so
+        # the step-0 evaluation's metrics are also theirs until then
+        recorded = better | (carry.step == 0)
         carry = carry._replace(best_params=_where(better, carry.params, carry.best_params),
                                best_val=jnp.where(better, val_loss, carry.best_val),
                                best_step=jnp.where(better, carry.step, carry.best_step),
-                               evals_since_best=since)
+                               evals_since_best=since, last_metrics=held_out,
+                               best_metrics=_where(recorded, held_out, carry.best_metrics))
         if patience is not None:
             stop = carry.active & (since >= patience)
             carry = carry._replace(active=carry.active & ~stop,
@@ -410,10 +429,17 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
         return carry, row
 
     def final_metrics(carry):
-        candidates = {"last": carry.params, "best": carry.best_params}
-        if averages:
-            candidates.update(polyak=carry.polyak_state.average, ema=carry.ema_state.average)
+        """Validation and test loss and accuracy of the last and the best parameters (as
+        evaluated then: a run ends with an evaluation) and, with ``averages``, of the
+        Polyak and EMA averages (evaluated here)."""
         metrics = {}
+        for name, recorded in (("last", carry.last_metrics), ("best", carry.best_metrics)):
+            for key, value in recorded.items():
+                split, metric = key.split("_")
+                metrics[f"{split}_{metric}/{name}"] = value
+        if not averages:
+            return metrics
+        candidates = {"polyak": carry.polyak_state.average, "ema": carry.ema_state.average}
         for split_name, (x, y) in (("val", val), ("test", test)):
             if x.shape[0] == 0:
                 continue

@@ -71,6 +71,16 @@ def test_early_stopping_restores_the_best_validation_parameters(digits):
     assert val_loss(result.last_params) > val_loss(result.params)
     # after the stop the parameters are frozen: the last recorded rows repeat
     assert np.all(result.history["train_loss"][best + 3:] == result.history["train_loss"][best + 3])
+    # the metrics of the last and best parameters, recorded when evaluated, are theirs
+    xt, yt = map(jnp.asarray, digits.test)
+    accuracy = lambda p, x, y: jnp.mean(jnp.argmax(model.apply(p, x), -1) == y)
+    for name, params in (("best", result.params), ("last", result.last_params)):
+        np.testing.assert_allclose(result.metrics[f"val_loss/{name}"], val_loss(params), rtol=1e-5)
+        test_loss = jnp.mean(jopt.losses.softmax_cross_entropy_with_integer_labels(
+            model.apply(params, xt), yt))
+        np.testing.assert_allclose(result.metrics[f"test_loss/{name}"], test_loss, rtol=1e-5)
+        np.testing.assert_allclose(result.metrics[f"test_accuracy/{name}"],
+                                   accuracy(params, xt, yt), atol=1e-6)
 
 
 def test_fit_vmaps_over_learning_rates_and_keys(digits):
