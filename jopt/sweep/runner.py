@@ -18,6 +18,7 @@ Grids larger than memory run in sequential slices of one size (the same program)
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import math
 import os
 import sys
@@ -115,7 +116,7 @@ class _Programs:
         self.eval_every = budget.eval_every
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        self._compiled_chunk = None
+        self._compiled_chunk = self._compiled_init = self._state_shapes = None
 
         def keys(h):
             return jax.random.PRNGKey(h.get("seed", 0))
@@ -175,18 +176,32 @@ class _Programs:
         self.status = jax.jit(jax.vmap(lambda carry, h: task.status(carry)))
         self.final = jax.jit(jax.vmap(task.final))
 
+    def _abstract(self, tree: Any) -> Any:
+        return jax.tree_util.tree_map(
+            lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.sharding), tree)
+
+    def compiled_init(self, hparams: dict):
+        """The init program compiled (once) for slices shaped like ``hparams``."""
+        if self._compiled_init is None:
+            self.compiled_chunk(hparams)
+        return self._compiled_init
+
     def compiled_chunk(self, hparams: dict):
         """The chunk program compiled (once) for slices shaped like ``hparams`` (arrays or
         ``jax.ShapeDtypeStruct``s): ahead of time, so its memory estimate is known
-        before anything is allocated."""
+        before anything is allocated.  The init program is traced first (its outputs'
+        shapes are the chunk's inputs) and compiled in a thread while this one traces
+        the chunk program: XLA's compiler releases the GIL, tracing needs it."""
         if self._compiled_chunk is None:
-            def abstract(tree):
-                return jax.tree_util.tree_map(
-                    lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.sharding), tree)
-            hparams = abstract(hparams)
-            carry, rows = jax.eval_shape(self.init, hparams)
-            self._compiled_chunk = self.chunk.lower(abstract(carry), abstract(rows), hparams,
-                                                    np.int32(0), np.int32(1)).compile()
+            hparams = self._abstract(hparams)
+            traced = self.init.trace(hparams)
+            self._state_shapes = traced.out_info
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                init = pool.submit(traced.lower().compile)
+                carry, rows = self._abstract(self._state_shapes)
+                lowered = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1))
+                self._compiled_chunk = lowered.compile()
+                self._compiled_init = init.result()
         return self._compiled_chunk
 
 
@@ -247,14 +262,15 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
     final metrics (compile and run)."""
     timings = {}
     started = time.perf_counter()
+    init = programs.compiled_init(part.hparams)
     if resume is not None:
-        carry_template, rows_template = jax.eval_shape(programs.init, part.hparams)
+        carry_template, _ = programs._state_shapes
         carry = _shard(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(carry_template),
                                                     resume["carry"]), programs.mesh)
         rows = _shard(dict(resume["rows"]), programs.mesh)
         next_block = int(resume["next_block"])
     else:
-        carry, rows = programs.init(part.hparams)
+        carry, rows = init(part.hparams)
         next_block = 0
     jax.block_until_ready(carry)
     timings["init_seconds"] = time.perf_counter() - started
