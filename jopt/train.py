@@ -317,9 +317,14 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
     ``batch_size``, then static) of which the first ``batch_size`` count, so a traced
     ``batch_size`` pads to ``max_batch`` with zero weights (the sweep's ``mask``
     strategy).  The batch loss is the weighted mean of per-example losses.  Steps
-    ``t >= num_steps`` (a per-run budget, may be traced) are no-ops.  A batch loss that
-    is not finite, or above ``divergence_factor`` times the first evaluation's training
-    loss, freezes the run and marks it diverged.  ``averages=False`` drops the Polyak and
+    ``t >= num_steps`` (a per-run budget, may be traced) leave the parameters (and
+    averages) as they are; the optimizer state of a stopped run is not kept up, as it
+    is never read again.  A batch loss that is not finite, or above
+    ``divergence_factor`` times the first evaluation's training loss, freezes the run
+    and marks it diverged.  Each evaluation records the validation and test metrics
+    (``last_metrics``, and ``best_metrics`` at the best validation loss), so
+    ``final_metrics`` evaluates only the averages.  ``eval_rows`` evaluates the data
+    sets that many examples at a time (:func:`evaluate`'s ``block_rows``).  ``averages=False`` drops the Polyak and
     EMA averages (the sweep's built-in task does: they cost a pass over the parameters
     per step).  With epoch sampling the permutation is drawn once per epoch and kept in
     the carry, so ``step`` must be called with ``t = 0, 1, ...`` in order (as

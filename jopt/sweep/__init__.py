@@ -17,6 +17,9 @@ set before JAX starts: the ``jopt`` command line sets it to the number of cores;
 library user sets it in the environment (or at the top of the script, before
 ``import jax``) to use every core.
 
+A grid too large for memory runs in slices sized from XLA's memory estimate of the
+compiled chunk program (``memory_limit``; the plan is in ``result.slices``).
+
 A user task is either a :class:`TaskFactory` (chunked, with progress, checkpoints,
 divergence freezing and curves) or a plain function ``(hparams, key) -> metrics`` run
 as one vmapped call per bucket.

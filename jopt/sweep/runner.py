@@ -4,15 +4,18 @@ For each bucket (one value of each static axis) the runner
 
 1. stacks the traced axes into arrays with a leading configuration axis, padded to a
    multiple of the device count and sharded over a 1-D mesh of ``jax.devices()``;
-2. compiles one program: ``vmap`` of the task's ``init`` and, for a chunk, a loop of
-   evaluation blocks (``lax.scan`` over ``eval_every`` steps, then ``evaluate``); the
-   number of blocks in a chunk is an argument, so resizing chunks does not recompile;
-3. runs chunks of about ``chunk_seconds`` until every configuration has spent its budget,
+2. compiles, ahead of time, an ``init`` program (``lax.map`` of the task's ``init``; in a
+   thread while the next one is traced) and a ``chunk`` program: ``vmap`` of a loop over
+   evaluation blocks (an evaluation, then ``lax.scan`` over ``eval_every`` steps), the
+   number of blocks an argument, so resizing chunks does not recompile;
+3. reads XLA's memory estimate of the chunk program: if every configuration at once does
+   not fit (``memory_limit``, default :data:`MEMORY_FRACTION` of :func:`free_memory`),
+   the bucket runs in sequential slices of the size that fits, all through one program
+   of that size;
+4. runs chunks of about ``chunk_seconds`` until every configuration has spent its budget,
    stopped early or diverged (diverged ones froze inside the program, by mask), then
    reads the final metrics.  Between chunks: the progress bar, a checkpoint (at most
    every ``checkpoint_seconds``) and partial results in the output folder.
-
-Grids larger than memory run in sequential slices of one size (the same program).
 """
 
 from __future__ import annotations
