@@ -36,6 +36,8 @@ def test_sweep_speed_quick_prints_its_tables():
         assert row is not None, name
         assert len(row[len(name):].split()) >= 8, row  # times, ratios, GFLOP/s, % matmul
     assert any(line.startswith("batched matmul") and "GFLOP/s" in line for line in lines)
+    assert any(line.startswith("first calls of jopt and the optax vmap sweep: medians of fresh")
+               for line in lines)
 
     # the agreement table: one row per learning rate (--quick: 4), then the summary
     agreement = [line for line in lines if line.strip()[:1].isdigit() and "|" in line

@@ -1,7 +1,7 @@
 """A grid larger than memory: 100,000 configurations of the reference MLP run in slices.
 
     python experiments/bench/sweep_memory.py                  # 100,000 configs, 10 steps each
-    python experiments/bench/sweep_memory.py --configs 2000   # a quick run
+    python experiments/bench/sweep_memory.py --quick          # 2,000 configs, a smoke run
 
 The reference workload of ``sweep_speed.py`` (MLP 64-128-10 on digits, adam, batch 32)
 with 100 log-spaced learning rates from 1e-4 to 1e-1 times 1000 seeds and a budget of
@@ -49,7 +49,11 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10, help="training steps per config")
     parser.add_argument("--memory-limit", type=float, default=None,
                         help="bytes a slice may take (default: the runner's, a share of free memory)")
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 2,000 configs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.configs = 2000
+    return args
 
 
 def main(argv: Optional[list] = None) -> dict:
@@ -75,7 +79,7 @@ def main(argv: Optional[list] = None) -> dict:
     print(f"estimate per config: {per_config / 1e3:.1f} kB; parameters + 2 moments + gradient: "
           f"{state / 1e3:.1f} kB; ratio {per_config / state:.2f}x")
     print(f"all {len(grid)} configs at once: {gib(per_config * len(grid))}; "
-          f"ran in {plan['count']} slices of {plan['size']} ({gib(per_config * plan['size'])} each)")
+          f"ran in {plan['count']} slice{'s' if plan['count'] != 1 else ''} of {plan['size']} ({gib(per_config * plan['size'])} each)")
     summary = result.to_pandas()
     timings = ", ".join(f"{k.removesuffix('_seconds')} {v:.1f} s" for k, v in result.timings.items())
     print(f"wall {wall:.1f} s ({timings}); status {summary.status.value_counts().to_dict()}")
