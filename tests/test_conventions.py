@@ -24,7 +24,8 @@ import pytest
 import torch
 
 import jopt
-from problems import PROBLEMS, Q100, jax_trajectories, linear, precision, torch_trajectory
+from problems import (PROBLEMS, Q100, jax_trajectories, linear, precision,
+                      torch_scheduler_lrs, torch_trajectory)
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 EXACT = {F32: 1e-5, F64: 1e-9}
@@ -576,17 +577,6 @@ def _values(schedule, steps):
         return np.asarray(jax.jit(jax.vmap(schedule))(jnp.asarray(steps, jnp.int32)))
 
 
-def _torch_lrs(make_scheduler, steps: int, lr: float = 0.1) -> np.ndarray:
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    scheduler = make_scheduler(optimizer)
-    lrs = []
-    for _ in range(steps):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    return np.array(lrs)
-
-
 def test_f27_linear_to_alpha_rho_then_constant():
     """[exact] α₅₀ = 0.0505, α₁₀₀ = α₁₅₀ = 0.001 (optax.linear_schedule, torch LinearLR)."""
     schedule = jopt.linear_schedule(0.1, 0.001, 100)
@@ -595,7 +585,7 @@ def test_f27_linear_to_alpha_rho_then_constant():
     t = np.arange(200)
     reference = jax.jit(jax.vmap(optax.linear_schedule(0.1, 0.001, 100)))
     assert_close(_values(schedule, t), np.asarray(reference(t)), EXACT[F32])
-    assert_close(_values(schedule, t), _torch_lrs(lambda o: torch.optim.lr_scheduler.LinearLR(
+    assert_close(_values(schedule, t), torch_scheduler_lrs(lambda o: torch.optim.lr_scheduler.LinearLR(
         o, start_factor=1.0, end_factor=0.01, total_iters=100), 200), EXACT[F64])
 
 
@@ -606,7 +596,7 @@ def test_f27_polynomial_k_one_minus_i_over_n():
     assert_close(_values(schedule, [25]), [0.075], EXACT[F64])
     t = np.arange(150)
     assert_close(_values(schedule, t), 0.1 * (1 - np.minimum(t, 100) / 100), EXACT[F64], atol=1e-15)
-    assert_close(_values(schedule, t), _torch_lrs(lambda o: torch.optim.lr_scheduler.PolynomialLR(
+    assert_close(_values(schedule, t), torch_scheduler_lrs(lambda o: torch.optim.lr_scheduler.PolynomialLR(
         o, total_iters=100, power=1.0), 150), EXACT[F64], atol=1e-15)
 
 
@@ -614,7 +604,7 @@ def test_f27_inverse_time_closed_form():
     """[exact] α₀/(1 + ρt), ρ = 0.01: α₁₀₀ = 0.05 (torch LambdaLR)."""
     schedule = jopt.inverse_time_decay(0.1, 0.01)
     assert_close(_values(schedule, [100]), [0.05], EXACT[F64])
-    torch_lrs = _torch_lrs(
+    torch_lrs = torch_scheduler_lrs(
         lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda t: 1 / (1 + 0.01 * t)), 300)
     assert_close(_values(schedule, np.arange(300)), torch_lrs, EXACT[F64])
 
@@ -629,7 +619,7 @@ def test_f27_exponential():
     t = np.arange(300)
     assert_close(_values(schedule, t), np.asarray(jax.jit(jax.vmap(
         optax.exponential_decay(0.1, 1, math.exp(-0.01))))(t)), EXACT[F32])
-    torch_lrs = _torch_lrs(
+    torch_lrs = torch_scheduler_lrs(
         lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=math.exp(-0.01)), 300)
     assert_close(_values(schedule, t), torch_lrs, EXACT[F64])
 
@@ -640,7 +630,7 @@ def test_f27_step_decay():
     schedule = jopt.exponential_decay(0.1, 30, 0.5, staircase=True)
     assert_close(_values(schedule, [29, 30, 100]), [0.1, 0.05, 0.0125], EXACT[F64])
     t = np.arange(200)
-    assert_close(_values(schedule, t), _torch_lrs(
+    assert_close(_values(schedule, t), torch_scheduler_lrs(
         lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=30, gamma=0.5), 200), EXACT[F64])
     assert_close(_values(jopt.piecewise_constant_schedule(0.1, {30: 0.5, 60: 0.5, 90: 0.5}), t),
                  _values(schedule, np.minimum(t, 119)), EXACT[F64])
