@@ -129,12 +129,12 @@ class _Programs:
         # type would trace its step once more)
         loss_dtype = jnp.result_type(float)
 
-        def no_losses(carry, h):
+        def no_losses():
             return jnp.full((self.eval_every,), jnp.nan, loss_dtype)
 
         def init_one(h):
             carry = task.init(h, keys(h))
-            row = jax.eval_shape(lambda: task.evaluate(carry, h, no_losses(carry, h))[1])
+            row = jax.eval_shape(lambda: task.evaluate(carry, h, no_losses())[1])
             rows = jax.tree_util.tree_map(
                 lambda v: jnp.full((self.blocks + 1,), jnp.nan, jnp.result_type(v.dtype, float)), row)
             return carry, rows
@@ -164,7 +164,7 @@ class _Programs:
                 state = jax.lax.cond((i > 0) | (first_block == 0), evaluate, lambda s, i: s, state, i)
                 return jax.lax.cond(i < n_blocks, steps, lambda s, i: s, state, i)
 
-            state = (carry, rows, no_losses(carry, h))
+            state = (carry, rows, no_losses())
             carry, rows, _ = jax.lax.fori_loop(0, n_blocks + 1, body, state)
             return carry, rows
 
