@@ -573,9 +573,9 @@ def epoch_words(key: jax.Array, epoch: Any, size: int) -> jax.Array:
 
     For a Threefry key (JAX's default; a legacy ``uint32[2]`` key or a typed one), the
     Threefry-2x32 hash of the counters ``(epoch, 0), (epoch, 1), ...``, both output words
-    of each, pair by pair (so fewer words are a prefix of more): one hash per epoch, where ``jax.random.bits(fold_in(key, epoch), ...)``
-    hashes twice (the fold, then the bits), which costs compile time inside a
-    training loop.  Distinct epochs use disjoint counters.  Other key types get
+    of each, pair by pair (so fewer words are a prefix of more): one hash per epoch,
+    where ``jax.random.bits(fold_in(key, epoch), ...)`` hashes twice (the fold, then the
+    bits), which costs compile time inside a training loop.  Distinct epochs use disjoint counters.  Other key types get
     ``jax.random.bits(fold_in(key, epoch), (size,))``.
     """
     typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)

@@ -252,6 +252,11 @@ def resolve_loss(loss: Any) -> Callable:
     raise ValueError(f"loss must be a callable or one of {sorted(losses.__all__)}, got {loss!r}")
 
 
+def _per_example(loss: Callable, outputs: jax.Array, targets: jax.Array) -> jax.Array:
+    """``loss`` (a batch mean) of each example alone: one value per row."""
+    return jax.vmap(lambda o, t: loss(o[None], t[None]))(outputs, targets)
+
+
 def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array,
              block_rows: Optional[int] = None):
     """``(loss, accuracy)`` of ``params`` on ``(x, y)``; accuracy is NaN unless y holds
@@ -280,7 +285,7 @@ def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array
         xb = jax.lax.dynamic_slice_in_dim(x, first, block_rows)
         yb = jax.lax.dynamic_slice_in_dim(y, first, block_rows)
         outputs = model.apply(params, xb)
-        per_example = jax.vmap(lambda o, t: loss(o[None], t[None]))(outputs, yb)
+        per_example = _per_example(loss, outputs, yb)
         right = (jnp.argmax(outputs, axis=-1) == yb) if classes else new
         loss_sum, right_sum = totals
         return (loss_sum + jnp.sum(jnp.where(new, per_example, 0)).astype(loss_sum.dtype),
@@ -341,7 +346,7 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
     ema = average_iterates(ema_decay) if averages else None
 
     def batch_loss(params, xb, yb, weights):
-        per_example = jax.vmap(lambda o, t: loss(o[None], t[None]))(model.apply(params, xb), yb)
+        per_example = _per_example(loss, model.apply(params, xb), yb)
         return jnp.sum(weights * per_example) / jnp.sum(weights)
 
     def init(params0):

@@ -432,7 +432,7 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
             if store is not None:
                 store.update_manifest(slices=plans)
         bar.add_steps((plan["count"] - 1) * blocks * budget.eval_every)  # each slice runs them
-        if plan["size"] != slice_size:  # smaller slices than planned: another program
+        if plan["size"] != slice_size:  # sliced (now or by the recorded plan): its own programs
             slice_size = plan["size"]
             programs = _Programs(sweep_task, budget, mesh, blocks)
             first = None
