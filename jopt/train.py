@@ -6,7 +6,7 @@ sweep runner vmaps :func:`fit` over hyperparameters and seeds.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +16,7 @@ from jopt.base import (GradientTransformation, apply_updates, check_nonnegative,
                        tree_l2_norm)
 
 __all__ = ["minimize", "MinimizeResult", "REASONS", "reason_name", "fit", "FitResult", "evaluate",
+           "evaluate_splits",
            "resolve_loss", "fit_program", "FitProgram", "FitCarry", "run_program"]
 
 REASONS = ("running", "gtol", "max_steps", "no_progress", "diverged")
@@ -268,36 +269,65 @@ def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array
     mean of per-example losses, as a batch loss is.  The result is the same mean,
     summed in another order.
     """
-    n = x.shape[0]
-    labels = jnp.issubdtype(jnp.asarray(y).dtype, jnp.integer)
-    if block_rows is None or block_rows >= n:
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if block_rows is None or block_rows >= x.shape[0]:
         outputs = model.apply(params, x)
         value = loss(outputs, y)
-        if labels and outputs.ndim == 2:
+        if _has_classes(model, params, x, y):
             accuracy = jnp.mean(jnp.argmax(outputs, axis=-1) == y)
         else:
             accuracy = jnp.asarray(jnp.nan)
         return value, accuracy.astype(jnp.result_type(value))
+    return evaluate_splits(model, loss, params, [(x, y)], block_rows)[0]
+
+
+def _has_classes(model: Any, params: Any, x: jax.Array, y: jax.Array) -> bool:
+    """Whether accuracy applies: integer labels and one output score per class."""
+    return bool(jnp.issubdtype(y.dtype, jnp.integer)) and \
+        len(jax.eval_shape(model.apply, params, x[:1]).shape) == 2
+
+
+def evaluate_splits(model: Any, loss: Callable, params: Any, splits: Sequence[Any],
+                    block_rows: Optional[int] = None) -> list:
+    """:func:`evaluate` of each ``(x, y)`` in ``splits`` (NaN for an empty one), in one pass: their rows
+    go through the model together (``block_rows`` at a time, default all), so a program
+    that evaluates several data sets holds the model's forward pass once.
+
+    ``loss`` must be a mean of per-example losses; each split's loss is the mean of its
+    rows' losses (summed in another order than ``loss`` would).
+    """
+    x = jnp.concatenate([jnp.asarray(x) for x, _ in splits])
+    y = jnp.concatenate([jnp.asarray(y) for _, y in splits])
+    sizes = [len(x_split) for x_split, _ in splits]
+    n = x.shape[0]
+    block_rows = n if block_rows is None else min(block_rows, n)
+    classes = _has_classes(model, params, x, y)
+    # each row's split: rows at or past a split's end belong to a later one
+    ends = np.cumsum(sizes)
 
     def block(totals, start):
         first = jnp.minimum(start, n - block_rows)        # the last block ends at row n
-        new = first + jnp.arange(block_rows) >= start     # rows not in an earlier block
+        rows = first + jnp.arange(block_rows)
+        new = rows >= start                               # rows not in an earlier block
+        which = jnp.sum(rows[:, None] >= jnp.asarray(ends[:-1])[None, :], axis=1)
+        members = (new[:, None] & (which[:, None] == jnp.arange(len(sizes)))).astype(totals[0].dtype)
         xb = jax.lax.dynamic_slice_in_dim(x, first, block_rows)
         yb = jax.lax.dynamic_slice_in_dim(y, first, block_rows)
         outputs = model.apply(params, xb)
-        per_example = _per_example(loss, outputs, yb)
+        per_example = jnp.where(new, _per_example(loss, outputs, yb), 0).astype(members.dtype)
         right = (jnp.argmax(outputs, axis=-1) == yb) if classes else new
-        loss_sum, right_sum = totals
-        return (loss_sum + jnp.sum(jnp.where(new, per_example, 0)).astype(loss_sum.dtype),
-                right_sum + jnp.sum(new & right)), None
+        loss_sums, right_sums = totals
+        return (loss_sums + per_example @ members, right_sums + right.astype(members.dtype) @ members), None
 
-    classes = labels and len(jax.eval_shape(model.apply, params, x[:1]).shape) == 2
     dtype = jnp.result_type(float)
     starts = block_rows * jnp.arange(-(-n // block_rows))
-    (loss_sum, right_sum), _ = jax.lax.scan(block, (jnp.zeros([], dtype), jnp.zeros([], jnp.int32)),
-                                            starts)
-    accuracy = right_sum / n if classes else jnp.nan
-    return loss_sum / n, jnp.asarray(accuracy, dtype)
+    zeros = jnp.zeros(len(sizes), dtype)
+    (loss_sums, right_sums), _ = jax.lax.scan(block, (zeros, zeros), starts)
+    counts = jnp.asarray(sizes, dtype)                    # an empty split's metrics: NaN
+    losses = jnp.where(counts > 0, loss_sums / counts, jnp.nan)
+    accuracies = jnp.where(counts > 0, right_sums / counts, jnp.nan) if classes else \
+        jnp.full(len(sizes), jnp.nan, dtype)
+    return [(losses[i], accuracies[i]) for i in range(len(sizes))]
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -340,7 +370,9 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
 
     (x_train, y_train), val, test = data
     n = x_train.shape[0]
-    has_val = val[0].shape[0] > 0
+    # the held-out data sets each evaluation sees (after the training set): the non-empty ones
+    held_out_splits = [(name, split) for name, split in (("val", val), ("test", test))
+                       if split[0].shape[0] > 0]
     rows = batch_size if max_batch is None else max_batch
     polyak = average_iterates(None, average_start) if averages else None
     ema = average_iterates(ema_decay) if averages else None
@@ -360,9 +392,8 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
                         held_out_template(dtype), held_out_template(dtype))
 
     def held_out_template(dtype):
-        return {f"{split}_{metric}": jnp.asarray(jnp.nan, dtype)
-                for split, (x, _) in (("val", val), ("test", test)) if x.shape[0] > 0
-                for metric in ("loss", "accuracy")}
+        return {f"{name}_{metric}": jnp.asarray(jnp.nan, dtype)
+                for name, _ in held_out_splits for metric in ("loss", "accuracy")}
 
     def batch(carry, t):
         """The batch of step ``t``: :func:`jopt.data.padded_batch`'s indices and weights."""
@@ -404,17 +435,14 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
         return moved, jnp.where(running, value, jnp.nan)
 
     def evaluate_(carry, batch_losses):
-        train_loss, _ = evaluate(model, loss, carry.params, x_train, y_train, eval_rows)
-        if has_val:
-            val_loss, val_accuracy = evaluate(model, loss, carry.params, *val, eval_rows)
-        else:
-            val_loss = val_accuracy = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
+        (train_loss, _), *metrics = evaluate_splits(
+            model, loss, carry.params, [(x_train, y_train)] + [split for _, split in held_out_splits],
+            eval_rows)
         held_out = {}
-        if has_val:
-            held_out.update(val_loss=val_loss, val_accuracy=val_accuracy)
-        if test[0].shape[0] > 0:
-            held_out["test_loss"], held_out["test_accuracy"] = evaluate(
-                model, loss, carry.params, *test, eval_rows)
+        for (name, _), (value, accuracy) in zip(held_out_splits, metrics):
+            held_out[f"{name}_loss"], held_out[f"{name}_accuracy"] = value, accuracy
+        nan = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
+        val_loss, val_accuracy = held_out.get("val_loss", nan), held_out.get("val_accuracy", nan)
         held_out = {k: v.astype(carry.best_val.dtype) for k, v in held_out.items()}
         limit = jnp.where(carry.step == 0, divergence_factor * train_loss, carry.loss_limit)
         carry = carry._replace(loss_limit=limit.astype(carry.loss_limit.dtype))
@@ -432,7 +460,6 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
             stop = carry.active & (since >= patience)
             carry = carry._replace(active=carry.active & ~stop,
                                    stop_step=jnp.where(stop, carry.step, carry.stop_step))
-        nan = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
         row = {"step": carry.step,
                "batch_loss": nan if batch_losses is None else jnp.nanmean(batch_losses),
                "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
@@ -447,14 +474,13 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
             for key, value in recorded.items():
                 split, metric = key.split("_")
                 metrics[f"{split}_{metric}/{name}"] = value
-        if not averages:
+        if not averages or not held_out_splits:
             return metrics
         candidates = {"polyak": carry.polyak_state.average, "ema": carry.ema_state.average}
-        for split_name, (x, y) in (("val", val), ("test", test)):
-            if x.shape[0] == 0:
-                continue
-            for name, candidate in candidates.items():
-                value, accuracy = evaluate(model, loss, candidate, x, y, eval_rows)
+        for name, candidate in candidates.items():
+            evaluated = evaluate_splits(model, loss, candidate,
+                                        [split for _, split in held_out_splits], eval_rows)
+            for (split_name, _), (value, accuracy) in zip(held_out_splits, evaluated):
                 metrics[f"{split_name}_loss/{name}"] = value
                 metrics[f"{split_name}_accuracy/{name}"] = accuracy
         return metrics

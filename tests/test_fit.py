@@ -186,3 +186,36 @@ def test_evaluation_in_blocks_equals_one_pass(digits, block_rows):
     reference = np.mean((np.asarray(linear.apply(linear.init(jax.random.PRNGKey(0)), x)) - x[:, 0]) ** 2)
     np.testing.assert_allclose(value, reference, rtol=1e-5)
     assert np.isnan(accuracy)
+
+
+@pytest.mark.parametrize("block_rows", [None, 5, 64, 4000])
+def test_evaluating_several_splits_in_one_pass_equals_each_alone(digits, block_rows):
+    """evaluate_splits: the rows of train, val, an empty split and test go through the
+    model together; each split's loss and accuracy equal NumPy's on that split alone
+    (blocks of 5 and 64 straddle the splits' boundaries), the empty one's are NaN."""
+    from jopt.train import evaluate_splits, resolve_loss
+    model = models.mlp([64, 16, 10])
+    params = model.init(jax.random.PRNGKey(4))
+    loss = resolve_loss("softmax_cross_entropy_with_integer_labels")
+    empty = (digits.val.x[:0], digits.val.y[:0])
+    splits = [digits.train, digits.val, empty, digits.test]
+    got = jax.jit(lambda p: evaluate_splits(model, loss, p, splits, block_rows))(params)
+    for (x, y), (value, accuracy) in zip(splits, got):
+        if len(x) == 0:
+            assert np.isnan(value) and np.isnan(accuracy)
+            continue
+        logits = np.asarray(model.apply(params, x), np.float64)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(value, -np.mean(log_probs[np.arange(len(y)), y]), rtol=1e-5)
+        assert float(accuracy) == pytest.approx(np.mean(logits.argmax(1) == y), abs=1e-7)
+    # regression targets: the accuracies are NaN, the losses the splits' mean squared errors
+    linear = models.linear(64)
+    linear_params = linear.init(jax.random.PRNGKey(0))
+    targets = [(x, x[:, 0]) for x, _ in (digits.train, digits.val)]
+    mse = resolve_loss("mean_squared_error")
+    for (x, t), (value, accuracy) in zip(targets, evaluate_splits(linear, mse, linear_params,
+                                                                  targets, block_rows)):
+        reference = np.mean((np.asarray(linear.apply(linear_params, x)) - t) ** 2)
+        np.testing.assert_allclose(value, reference, rtol=1e-5)
+        assert np.isnan(accuracy)
