@@ -117,6 +117,8 @@ BAD_CONFIGS = [
     ("bad fraction", config_text(task=TASK + "val_fraction = 1.5\n"), ["val_fraction", "1.5"]),
     ("learning rate missing", config_text(grid="[grid]\nbatch_size = [8]\n"),
      ["learning_rate", "missing"]),
+    ("batch size missing", config_text(grid="[grid]\nlearning_rate = [0.1]\n"),
+     ["batch_size", "missing"]),
     ("missing table", TASK + GRID, ["missing", "[budget]"]),
     ("grid key in task", config_text(task=TASK + "batch_size = 32\n"),
      ["[task] batch_size", "32", "[grid]"]),
@@ -304,12 +306,13 @@ def test_zip_and_schedule_arguments():
         "task": {"dataset": "linreg", "model": "linear", "optimizer": "sgd",
                  "schedule": "cosine_decay_schedule"},
         "grid": {"learning_rate": [0.1, 0.01], "momentum": [0.9, 0.5], "decay_steps": [100],
+                 "batch_size": [16],
                  "zip": [["learning_rate", "momentum"]]},
         "budget": {"steps": 50}})
     assert len(config.grid) == 2
     assert config.task_settings["loss"] == "mean_squared_error"  # regression default
     assert [c["momentum"] for c in config.grid.configs()] == [0.9, 0.5]
-    assert config.static_axes == []
+    assert config.static_axes == ["batch_size"]
 
 
 def test_grid_keys_follow_the_optimizer_signature():

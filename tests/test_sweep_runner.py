@@ -78,6 +78,7 @@ def test_diverging_configs_are_frozen_and_marked_and_the_others_unchanged():
 def test_one_compilation_per_bucket():
     """Two batch sizes as buckets, many chunks each: the chunk program is traced twice."""
     from jopt.sweep import runner
+    runner.clear_cache()
     before = runner.TRACES["chunk"]
     grid = sweep.Grid(learning_rate=sweep.logspace(1e-3, 1e-1, 3), batch_size=[16, 64], seed=[0, 1])
     sweep.run(sweep.builtin_task(**SETTINGS), grid, budget=sweep.Budget(steps=60, eval_every=10),
@@ -86,10 +87,12 @@ def test_one_compilation_per_bucket():
 
 
 def test_slices_chosen_by_memory_equal_one_program_and_a_resume_keeps_them(tmp_path):
-    """A memory limit of three configurations' estimate: 8 configs run in slices of 3 (one
-    program for the three slices, one more for the estimate) with the results of the
-    unsliced run; the same spec run again in its folder keeps the recorded slicing."""
+    """A memory limit of three configurations' estimate: 8 configs run in slices of 3 (of 2
+    on two devices), all through one new program (the estimate reuses the unsliced run's),
+    with the results of the unsliced run; the same spec run again in its folder keeps the
+    recorded slicing."""
     from jopt.sweep import runner
+    runner.clear_cache()
     task = sweep.builtin_task(**SETTINGS)
     grid = sweep.Grid(learning_rate=[0.03, 0.1, 0.3, 1.0], batch_size=[32], seed=[0, 1])
     budget = sweep.Budget(steps=30, eval_every=10)
@@ -99,14 +102,17 @@ def test_slices_chosen_by_memory_equal_one_program_and_a_resume_keeps_them(tmp_p
     before = runner.TRACES["chunk"]
     sliced = sweep.run(task, grid, budget=budget, quiet=True, memory_limit=3.5 * per_config,
                        out=tmp_path / "sliced")
-    assert runner.TRACES["chunk"] - before == 2
-    assert (sliced.slices["0"]["size"], sliced.slices["0"]["count"]) == (3, 3)
+    # the estimate reuses the whole bucket's program, compiled by the run before
+    assert runner.TRACES["chunk"] - before == 1
+    devices = len(jax.devices())  # slices are whole multiples of the devices
+    size = max(devices, 3 // devices * devices)
+    assert (sliced.slices["0"]["size"], sliced.slices["0"]["count"]) == (size, -(-8 // size))
     a, b = whole.to_pandas(), sliced.to_pandas()
     np.testing.assert_array_equal(a.config, b.config)
     np.testing.assert_allclose(b.final_val_loss, a.final_val_loss, rtol=1e-6)
     assert len(sliced.curves()) == len(whole.curves())
     again = sweep.run(task, grid, budget=budget, quiet=True, out=tmp_path / "sliced")
-    assert again.slices["0"]["size"] == 3
+    assert again.slices["0"]["size"] == size
     np.testing.assert_array_equal(again.to_pandas().final_val_loss, b.final_val_loss)
 
 
@@ -187,3 +193,33 @@ def test_four_cpu_devices_give_the_same_results_as_one(tmp_path):
     assert len(a.manifest["devices"]) == 4 and len(b.manifest["devices"]) == 1
     np.testing.assert_allclose(a.to_pandas().final_val_loss, b.to_pandas().final_val_loss,
                                rtol=1e-5)
+
+
+def test_a_sweep_of_the_same_shape_reuses_the_compiled_programs():
+    """Other learning rates and seeds on the same task and budget: nothing is traced again
+    (hyperparameters are data), and the results equal those of a sweep compiled afresh."""
+    from jopt.sweep import runner
+    budget = sweep.Budget(steps=30, eval_every=10)
+    runner.clear_cache()
+    sweep.run(sweep.builtin_task(**SETTINGS), sweep.Grid(learning_rate=[0.01, 0.1], seed=[0, 1],
+                                                         batch_size=[32]),
+              budget=budget, quiet=True)
+    before = runner.TRACES["chunk"]
+    other = sweep.Grid(learning_rate=[0.03, 0.3], seed=[2, 3], batch_size=[32])
+    reused = sweep.run(sweep.builtin_task(**SETTINGS), other, budget=budget, quiet=True)
+    assert runner.TRACES["chunk"] == before
+    runner.clear_cache()
+    fresh = sweep.run(sweep.builtin_task(**SETTINGS), other, budget=budget, quiet=True)
+    assert runner.TRACES["chunk"] == before + 1
+    np.testing.assert_array_equal(reused.to_pandas().final_val_loss, fresh.to_pandas().final_val_loss)
+    # another budget is another program
+    sweep.run(sweep.builtin_task(**SETTINGS), other, budget=sweep.Budget(steps=20, eval_every=10),
+              quiet=True)
+    assert runner.TRACES["chunk"] == before + 2
+
+
+def test_a_task_without_batch_size_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="batch_size is missing"):
+        sweep.run(sweep.builtin_task(**SETTINGS), sweep.Grid(learning_rate=[0.1]),
+                  budget=sweep.Budget(steps=10, eval_every=5), out=tmp_path / "out", quiet=True)
+    assert not (tmp_path / "out").exists()

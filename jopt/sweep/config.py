@@ -521,6 +521,9 @@ def _parse_grid(table: Mapping, settings: dict) -> Grid:
     if "learning_rate" not in axes and schedule is None:
         raise ConfigError("[grid] learning_rate is missing: every optimizer needs one "
                           "(e.g. learning_rate = { logspace = [1e-4, 1e-1, 16] })")
+    if "batch_size" not in axes:
+        raise ConfigError("[grid] batch_size is missing: give one or more "
+                          "(e.g. batch_size = [32])")
     if not axes:
         raise ConfigError("[grid] is empty: give at least one axis")
     if isinstance(settings["optimizer"], list):

@@ -36,7 +36,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from jopt.sweep.grid import Grid
 from jopt.sweep.tasks import Budget, SweepTask, TaskFactory
 
-__all__ = ["run", "choose_batch_strategy", "mesh_for", "STRATEGIES"]
+__all__ = ["run", "choose_batch_strategy", "mesh_for", "clear_cache", "STRATEGIES", "CACHE_SIZE"]
 
 STRATEGIES = ("auto", "bucket", "mask")
 TRACES: collections.Counter = collections.Counter()
@@ -109,8 +109,9 @@ def _stack(configs: list[dict], names: Sequence[str]) -> dict:
 
 
 class _Programs:
-    """The programs of one bucket at one slice size: ``init``, ``chunk``, ``status`` and
-    ``final``, each jitted once and reused by every slice of that size.  ``blocks``
+    """The programs of one bucket: ``init``, ``chunk``, ``status`` and ``final``, compiled
+    once per slice size and reused by every slice of that size (and, through
+    :func:`_cached`, by later sweeps of the same task and budget).  ``blocks``
     (evaluation blocks in the longest budget of the bucket) fixes the rows' length."""
 
     def __init__(self, task: SweepTask, budget: Budget, mesh, blocks: int):
@@ -119,7 +120,7 @@ class _Programs:
         self.eval_every = budget.eval_every
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        self._compiled_chunk = self._compiled_init = self._state_shapes = None
+        self._compiled: dict = {}   # slice signature -> (init, chunk, state shapes)
 
         def keys(h):
             return jax.random.PRNGKey(h.get("seed", 0))
@@ -166,7 +167,7 @@ class _Programs:
 
             state = (carry, rows, no_losses())
             carry, rows, _ = jax.lax.fori_loop(0, n_blocks + 1, body, state)
-            return carry, rows
+            return carry, rows, task.status(carry)
 
         # fixed output shardings: the chunk program sees the same input layout on every
         # call (the init's outputs, then its own), so it compiles once
@@ -183,29 +184,38 @@ class _Programs:
         return jax.tree_util.tree_map(
             lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self.sharding), tree)
 
+    def _signature(self, hparams: dict) -> tuple:
+        return tuple((name, tuple(v.shape), str(v.dtype)) for name, v in sorted(hparams.items()))
+
     def compiled_init(self, hparams: dict):
         """The init program compiled (once) for slices shaped like ``hparams``."""
-        if self._compiled_init is None:
-            self.compiled_chunk(hparams)
-        return self._compiled_init
+        return self._compile(hparams)[0]
 
     def compiled_chunk(self, hparams: dict):
         """The chunk program compiled (once) for slices shaped like ``hparams`` (arrays or
         ``jax.ShapeDtypeStruct``s): ahead of time, so its memory estimate is known
-        before anything is allocated.  The init program is traced first (its outputs'
-        shapes are the chunk's inputs) and compiled in a thread while this one traces
-        the chunk program: XLA's compiler releases the GIL, tracing needs it."""
-        if self._compiled_chunk is None:
+        before anything is allocated."""
+        return self._compile(hparams)[1]
+
+    def state_shapes(self, hparams: dict):
+        """``(carry, rows)`` of a slice shaped like ``hparams``, as shapes."""
+        return self._compile(hparams)[2]
+
+    def _compile(self, hparams: dict) -> tuple:
+        """``(init, chunk, state shapes)`` for slices shaped like ``hparams``.  The init
+        program is traced first (its outputs' shapes are the chunk's inputs) and
+        compiled in a thread while this one traces the chunk program: XLA's compiler
+        releases the GIL, tracing needs it."""
+        signature = self._signature(hparams)
+        if signature not in self._compiled:
             hparams = self._abstract(hparams)
             traced = self.init.trace(hparams)
-            self._state_shapes = traced.out_info
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
                 init = pool.submit(traced.lower().compile)
-                carry, rows = self._abstract(self._state_shapes)
-                lowered = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1))
-                self._compiled_chunk = lowered.compile()
-                self._compiled_init = init.result()
-        return self._compiled_chunk
+                carry, rows = self._abstract(traced.out_info)
+                chunk = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1)).compile()
+                self._compiled[signature] = (init.result(), chunk, traced.out_info)
+        return self._compiled[signature]
 
 
 class _Slice(NamedTuple):
@@ -267,7 +277,7 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
     started = time.perf_counter()
     init = programs.compiled_init(part.hparams)
     if resume is not None:
-        carry_template, _ = programs._state_shapes
+        carry_template, _ = programs.state_shapes(part.hparams)
         carry = _shard(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(carry_template),
                                                     resume["carry"]), programs.mesh)
         rows = _shard(dict(resume["rows"]), programs.mesh)
@@ -283,11 +293,13 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
     timings["run_seconds"] = 0.0
     blocks_per_chunk = 1
     last_checkpoint = time.monotonic()
+    status = None  # (active, diverged, stop_step) after the last chunk
     while next_block < programs.blocks:
         n_blocks = min(blocks_per_chunk, programs.blocks - next_block)
         started = time.monotonic()
-        carry, rows = chunk(carry, rows, part.hparams, np.int32(next_block), np.int32(n_blocks))
-        active, diverged, stop_step = map(np.asarray, programs.status(carry, part.hparams))
+        carry, rows, status = chunk(carry, rows, part.hparams, np.int32(next_block),
+                                    np.int32(n_blocks))
+        status = active, diverged, stop_step = tuple(map(np.asarray, status))
         elapsed = time.monotonic() - started
         timings["run_seconds"] += elapsed
         next_block += n_blocks
@@ -304,7 +316,8 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
             break
     started = time.perf_counter()
     final = programs.final(carry, part.hparams)
-    status = tuple(map(np.asarray, programs.status(carry, part.hparams)))
+    if status is None:  # resumed after the last chunk: no chunk ran
+        status = tuple(map(np.asarray, programs.status(carry, part.hparams)))
     host_rows = {k: np.asarray(v) for k, v in rows.items()}
     timings["final_seconds"] = time.perf_counter() - started
     return status, host_rows, {k: np.asarray(v) for k, v in final.items()}, timings
@@ -332,6 +345,31 @@ def _plan_slices(programs: _Programs, whole: _Slice, n_devices: int,
         return size, per_config
     fitting = int(memory_limit // per_config) // n_devices * n_devices
     return max(n_devices, fitting), per_config
+
+
+# ----------------------------------------------------------------------------
+# Programs kept between sweeps
+# ----------------------------------------------------------------------------
+
+CACHE_SIZE = 8
+"""How many buckets' tasks and compiled programs :func:`run` keeps for later sweeps."""
+_CACHE: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
+
+
+def _cached(key: tuple, make: Callable) -> Any:
+    """``make()``, or what it returned for ``key`` before (least recently used first out)."""
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    value = _CACHE[key] = make()
+    while len(_CACHE) > 2 * CACHE_SIZE:  # a task and its programs per bucket
+        _CACHE.popitem(last=False)
+    return value
+
+
+def clear_cache() -> None:
+    """Forget the tasks and compiled programs that earlier sweeps left for later ones."""
+    _CACHE.clear()
 
 
 # ----------------------------------------------------------------------------
@@ -395,7 +433,6 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
             traced = traced + ["batch_size"]
     spec = {"task": task.settings, "grid": grid.to_dict(), "budget": budget._asdict(),
             "batch_strategy": strategy, "static": static_names, **(spec or {})}
-    store = Store.open(out, spec, overwrite=overwrite) if out is not None else None
 
     results = []
     timings: dict = {}
@@ -406,19 +443,26 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
         bucket_configs = [configs[i] for i in indices]
         max_batch = (max(c["batch_size"] for c in bucket_configs)
                      if strategy == "mask" and "batch_size" in traced else None)
-        sweep_task = task.make(static_values, budget=budget, max_batch=max_batch)
+        bucket_key = (task.key if task.key is not None else task.make,
+                      repr(sorted(static_values.items())), tuple(budget), max_batch)
+        sweep_task = _cached(("task",) + bucket_key, lambda: task.make(
+            static_values, budget=budget, max_batch=max_batch))
         steps = int(np.max(np.asarray(jax.vmap(sweep_task.num_steps)(_stack(bucket_configs, traced)))))
         blocks = math.ceil(steps / budget.eval_every)
-        prepared.append((b, static_values, indices, bucket_configs, sweep_task, blocks))
+        programs = _cached(("programs", blocks, tuple(d.id for d in devices)) + bucket_key,
+                           lambda: _Programs(sweep_task, budget, mesh, blocks))
+        prepared.append((b, static_values, indices, bucket_configs, sweep_task, programs))
         total_steps += blocks * budget.eval_every  # what the bar counts: whole blocks
 
+    # opened once every bucket's task is made: a bad setting leaves no folder behind
+    store = Store.open(out, spec, overwrite=overwrite) if out is not None else None
     bar = _Progress(total_steps, len(configs), quiet)
     # slice sizes are kept in the manifest: a resumed sweep slices as the first run did
     plans = dict(store.manifest.get("slices", {})) if store is not None else {}
-    for b, static_values, indices, bucket_configs, sweep_task, blocks in prepared:
+    for b, static_values, indices, bucket_configs, sweep_task, programs in prepared:
         size = len(bucket_configs)
+        blocks = programs.blocks
         slice_size = _slice_size(size, n_devices, max_configs)
-        programs = _Programs(sweep_task, budget, mesh, blocks)
         first = _slice_of(bucket_configs[:slice_size], traced, slice_size, sweep_task, mesh)
         plan = plans.get(str(b))
         if plan is None:
@@ -432,9 +476,8 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
             if store is not None:
                 store.update_manifest(slices=plans)
         bar.add_steps((plan["count"] - 1) * blocks * budget.eval_every)  # each slice runs them
-        if plan["size"] != slice_size:  # sliced (now or by the recorded plan): its own programs
+        if plan["size"] != slice_size:  # sliced (now or by the recorded plan): programs of its size
             slice_size = plan["size"]
-            programs = _Programs(sweep_task, budget, mesh, blocks)
             first = None
         for start in range(0, size, slice_size):
             chosen = bucket_configs[start:start + slice_size]

@@ -23,6 +23,7 @@ the way purejaxrl's ``make_train(config)`` returns the function that is then vma
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -65,12 +66,15 @@ class TaskFactory(NamedTuple):
     """``make(static_values, *, budget, max_batch) -> SweepTask``; ``static``: the axes that
     must be static for it (shapes and choices); ``settings``: a JSON-ready description;
     ``train_size``: the number of training examples, if known (for the batch strategy's
-    cost estimate)."""
+    cost estimate); ``key``: a hashable value such that factories with equal keys make
+    the same tasks (the runner then reuses the programs compiled for one of them; default:
+    the ``make`` function itself)."""
 
     make: Callable
     static: tuple
     settings: dict
     train_size: Optional[int] = None
+    key: Any = None
 
 
 class Budget(NamedTuple):
@@ -204,6 +208,8 @@ def builtin_task(**settings: Any) -> TaskFactory:
         schedule = values.get("schedule")
         sampling = values.get("sampling", "epoch")
         fixed_batch = static_values.get("batch_size", values.get("batch_size"))
+        if fixed_batch is None and max_batch is None:
+            raise ValueError("batch_size is missing: give it as a grid axis or a task setting")
 
         def batch_size(hparams):
             return hparams["batch_size"] if max_batch is not None else fixed_batch
@@ -250,4 +256,6 @@ def builtin_task(**settings: Any) -> TaskFactory:
               "data_seed", "eval_rows")
     train_size = None if str(settings.get("dataset", "")).startswith("idx:") else \
         len(_load(settings).train.x)
-    return TaskFactory(make, static, settings, train_size)
+    # the settings determine the task (data sets load deterministically)
+    key = ("builtin_task", json.dumps(settings, sort_keys=True, default=repr))
+    return TaskFactory(make, static, settings, train_size, key)
