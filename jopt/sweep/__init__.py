@@ -20,20 +20,26 @@ library user sets it in the environment (or at the top of the script, before
 A grid too large for memory runs in slices sized from XLA's memory estimate of the
 compiled chunk program (``memory_limit``; the plan is in ``result.slices``).
 
+Compiled programs are kept (the last :data:`~jopt.sweep.runner.CACHE_SIZE` buckets) and
+reused by a later sweep of the same task settings, static values, budget and slice size:
+as with ``jax.jit``, other hyperparameter values do not recompile.  A task factory is
+recognised by its ``key`` (the built-in task's: its settings) or else its ``make``
+function; :func:`clear_cache` forgets them.
+
 A user task is either a :class:`TaskFactory` (chunked, with progress, checkpoints,
 divergence freezing and curves) or a plain function ``(hparams, key) -> metrics`` run
 as one vmapped call per bucket.
 """
 
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace, seeds
-from jopt.sweep.runner import STRATEGIES, choose_batch_strategy, mesh_for, run
+from jopt.sweep.runner import STRATEGIES, choose_batch_strategy, clear_cache, mesh_for, run
 from jopt.sweep.tasks import (Budget, SweepTask, TaskFactory, builtin_task, make_optimizer,
                               optimizer_arguments, schedule_arguments)
 
 __all__ = ["Grid", "logspace", "linspace", "seeds", "is_numeric", "run", "run_config",
            "from_toml", "load", "Budget", "SweepTask", "TaskFactory", "builtin_task",
            "make_optimizer", "optimizer_arguments", "schedule_arguments", "SweepResult",
-           "choose_batch_strategy", "mesh_for", "STRATEGIES"]
+           "choose_batch_strategy", "mesh_for", "clear_cache", "STRATEGIES"]
 
 
 def __getattr__(name):

@@ -24,7 +24,8 @@ def assemble(results: list[dict], grid: Any):
     for part in results:
         active, diverged, stop_step = part["status"]
         indices = np.asarray(part["indices"])
-        summary = pd.DataFrame({"config": indices})
+        # columns gathered in dicts, each table made at once (pandas inserts columns slowly)
+        summary = {"config": indices}
         for name in axis_names:
             summary[name] = [config[name] for config in part["configs"]]
         rows = part["rows"]
@@ -47,17 +48,17 @@ def assemble(results: list[dict], grid: Any):
                 summary["best_val_accuracy"] = rows["val_accuracy"][np.arange(len(val)), best]
         for name, values in part["final"].items():
             summary[name.replace("/", "_")] = values
-        summaries.append(summary)
+        summaries.append(pd.DataFrame(summary))
 
         config_index, row_index = np.nonzero(filled)
-        curve = pd.DataFrame({"config": indices[config_index]})
-        curve["step"] = steps[config_index, row_index].astype(np.int64)
+        curve = {"config": indices[config_index],
+                 "step": steps[config_index, row_index].astype(np.int64)}
         curve["epoch"] = curve["step"] / part["steps_per_epoch"][config_index]
         curve["examples"] = curve["step"] * part["batch_size"][config_index]
         for metric, values in rows.items():
             if metric != "step":
                 curve[metric] = values[config_index, row_index]
-        curves.append(curve)
+        curves.append(pd.DataFrame(curve))
     summary = pd.concat(summaries).sort_values("config").reset_index(drop=True)
     curves = pd.concat(curves).sort_values(["config", "step"]).reset_index(drop=True)
     return summary, curves

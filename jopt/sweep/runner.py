@@ -120,7 +120,7 @@ class _Programs:
         self.eval_every = budget.eval_every
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        self._compiled: dict = {}   # slice signature -> (init, chunk, state shapes)
+        self._compiled: dict = {}   # slice signature -> what _compile returns
 
         def keys(h):
             return jax.random.PRNGKey(h.get("seed", 0))
@@ -197,12 +197,17 @@ class _Programs:
         before anything is allocated."""
         return self._compile(hparams)[1]
 
+    def bytes_per_config(self, hparams: dict) -> Optional[float]:
+        """XLA's estimate of one configuration's memory in the chunk program for slices
+        shaped like ``hparams`` (:func:`_bytes_per_config`)."""
+        return self._compile(hparams)[3]
+
     def state_shapes(self, hparams: dict):
         """``(carry, rows)`` of a slice shaped like ``hparams``, as shapes."""
         return self._compile(hparams)[2]
 
     def _compile(self, hparams: dict) -> tuple:
-        """``(init, chunk, state shapes)`` for slices shaped like ``hparams``.  The init
+        """``(init, chunk, state shapes, bytes per config)`` for slices shaped like ``hparams``.  The init
         program is traced first (its outputs' shapes are the chunk's inputs) and
         compiled in a thread while this one traces the chunk program: XLA's compiler
         releases the GIL, tracing needs it."""
@@ -214,7 +219,9 @@ class _Programs:
                 init = pool.submit(traced.lower().compile)
                 carry, rows = self._abstract(traced.out_info)
                 chunk = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1)).compile()
-                self._compiled[signature] = (init.result(), chunk, traced.out_info)
+                size = next(iter(hparams.values())).shape[0]
+                per_config = _bytes_per_config(chunk, size, self.mesh.devices.size)
+                self._compiled[signature] = (init.result(), chunk, traced.out_info, per_config)
         return self._compiled[signature]
 
 
@@ -337,7 +344,7 @@ def _plan_slices(programs: _Programs, whole: _Slice, n_devices: int,
     :func:`free_memory`), else as many configs per slice as fit, a multiple of the
     devices (at least one per device)."""
     size = len(next(iter(whole.hparams.values())))
-    per_config = _bytes_per_config(programs.compiled_chunk(whole.hparams), size, n_devices)
+    per_config = programs.bytes_per_config(whole.hparams)
     if memory_limit is None:
         free = free_memory(list(programs.mesh.devices.flat))
         memory_limit = None if free is None else MEMORY_FRACTION * free
