@@ -31,14 +31,14 @@ Timings: "first call" is everything from the call to the results (tracing, compi
 running; for jopt the wall clock of ``sweep.run`` and its ``init + compile + run + final``
 timings); for jopt and the optax vmap sweep it is the median over ``--fresh-rounds``
 fresh processes each (alternating), because in one process the second to run finds
-JAX's tracing caches warm (0.5-1 s here), and the in-process figures are printed beside;
-"steady" is the run of an already compiled program (a second call; for jopt the
-runner's ``run_seconds``, the chunk program's execution: the runner compiles it ahead of
-time with ``lower().compile()``, so ``run_seconds`` holds no compilation, and running the
-whole sweep a second time would compile everything again: its programs are closures made
-per call).  GFLOP/s count 6 x batch x (64*128 + 128*10) per training step plus
-2 x rows x (64*128 + 128*10) per evaluated row, over the steady time, against a batched
-matmul ``configs x (32x64 @ 64x128)`` timed in the same run (best of several calls).
+JAX's tracing caches warm (0.3-1 s here), and the in-process figures are printed beside;
+"steady" is a second call of the same thing, already compiled: for jopt a second
+``sweep.run`` of the same grid, which reuses the programs the first compiled (the
+runner keeps them), so it is the whole call (init, chunks, final metrics, the results'
+tables), as the optax sweep's second call is its whole program.  GFLOP/s count
+6 x batch x (64*128 + 128*10) per training step plus 2 x rows x (64*128 + 128*10) per
+evaluated row, over the steady time, against a batched matmul
+``configs x (32x64 @ 64x128)`` timed in the same run (best of several calls).
 Timings are printed, never asserted; the machine's load average is printed with them.
 
 Findings (2-core AMD EPYC VM shared with other jobs, jax 0.10.2, optax 0.2.8, torch 2.13;
@@ -46,18 +46,24 @@ single runs vary by 30 % or more with the neighbours' load, even in CPU seconds,
 ratios within one run; ``--profile`` repeats the steady measurements in interleaved rounds):
 
 - Final losses agree for lr <= 1e-2 (largest relative difference to the optax vmap sweep
-  5.7e-5 to 7.6e-5 for jopt, whose batch loss is a weighted mean of per-example losses;
-  ~1e-5 optax loop, ~5e-5 PyTorch).  Above 1e-2 adam on this MLP is chaotic: rounding
+  5.7e-5 to 8.6e-5 for jopt, whose batch loss is a weighted mean of per-example losses;
+  ~4e-5 optax loop, ~5e-5 PyTorch).  Above 1e-2 adam on this MLP is chaotic: rounding
   differences grow to O(1) in all four.
-- Steady (2026-11-23): jopt 0.53-0.69x the optax vmap sweep in single calls, 0.54-0.57x
-  best of interleaved rounds (two devices against one: the hand-written sweep sharded by
-  hand over both devices is 0.54x too); 18-21x faster than PyTorch one config at a time.
-  First call, medians of fresh processes: 1.02x (pairs 0.93-1.25x).  jopt compiles two
-  programs (init, in a thread while the chunk program is traced, and the chunk) where
-  the hand-written sweep compiles one; the chunk program alone takes about the
-  hand-written sweep's whole compile time (it also evaluates, freezes diverged configs
-  and records curves).  Below ~64 configs jopt's per-step cost is higher (27 ms against
-  7 ms per 100 steps of one config: more operations per step, each a fixed cost on a CPU).
+- Steady (2026-12-03): jopt 0.45-0.55x the optax vmap sweep (two devices against one:
+  the hand-written sweep sharded by hand over both devices is about as fast); 27-33x
+  faster than PyTorch one config at a time.  First call, medians of fresh processes:
+  1.12-1.27x (2026-11-23: 1.02x, when the optax sweep compiled slower).  Of jopt's first
+  call about 0.2 s is tracing init, 0.4-0.5 s tracing the chunk program and 1.5-1.9 s
+  compiling it (XLA uses ~1.7 cores for it), with init's compile (0.75 s, threefry for
+  the initial weights) in a thread beside; the hand-written sweep traces in 0.2 s and
+  compiles in 1.5 s, and its run is slower by what jopt gains from the second device.
+  XLA options that compile faster change the results' last bits
+  (``xla_backend_optimization_level`` 1 or 2) or run 2x slower (no fusion emitters).
+- Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 7 ms (Python:
+  the grid, the results' tables), so one config costs 13 ms per 100 steps against the
+  hand-written sweep's 6 ms; from 16 configs on jopt is faster (0.58-0.92x).  A first
+  execution of a compiled program costs 35-65 ms more than the next (both have it);
+  before the runner reused its programs this was counted against jopt only.
 - What made the chunk cheaper (each measured with the compiled program's time and XLA's
   CPU seconds): the epoch permutation carried and redrawn once per epoch instead of once
   per step (chunk 5.8 s -> 1.6 s); a permutation from single-array sorts of packed words
