@@ -223,3 +223,27 @@ def test_a_task_without_batch_size_is_refused_before_anything_is_written(tmp_pat
         sweep.run(sweep.builtin_task(**SETTINGS), sweep.Grid(learning_rate=[0.1]),
                   budget=sweep.Budget(steps=10, eval_every=5), out=tmp_path / "out", quiet=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_init_program_draws_the_initial_weights_of_model_init():
+    """The init program is compiled with fast-compile options on a CPU: its parameters are
+    still bit for bit those of ``model.init(split(PRNGKey(seed))[0])`` compiled by ``jit``
+    (run op by op, the normal draws' last bit can differ: XLA fuses their scaling)."""
+    from jopt import models
+    from jopt.sweep import runner
+    settings = dict(SETTINGS, hidden=[32])
+    budget = sweep.Budget(steps=10, eval_every=5)
+    task = sweep.builtin_task(**settings).make({"batch_size": 32}, budget=budget)
+    mesh = runner.mesh_for()
+    seeds = [0, 1, 7, 123]
+    configs = [{"learning_rate": 0.1, "seed": s} for s in seeds]
+    size = runner._slice_size(len(configs), mesh.devices.size, None)
+    part = runner._slice_of(configs, ["learning_rate", "seed"], size, task, mesh)
+    programs = runner._Programs(task, budget, mesh, blocks=2)
+    (fit_carry, _), _ = programs.compiled_init(part.hparams)(part.hparams)
+    model = models.mlp([64, 32, 10])
+    init = jax.jit(lambda seed: model.init(jax.random.split(jax.random.PRNGKey(seed))[0]))
+    for i, seed in enumerate(seeds):
+        expected = init(seed)
+        got = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[i], fit_carry.params)
+        jax.tree_util.tree_map(np.testing.assert_array_equal, got, expected)
