@@ -162,6 +162,9 @@ def _model(settings: dict, in_dim: int, out_dim: Optional[int], classification: 
     raise ValueError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
 
 
+_DATA_SETTINGS = ("dataset", "data_seed", "val_fraction", "test_fraction", "standardize")
+
+
 def _load(settings: dict) -> jdata.Splits:
     name = settings.get("dataset", "digits")
     seed = settings.get("data_seed", 0)
@@ -193,10 +196,17 @@ def builtin_task(**settings: Any) -> TaskFactory:
     default :data:`EVAL_ROWS`).  Any of them may also be a static grid axis.
     """
     settings = dict(settings)
+    loaded: dict = {}  # the splits by their data settings: each data set is read once
+
+    def load(values: dict) -> jdata.Splits:
+        key = repr([values.get(name) for name in _DATA_SETTINGS])
+        if key not in loaded:
+            loaded[key] = _load(values)
+        return loaded[key]
 
     def make(static_values: dict, *, budget: Budget, max_batch: Optional[int] = None) -> SweepTask:
         values = {**settings, **static_values}
-        splits = _load(values)
+        splits = load(values)
         x_train, y_train = splits.train
         n, in_dim = x_train.shape
         classification = np.issubdtype(np.asarray(y_train).dtype, np.integer)
@@ -255,7 +265,7 @@ def builtin_task(**settings: Any) -> TaskFactory:
               "loss", "schedule", "sampling", "val_fraction", "test_fraction", "standardize",
               "data_seed", "eval_rows")
     train_size = None if str(settings.get("dataset", "")).startswith("idx:") else \
-        len(_load(settings).train.x)
+        len(load(settings).train.x)
     # the settings determine the task (data sets load deterministically)
     key = ("builtin_task", json.dumps(settings, sort_keys=True, default=repr))
     return TaskFactory(make, static, settings, train_size, key)
