@@ -247,3 +247,17 @@ def test_the_init_program_draws_the_initial_weights_of_model_init():
         expected = init(seed)
         got = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[i], fit_carry.params)
         jax.tree_util.tree_map(np.testing.assert_array_equal, got, expected)
+
+
+def test_the_progress_bar_counts_configs_alive_in_every_slice():
+    """Configs alive: those of the running slice not done, plus every config of the slices
+    not started yet; the best loss is the smallest finite one seen."""
+    from jopt.sweep.runner import _Progress
+    bar = _Progress(total=100, configs=10, quiet=False)
+    bar.start_slice(4)
+    bar.update_from(10, 3, {"val_loss": np.array([[0.5, np.nan], [np.inf, 0.25]])})
+    assert bar.bar.n == 10 and "alive=9" in bar.bar.postfix and "best=0.25" in bar.bar.postfix
+    bar.start_slice(4)
+    bar.update_from(10, 4, {"val_loss": np.array([[0.75]])})
+    assert "alive=6" in bar.bar.postfix and "best=0.25" in bar.bar.postfix
+    bar.close()

@@ -237,11 +237,13 @@ class _Programs:
 
 class _Slice(NamedTuple):
     """Configurations that run together: their traced hyperparameters (padded to the
-    slice size and sharded), how many are real, and their budgets in steps."""
+    slice size and sharded), how many are real, their budgets in steps, and the same
+    hyperparameters on the host."""
 
     hparams: dict
     size: int
     num_steps: np.ndarray
+    host: dict
 
 
 def _bytes_per_config(compiled, configs: int, devices: int) -> Optional[float]:
@@ -344,7 +346,7 @@ def _slice_of(configs: list[dict], traced: Sequence[str], size: int, task: Sweep
               mesh) -> _Slice:
     stacked = {k: _pad(v, size) for k, v in _stack(configs, traced).items()}
     steps = np.asarray(jax.vmap(task.num_steps)(stacked))
-    return _Slice(_shard(stacked, mesh), len(configs), steps)
+    return _Slice(_shard(stacked, mesh), len(configs), steps, stacked)
 
 
 def _plan_slices(programs: _Programs, whole: _Slice, n_devices: int,
@@ -505,13 +507,13 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
             if resume is not None:
                 resume = _unpack_checkpoint(resume)
             checkpoint = _checkpointer(store, name, checkpoint_seconds)
+            bar.start_slice(part.size)
             status, rows, final, slice_timings = _run_slice(
                 programs, part, chunk_seconds=chunk_seconds, checkpoint=checkpoint, resume=resume,
                 progress=bar.update_from)
             for name, seconds in slice_timings.items():
                 timings[name] = timings.get(name, 0.0) + seconds
-            n = part.size
-            padded = jax.tree_util.tree_map(np.asarray, part.hparams)
+            n, padded = part.size, part.host
             results.append({
                 "indices": indices[start:start + n], "configs": chosen,
                 "status": tuple(s[:n] for s in status),
@@ -564,11 +566,13 @@ def _unpack_checkpoint(arrays: dict) -> dict:
 
 
 class _Progress:
-    """A tqdm bar over training steps: configs alive and the best loss so far."""
+    """A tqdm bar over training steps: configs alive (in the running slice, and all those of
+    slices not yet run) and the best loss so far."""
 
     def __init__(self, total: int, configs: int, quiet: bool):
         self.bar = None
         self.best = math.inf
+        self.waiting = configs  # configs of the slices not yet started
         if not quiet:
             try:
                 from tqdm.auto import tqdm
@@ -583,7 +587,11 @@ class _Progress:
             self.bar.total += steps
             self.bar.refresh()
 
+    def start_slice(self, configs: int) -> None:
+        self.waiting -= configs
+
     def update_from(self, steps: int, alive: int, rows: dict) -> None:
+        """After a chunk: ``steps`` run, ``alive`` configs of the running slice not done."""
         if self.bar is None:
             return
         losses = np.asarray(rows.get("val_loss", rows.get("train_loss")))
@@ -591,7 +599,7 @@ class _Progress:
         if finite.size:
             self.best = min(self.best, float(finite.min()))
         self.bar.update(steps)
-        self.bar.set_postfix(alive=alive, best=f"{self.best:.4g}")
+        self.bar.set_postfix(alive=alive + self.waiting, best=f"{self.best:.4g}")
 
     def close(self) -> None:
         if self.bar is not None:
