@@ -49,16 +49,19 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
   5.7e-5 to 8.6e-5 for jopt, whose batch loss is a weighted mean of per-example losses;
   ~4e-5 optax loop, ~5e-5 PyTorch).  Above 1e-2 adam on this MLP is chaotic: rounding
   differences grow to O(1) in all four.
-- Steady (2026-12-03): jopt 0.45-0.55x the optax vmap sweep (two devices against one:
-  the hand-written sweep sharded by hand over both devices is about as fast); 27-33x
-  faster than PyTorch one config at a time.  First call, medians of fresh processes:
-  1.12-1.27x (2026-11-23: 1.02x, when the optax sweep compiled slower).  Of jopt's first
+- Steady (2026-12-03): jopt 0.48-0.62x the optax vmap sweep in single calls, 0.55x best
+  of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
+  over both devices is 0.57x); 22-33x faster than PyTorch one config at a time.  First
+  call, medians of 4 fresh processes: 1.06x to 1.29x in three runs of the day (the optax
+  sweep's own first call ranged 2.7-3.6 s); alternating fresh processes of this and the
+  previous session's runner gave 3.58 s against 3.81 s (means of 5).  Of jopt's first
   call about 0.2 s is tracing init, 0.4-0.5 s tracing the chunk program and 1.5-1.9 s
-  compiling it (XLA uses ~1.7 cores for it), with init's compile (0.75 s, threefry for
-  the initial weights) in a thread beside; the hand-written sweep traces in 0.2 s and
-  compiles in 1.5 s, and its run is slower by what jopt gains from the second device.
-  XLA options that compile faster change the results' last bits
-  (``xla_backend_optimization_level`` 1 or 2) or run 2x slower (no fusion emitters).
+  compiling it (XLA uses ~1.7 cores for it), with init's compile (0.6 s with its
+  fast-compile options, threefry for the initial weights) in a thread beside; the
+  hand-written sweep traces in 0.2 s and compiles in 1.5 s, and its run is slower by
+  what jopt gains from the second device.  XLA options that compile the chunk program
+  faster change its results' last bits (``xla_backend_optimization_level`` 1 or 2) or
+  run it 2x slower (no fusion emitters).
 - Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 7 ms (Python:
   the grid, the results' tables), so one config costs 13 ms per 100 steps against the
   hand-written sweep's 6 ms; from 16 configs on jopt is faster (0.58-0.92x).  A first
