@@ -16,6 +16,9 @@ For each bucket (one value of each static axis) the runner
    stopped early or diverged (diverged ones froze inside the program, by mask), then
    reads the final metrics.  Between chunks: the progress bar, a checkpoint (at most
    every ``checkpoint_seconds``) and partial results in the output folder.
+
+The tasks and compiled programs of the last :data:`CACHE_SIZE` buckets are kept: a later
+sweep of the same task, static values and budget reuses them (:func:`clear_cache`).
 """
 
 from __future__ import annotations
@@ -216,10 +219,10 @@ class _Programs:
         return self._compile(hparams)[2]
 
     def _compile(self, hparams: dict) -> tuple:
-        """``(init, chunk, state shapes, bytes per config)`` for slices shaped like ``hparams``.  The init
-        program is traced first (its outputs' shapes are the chunk's inputs) and
-        compiled in a thread while this one traces the chunk program: XLA's compiler
-        releases the GIL, tracing needs it."""
+        """``(init, chunk, state shapes, bytes per config)`` for slices shaped like
+        ``hparams``, compiled on first use.  The init program is traced first (its
+        outputs' shapes are the chunk's inputs) and compiled in a thread while this one
+        traces the chunk program: XLA's compiler releases the GIL, tracing needs it."""
         signature = self._signature(hparams)
         if signature not in self._compiled:
             hparams = self._abstract(hparams)
