@@ -140,6 +140,31 @@ def test_plain_function_task():
                                    rtol=1e-6)
 
 
+def test_a_sweep_traces_with_old_objects_frozen_and_leaves_the_collector_as_it_was():
+    """While ``run`` traces, the objects that existed before are frozen (``gc.freeze``), so
+    full collections skip them; afterwards nothing stays frozen, and a caller's own
+    freeze is not undone."""
+    import gc
+    frozen_while_tracing = []
+
+    def task(hparams, key):
+        frozen_while_tracing.append(gc.get_freeze_count())
+        return {"loss": hparams["learning_rate"] * jax.random.normal(key, ())}
+    grid = sweep.Grid(learning_rate=[1.0, 2.0], seed=[0, 1])
+    assert gc.get_freeze_count() == 0
+    sweep.run(task, grid, budget=sweep.Budget(steps=1), quiet=True)
+    assert frozen_while_tracing and min(frozen_while_tracing) > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        sweep.run(task, sweep.Grid(learning_rate=[3.0], seed=[0]), budget=sweep.Budget(steps=1),
+                  quiet=True)
+        assert gc.get_freeze_count() >= mine
+    finally:
+        gc.unfreeze()
+
+
 SCRIPT = textwrap.dedent("""
     import sys, jopt.sweep as sweep
     grid = sweep.Grid(learning_rate=[0.01, 0.1, 0.5], batch_size=[32], seed=[0, 1])
