@@ -355,8 +355,20 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
 def _slice_of(configs: list[dict], traced: Sequence[str], size: int, task: SweepTask,
               mesh) -> _Slice:
     stacked = {k: _pad(v, size) for k, v in _stack(configs, traced).items()}
-    steps = np.asarray(jax.vmap(task.num_steps)(stacked))
-    return _Slice(_shard(stacked, mesh), len(configs), steps, stacked)
+    return _Slice(_shard(stacked, mesh), len(configs), _per_config(task.num_steps, stacked), stacked)
+
+
+def _per_config(fn: Callable, stacked: dict) -> np.ndarray:
+    """``fn`` (a task's ``num_steps``, ``batch_size`` or ``steps_per_epoch``: integer
+    arithmetic on one configuration's hyperparameters) of every configuration, called
+    once on the stacked NumPy arrays: ``jax.vmap`` would compile and dispatch small
+    programs for it (about 30 ms on a sweep's first call)."""
+    size = len(next(iter(stacked.values()))) if stacked else 1
+    values = np.asarray(fn(stacked))
+    if values.shape not in ((), (size,)):
+        raise ValueError(f"{getattr(fn, '__name__', fn)} gave shape {values.shape} for {size} "
+                         "configurations: it must be elementwise in the hyperparameters")
+    return np.broadcast_to(values, (size,)).copy()
 
 
 def _plan_slices(programs: _Programs, whole: _Slice, n_devices: int,
@@ -504,7 +516,7 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
                       repr(sorted(static_values.items())), tuple(budget), max_batch)
         sweep_task = _cached(("task",) + bucket_key, lambda: task.make(
             static_values, budget=budget, max_batch=max_batch))
-        steps = int(np.max(np.asarray(jax.vmap(sweep_task.num_steps)(_stack(bucket_configs, traced)))))
+        steps = int(np.max(_per_config(sweep_task.num_steps, _stack(bucket_configs, traced))))
         blocks = math.ceil(steps / budget.eval_every)
         programs = _cached(("programs", blocks, tuple(d.id for d in devices)) + bucket_key,
                            lambda: _Programs(sweep_task, budget, mesh, blocks))
@@ -558,9 +570,9 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
                 "rows": {k: v[:n] for k, v in rows.items()},
                 "final": {k: v[:n] for k, v in final.items()},
                 "num_steps": part.num_steps[:n],
-                "batch_size": np.asarray(jax.vmap(sweep_task.batch_size)(padded))[:n]
+                "batch_size": _per_config(sweep_task.batch_size, padded)[:n]
                 if "batch_size" in traced else np.full(n, static_values.get("batch_size", 0)),
-                "steps_per_epoch": np.asarray(jax.vmap(sweep_task.steps_per_epoch)(padded))[:n],
+                "steps_per_epoch": _per_config(sweep_task.steps_per_epoch, padded)[:n],
             })
             if store is not None:
                 store.write_partial(*assemble(results, grid))
