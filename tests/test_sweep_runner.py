@@ -55,8 +55,15 @@ def test_mask_and_bucket_give_the_same_results():
     grid = sweep.Grid(learning_rate=[0.05, 0.2], batch_size=[16, 48], seed=[3])
     budget = sweep.Budget(steps=30, eval_every=10)
     task = sweep.builtin_task(**SETTINGS)
-    bucket = sweep.run(task, grid, budget=budget, batch_strategy="bucket", quiet=True).to_pandas()
+    buckets = sweep.run(task, grid, budget=budget, batch_strategy="bucket", quiet=True)
+    bucket = buckets.to_pandas()
     mask = sweep.run(task, grid, budget=budget, batch_strategy="mask", quiet=True).to_pandas()
+    # two buckets, their configs interleaved in the grid: the tables are in grid order
+    np.testing.assert_array_equal(bucket.config, np.arange(4))
+    np.testing.assert_array_equal(bucket.batch_size, [c["batch_size"] for c in grid.configs()])
+    curves = buckets.curves_frame
+    order = np.lexsort([curves.step.to_numpy(), curves.config.to_numpy()])
+    np.testing.assert_array_equal(order, np.arange(len(curves)))
     np.testing.assert_allclose(mask.final_val_loss, bucket.final_val_loss, rtol=1e-4)
     np.testing.assert_allclose(mask.final_train_loss, bucket.final_train_loss, rtol=1e-4)
 

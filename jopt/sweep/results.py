@@ -48,7 +48,7 @@ def assemble(results: list[dict], grid: Any):
                 summary["best_val_accuracy"] = rows["val_accuracy"][np.arange(len(val)), best]
         for name, values in part["final"].items():
             summary[name.replace("/", "_")] = values
-        summaries.append(pd.DataFrame(summary))
+        summaries.append(summary)
 
         config_index, row_index = np.nonzero(filled)
         curve = {"config": indices[config_index],
@@ -58,10 +58,21 @@ def assemble(results: list[dict], grid: Any):
         for metric, values in rows.items():
             if metric != "step":
                 curve[metric] = values[config_index, row_index]
-        curves.append(pd.DataFrame(curve))
-    summary = pd.concat(summaries).sort_values("config").reset_index(drop=True)
-    curves = pd.concat(curves).sort_values(["config", "step"]).reset_index(drop=True)
-    return summary, curves
+        curves.append(curve)
+    return _ordered_frame(summaries, ["config"]), _ordered_frame(curves, ["config", "step"])
+
+
+def _ordered_frame(tables: list[dict], keys: list[str]):
+    """One DataFrame of the tables (dicts of columns), its rows in the order of ``keys``
+    (unique together).  A single bucket's rows already are; pandas' ``concat`` and
+    ``sort_values`` would cost more than the rest of a small sweep's result tables."""
+    import pandas as pd
+    frame = pd.DataFrame(tables[0]) if len(tables) == 1 else \
+        pd.concat([pd.DataFrame(table) for table in tables], ignore_index=True)
+    order = np.lexsort([frame[key].to_numpy() for key in reversed(keys)])
+    if np.any(order != np.arange(len(order))):
+        frame = frame.take(order).reset_index(drop=True)
+    return frame
 
 
 def one_shot(task, grid, configs, static, mesh, *, out, overwrite, budget, spec):
