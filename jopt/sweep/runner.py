@@ -5,9 +5,10 @@ For each bucket (one value of each static axis) the runner
 1. stacks the traced axes into arrays with a leading configuration axis, padded to a
    multiple of the device count and sharded over a 1-D mesh of ``jax.devices()``;
 2. compiles, ahead of time, an ``init`` program (``vmap`` of the task's ``init``; in a
-   thread while the next one is traced) and a ``chunk`` program: ``vmap`` of a loop over
-   evaluation blocks (an evaluation, then ``lax.scan`` over ``eval_every`` steps), the
-   number of blocks an argument, so resizing chunks does not recompile;
+   thread while the next one is traced) and a ``chunk`` program: a loop over evaluation
+   blocks (an evaluation, then ``lax.scan`` over ``eval_every`` steps) of the task's
+   ``evaluate`` and ``step`` vmapped over the configurations, the number of blocks an
+   argument, so resizing chunks does not recompile;
 3. reads XLA's memory estimate of the chunk program: if every configuration at once does
    not fit (``memory_limit``, default :data:`MEMORY_FRACTION` of :func:`free_memory`),
    the bucket runs in sequential slices of the size that fits, all through one program
@@ -154,34 +155,40 @@ class _Programs:
                 lambda v: jnp.full((self.blocks + 1,), jnp.nan, jnp.result_type(v.dtype, float)), row)
             return carry, rows
 
-        def chunk_one(carry, rows, h, first_block, n_blocks):
+        # every configuration's step and evaluation: vmapped inside the loops, not around
+        # them, so that vmap batches the task's functions as they are traced instead of
+        # batching the loops' traced bodies again (the chunk's trace: 0.2 s against 0.3 s)
+        step_all = jax.vmap(task.step, in_axes=(0, 0, None))
+        evaluate_all = jax.vmap(task.evaluate)
+
+        def chunk(carry, rows, h, first_block, n_blocks):
             """Rows ``first_block .. first_block + n_blocks`` and the blocks of steps between
-            them.  One evaluation site (compiled once): iteration ``i`` evaluates row
-            ``first_block + i`` (unless a previous chunk did: ``i == 0 < first_block``),
-            then, for ``i < n_blocks``, runs that block's steps.  ``first_block`` and
-            ``n_blocks`` are not batched, so under ``vmap`` both ``cond``s stay branches."""
+            them, for every configuration.  One evaluation site (compiled once): iteration
+            ``i`` evaluates row ``first_block + i`` (unless a previous chunk did:
+            ``i == 0 < first_block``), then, for ``i < n_blocks``, runs that block's steps."""
             TRACES["chunk"] += 1
 
             def evaluate(state, i):
                 carry, rows, losses = state
-                carry, row = task.evaluate(carry, h, losses)
-                rows = jax.tree_util.tree_map(lambda buf, v: buf.at[first_block + i].set(v), rows, row)
+                carry, row = evaluate_all(carry, h, losses)
+                rows = jax.tree_util.tree_map(lambda buf, v: buf.at[:, first_block + i].set(v), rows, row)
                 return carry, rows, losses
 
             def steps(state, i):
                 carry, rows, _ = state
                 first_step = (first_block + i) * self.eval_every
-                carry, losses = jax.lax.scan(lambda c, t: task.step(c, h, t), carry,
+                carry, losses = jax.lax.scan(lambda c, t: step_all(c, h, t), carry,
                                              first_step + jnp.arange(self.eval_every))
-                return carry, rows, losses.astype(loss_dtype)
+                return carry, rows, losses.T.astype(loss_dtype)
 
             def body(i, state):
                 state = jax.lax.cond((i > 0) | (first_block == 0), evaluate, lambda s, i: s, state, i)
                 return jax.lax.cond(i < n_blocks, steps, lambda s, i: s, state, i)
 
-            state = (carry, rows, no_losses())
+            configs = jax.tree_util.tree_leaves(carry)[0].shape[0]
+            state = (carry, rows, jnp.broadcast_to(no_losses(), (configs, self.eval_every)))
             carry, rows, _ = jax.lax.fori_loop(0, n_blocks + 1, body, state)
-            return carry, rows, task.status(carry)
+            return carry, rows, jax.vmap(task.status)(carry)
 
         # fixed output shardings: the chunk program sees the same input layout on every
         # call (the init's outputs, then its own), so it compiles once
@@ -190,8 +197,7 @@ class _Programs:
         # lax.map's loop writes each of the carry's leaves into its stacked output in a
         # kernel of its own: 0.46 s of compile against 0.28 s for the reference MLP
         self.init = jax.jit(jax.vmap(init_one), out_shardings=sharded)
-        self.chunk = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, 0, None, None)),
-                             donate_argnums=(0, 1), out_shardings=sharded)
+        self.chunk = jax.jit(chunk, donate_argnums=(0, 1), out_shardings=sharded)
         self.status = jax.jit(jax.vmap(lambda carry, h: task.status(carry)))
         self.final = jax.jit(jax.vmap(task.final))
 
