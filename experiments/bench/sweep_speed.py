@@ -49,24 +49,35 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
   5.7e-5 to 8.6e-5 for jopt, whose batch loss is a weighted mean of per-example losses;
   ~4e-5 optax loop, ~5e-5 PyTorch).  Above 1e-2 adam on this MLP is chaotic: rounding
   differences grow to O(1) in all four.
-- Steady (2026-12-03): jopt 0.48-0.62x the optax vmap sweep in single calls, 0.55x best
+- Steady (2026-12-03): jopt 0.40-0.62x the optax vmap sweep in single calls, 0.41x best
   of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
-  over both devices is 0.57x); 22-33x faster than PyTorch one config at a time.  First
-  call, medians of 4 fresh processes: 1.06x to 1.29x in three runs of the day (the optax
-  sweep's own first call ranged 2.7-3.6 s); alternating fresh processes of this and the
-  previous session's runner gave 3.58 s against 3.81 s (means of 5).  Of jopt's first
-  call about 0.2 s is tracing init, 0.4-0.5 s tracing the chunk program and 1.5-1.9 s
-  compiling it (XLA uses ~1.7 cores for it), with init's compile (0.6 s with its
-  fast-compile options, threefry for the initial weights) in a thread beside; the
-  hand-written sweep traces in 0.2 s and compiles in 1.5 s, and its run is slower by
-  what jopt gains from the second device.  XLA options that compile the chunk program
-  faster change its results' last bits (``xla_backend_optimization_level`` 1 or 2) or
-  run it 2x slower (no fusion emitters).
-- Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 7 ms (Python:
-  the grid, the results' tables), so one config costs 13 ms per 100 steps against the
-  hand-written sweep's 6 ms; from 16 configs on jopt is faster (0.58-0.92x).  A first
-  execution of a compiled program costs 35-65 ms more than the next (both have it);
-  before the runner reused its programs this was counted against jopt only.
+  over both devices is 0.38-0.57x); 22-33x faster than PyTorch one config at a time.
+- First call, medians of fresh processes: 1.06x to 1.29x in the morning's runs; after the
+  evening's changes 1.08x, 1.03x and 0.95x (6 alternating pairs each in the last two:
+  pair ratios 0.84-1.24x; the optax sweep's own first call ranged 2.5-4.3 s).  So jopt's
+  first call is now at parity with the hand-written sweep's, within this VM's noise.
+  What it spends (quiet machine): 0.02 s before compiling, 0.17 s tracing and lowering
+  init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.35-1.5 s compiling it
+  (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace), then
+  0.66-0.7 s running (the hand-written sweep: 0.14 s trace, 0.1 s lower, 1.45 s compile,
+  1.38 s run on one device).  What the evening's changes took off, each measured alone:
+  init as a ``vmap`` instead of a ``lax.map`` (a lax.map's loop writes each of the 41
+  carry leaves into its stacked output in its own kernel: compile 0.46 -> 0.28 s);
+  ``gc.freeze`` while ``sweep.run`` traces (a full collection of the process's 200,000
+  objects took 0.13 s of a 0.48 s trace); no small eager programs before the compile
+  (``jnp.asarray`` of the data sets and ``vmap`` of ``num_steps`` compiled 7 little
+  programs: 0.10 -> 0.02 s); the task's step and evaluation vmapped inside the chunk's
+  loops (vmap no longer batches the traced loop bodies again: trace 0.3 -> 0.2 s).
+  Measured and left: an unweighted batch loss for a static batch size, evaluation blocks
+  padded with constant split masks, and XLA's ``xla_llvm_disable_expensive_passes`` or
+  ``xla_cpu_parallel_codegen_split_count`` changed neither the compile nor the run
+  beyond the noise; ``xla_backend_optimization_level`` 1 or 2 compiles faster but
+  changes the results' last bits, and no fusion emitters runs 2x slower.
+- Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 3-4 ms (Python:
+  the grid, device_put, the results' tables; 7 ms before the tables were built without
+  ``concat`` and ``sort_values``), so one config costs 9-10 ms per 100 steps against the
+  hand-written sweep's 6-7 ms; from 16 configs on jopt is faster (0.49-0.74x).  A first
+  execution of a compiled program costs 35-90 ms more than the next (both have it).
 - What made the chunk cheaper (each measured with the compiled program's time and XLA's
   CPU seconds): the epoch permutation carried and redrawn once per epoch instead of once
   per step (chunk 5.8 s -> 1.6 s); a permutation from single-array sorts of packed words
