@@ -302,10 +302,10 @@ def test_per_config_values_are_computed_on_the_host_elementwise():
     stacked = {"batch_size": np.array([8, 32, 128], np.int32)}
     budget = sweep.Budget(epochs=2, eval_every=5)
     np.testing.assert_array_equal(
-        _per_config(lambda h: budget.steps_for(1000, h["batch_size"]), stacked), [250, 62, 14])
-    np.testing.assert_array_equal(_per_config(lambda h: 7, stacked), [7, 7, 7])
+        _per_config(lambda h: budget.steps_for(1000, h["batch_size"]), stacked, 3), [250, 62, 14])
+    np.testing.assert_array_equal(_per_config(lambda h: 7, stacked, 3), [7, 7, 7])
 
     def steps_by_layer(h):
         return np.stack([h["batch_size"], h["batch_size"]])
     with pytest.raises(ValueError, match=r"steps_by_layer gave shape \(2, 3\) for 3"):
-        _per_config(steps_by_layer, stacked)
+        _per_config(steps_by_layer, stacked, 3)
