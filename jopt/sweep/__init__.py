@@ -17,8 +17,12 @@ set before JAX starts: the ``jopt`` command line sets it to the number of cores;
 library user sets it in the environment (or at the top of the script, before
 ``import jax``) to use every core.
 
-A grid too large for memory runs in slices sized from XLA's memory estimate of the
-compiled chunk program (``memory_limit``; the plan is in ``result.slices``).
+A grid too large for memory runs in slices sized from XLA's memory estimates of the
+compiled init and chunk programs (``memory_limit``; the plan is in ``result.slices``).
+
+While it runs, :func:`run` freezes the objects that existed before it was called
+(``gc.freeze``), so that the full garbage collections its tracing sets off skip them,
+and unfreezes them when it returns (unless the caller had frozen objects itself).
 
 Compiled programs are kept (the last :data:`~jopt.sweep.runner.CACHE_SIZE` buckets) and
 reused by a later sweep of the same task settings, static values, budget and slice size:
