@@ -53,9 +53,10 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
   of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
   over both devices is 0.38-0.57x); 22-33x faster than PyTorch one config at a time.
 - First call, medians of fresh processes: 1.06x to 1.29x in the morning's runs; after the
-  evening's changes 1.08x, 1.03x and 0.95x (6 alternating pairs each in the last two:
-  pair ratios 0.84-1.24x; the optax sweep's own first call ranged 2.5-4.3 s).  So jopt's
-  first call is now at parity with the hand-written sweep's, within this VM's noise.
+  evening's changes 1.08x, 1.03x, 0.95x and 1.07x (6 alternating pairs each in the last
+  three: pair ratios 0.79-1.24x; the optax sweep's own first call ranged 2.5-4.3 s).  So
+  jopt's first call is now at parity with the hand-written sweep's, within this VM's
+  noise, but not reliably under it.
   What it spends (quiet machine): 0.02 s before compiling, 0.17 s tracing and lowering
   init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.35-1.5 s compiling it
   (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace), then
