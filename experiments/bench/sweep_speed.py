@@ -487,15 +487,18 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help="interleaved rounds of the steady-time profile")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 4 learning rates x 2 seeds, 20 steps, small table")
-    parser.add_argument("--fresh-rounds", type=int, default=2,
-                        help="fresh processes per implementation for the first-call times "
-                             "(0: the in-process first calls only)")
+    parser.add_argument("--fresh-rounds", type=int, default=None,
+                        help="fresh processes per implementation for the first-call times, "
+                             "default 4 (--quick: 1; single pairs vary by +-20%% on a shared "
+                             "2-core VM); 0: the in-process first calls only")
     parser.add_argument("--first-call", choices=("jopt", "vmap"), default=None,
                         help=argparse.SUPPRESS)  # internal: one first call, printed as JSON
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.learning_rates, args.seeds = 20, 4, 2
         args.torch_configs, args.scaling_steps, args.matmul_repeats = 4, 10, 5
+    if args.fresh_rounds is None:
+        args.fresh_rounds = 1 if args.quick else 4
     if args.configs_scaling is None:
         args.configs_scaling = "1,4" if args.quick else "1,4,16,64,256,1024"
     args.eval_every = args.eval_every or args.steps
