@@ -17,8 +17,6 @@ def status_names(active: np.ndarray, diverged: np.ndarray) -> np.ndarray:
 
 def assemble(results: list[dict], grid: Any):
     """``(summary, curves)`` DataFrames from the runner's per-bucket results."""
-    import pandas as pd
-
     summaries, curves = [], []
     axis_names = list(grid.axes)
     for part in results:
@@ -85,24 +83,23 @@ def one_shot(task, grid, configs, static, mesh, *, out, overwrite, budget, spec)
     spec = {"task": getattr(task, "__name__", repr(task)), "grid": grid.to_dict(),
             "budget": budget._asdict(), "static": static_names, **(spec or {})}
     store = Store.open(out, spec, overwrite=overwrite) if out is not None else None
-    frames = []
+    tables = []
     for static_values, indices in _buckets(configs, static_names):
         part = [configs[i] for i in indices]
         size = _slice_size(len(part), mesh.devices.size, None)
         hparams = _shard({k: _pad(v, size) for k, v in _stack(part, traced).items()}, mesh)
 
         def one(h):
-            merged = {**static_values, **h}
-            return task(merged, jax.random.PRNGKey(h.get("seed", 0)))
+            return task({**static_values, **h}, jax.random.PRNGKey(h.get("seed", 0)))
         metrics = jax.jit(jax.vmap(one))(hparams)
-        frame = pd.DataFrame({"config": indices})
+        table = {"config": np.asarray(indices)}
         for name in grid.axes:
-            frame[name] = [c[name] for c in part]
+            table[name] = [c[name] for c in part]
         for name, values in metrics.items():
-            frame[name] = np.asarray(values)[:len(part)]
-        frame["status"] = "finished"
-        frames.append(frame)
-    summary = pd.concat(frames).sort_values("config").reset_index(drop=True)
+            table[name] = np.asarray(values)[:len(part)]
+        table["status"] = np.full(len(part), "finished")
+        tables.append(table)
+    summary = _ordered_frame(tables, ["config"])
     curves = pd.DataFrame({"config": pd.Series(dtype=np.int64), "step": pd.Series(dtype=np.int64)})
     if store is not None:
         store.finish(summary, curves)
