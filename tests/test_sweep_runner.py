@@ -135,12 +135,18 @@ def test_memory_per_config_within_twice_parameters_moments_and_gradients():
     assert 1.0 < ratio < 2.0
 
 
-def test_plain_function_task():
+@pytest.mark.parametrize("static", [(), ("seed",)])
+def test_plain_function_task(static):
+    """Traced seeds, or static ones (a bucket per seed, interleaved in the grid): each row
+    is its own configuration's value, the rows in grid order."""
     def task(hparams, key):
         x = jax.random.normal(key, (3,))
         return {"loss": hparams["learning_rate"] * jax.numpy.sum(x ** 2)}
     grid = sweep.Grid(learning_rate=[1.0, 2.0], seed=[0, 1])
-    result = sweep.run(task, grid, budget=sweep.Budget(steps=1), quiet=True).to_pandas()
+    result = sweep.run(task, grid, budget=sweep.Budget(steps=1), static=static,
+                       quiet=True).to_pandas()
+    np.testing.assert_array_equal(result.config, np.arange(4))
+    np.testing.assert_array_equal(result.seed, [c["seed"] for c in grid.configs()])
     for _, row in result.iterrows():
         x = jax.random.normal(jax.random.PRNGKey(int(row.seed)), (3,))
         np.testing.assert_allclose(row.loss, row.learning_rate * float(np.sum(np.square(x))),
@@ -309,3 +315,15 @@ def test_per_config_values_are_computed_on_the_host_elementwise():
         return np.stack([h["batch_size"], h["batch_size"]])
     with pytest.raises(ValueError, match=r"steps_by_layer gave shape \(2, 3\) for 3"):
         _per_config(steps_by_layer, stacked, 3)
+
+
+def test_a_static_seed_draws_as_a_traced_one():
+    """A seed made a static axis (a bucket per seed) seeds its configurations as a traced
+    seed does: not seed 0 for every bucket."""
+    grid = sweep.Grid(learning_rate=[0.1], batch_size=[32], seed=[0, 1])
+    budget = sweep.Budget(steps=20, eval_every=10)
+    task = sweep.builtin_task(**SETTINGS)
+    traced = sweep.run(task, grid, budget=budget, quiet=True).to_pandas()
+    static = sweep.run(task, grid, budget=budget, static=("seed",), quiet=True).to_pandas()
+    assert traced.final_val_loss[0] != traced.final_val_loss[1]
+    np.testing.assert_allclose(static.final_val_loss, traced.final_val_loss, rtol=1e-5)

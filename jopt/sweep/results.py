@@ -76,7 +76,7 @@ def _ordered_frame(tables: list[dict], keys: list[str]):
 def one_shot(task, grid, configs, static, mesh, *, out, overwrite, budget, spec):
     """A plain task ``(hparams, key) -> metrics``: one vmapped call per bucket, no chunks."""
     import pandas as pd
-    from jopt.sweep.runner import _buckets, _pad, _shard, _slice_size, _stack
+    from jopt.sweep.runner import _buckets, _pad, _shard, _slice_size, _stack, _config_key
     from jopt.sweep.store import Store, SweepResult
 
     traced, static_names = grid.split(static=static)
@@ -90,7 +90,7 @@ def one_shot(task, grid, configs, static, mesh, *, out, overwrite, budget, spec)
         hparams = _shard({k: _pad(v, size) for k, v in _stack(part, traced).items()}, mesh)
 
         def one(h):
-            return task({**static_values, **h}, jax.random.PRNGKey(h.get("seed", 0)))
+            return task({**static_values, **h}, _config_key(h, static_values))
         metrics = jax.jit(jax.vmap(one))(hparams)
         table = {"config": np.asarray(indices)}
         for name in grid.axes:

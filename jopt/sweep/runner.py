@@ -105,6 +105,12 @@ def choose_batch_strategy(batch_sizes: Sequence[int], steps_of: Callable[[int], 
 # ----------------------------------------------------------------------------
 
 
+def _config_key(hparams: dict, static_values: dict) -> jax.Array:
+    """A configuration's random key: ``PRNGKey(seed)``, the seed traced or static (0 if the
+    grid has none)."""
+    return jax.random.PRNGKey(hparams.get("seed", static_values.get("seed", 0)))
+
+
 def _stack(configs: list[dict], names: Sequence[str]) -> dict:
     """The traced axes as arrays: integers int32, the rest float32."""
     out = {}
@@ -127,18 +133,17 @@ class _Programs:
     """The programs of one bucket: ``init``, ``chunk``, ``status`` and ``final``, compiled
     once per slice size and reused by every slice of that size (and, through
     :func:`_cached`, by later sweeps of the same task and budget).  ``blocks``
-    (evaluation blocks in the longest budget of the bucket) fixes the rows' length."""
+    (evaluation blocks in the longest budget of the bucket) fixes the rows' length;
+    ``static_values``: the bucket's static axes (a static ``seed`` among them)."""
 
-    def __init__(self, task: SweepTask, budget: Budget, mesh, blocks: int):
+    def __init__(self, task: SweepTask, budget: Budget, mesh, blocks: int,
+                 static_values: Optional[dict] = None):
         self.task = task
         self.mesh = mesh
         self.eval_every = budget.eval_every
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
         self._compiled: dict = {}   # slice signature -> what _compile returns
-
-        def keys(h):
-            return jax.random.PRNGKey(h.get("seed", 0))
 
         # the batch losses before the first step: all NaN, one per step of a block (in the
         # default float type, to which the steps' losses are cast: finding the task's own
@@ -149,7 +154,7 @@ class _Programs:
             return jnp.full((self.eval_every,), jnp.nan, loss_dtype)
 
         def init_one(h):
-            carry = task.init(h, keys(h))
+            carry = task.init(h, _config_key(h, static_values or {}))
             row = jax.eval_shape(lambda: task.evaluate(carry, h, no_losses())[1])
             rows = jax.tree_util.tree_map(
                 lambda v: jnp.full((self.blocks + 1,), jnp.nan, jnp.result_type(v.dtype, float)), row)
@@ -528,7 +533,7 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
                                        len(bucket_configs))))
         blocks = math.ceil(steps / budget.eval_every)
         programs = _cached(("programs", blocks, tuple(d.id for d in devices)) + bucket_key,
-                           lambda: _Programs(sweep_task, budget, mesh, blocks))
+                           lambda: _Programs(sweep_task, budget, mesh, blocks, static_values))
         prepared.append((b, static_values, indices, bucket_configs, sweep_task, programs))
         total_steps += blocks * budget.eval_every  # what the bar counts: whole blocks
 
