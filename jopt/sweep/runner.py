@@ -124,9 +124,9 @@ INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusio
 """XLA's options for the init program on a CPU.  It runs once and briefly, so it is compiled
 for a fast compile: for the reference MLP (whose compile is mostly the threefry draws of
 the initial weights) 0.28 s against 0.6 s, which it spends beside the chunk program's
-trace and compile.  Its outputs are integer
-hashes and elementwise maps of them; ``tests/test_sweep_runner.py`` checks that they are
-bit for bit those of ``model.init`` compiled with the default options."""
+trace and compile.  Its outputs are integer hashes and elementwise maps of them;
+``tests/test_sweep_runner.py`` checks that they are bit for bit those of ``model.init``
+compiled with the default options."""
 
 
 class _Programs:

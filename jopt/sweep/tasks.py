@@ -170,7 +170,8 @@ def _model(settings: dict, in_dim: int, out_dim: Optional[int], classification: 
     raise ValueError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
 
 
-_DATA_SETTINGS = ("dataset", "data_seed", "val_fraction", "test_fraction", "standardize")
+_LOAD_OPTIONS = ("val_fraction", "test_fraction", "standardize")  # jopt.data.load's
+_DATA_SETTINGS = ("dataset", "data_seed") + _LOAD_OPTIONS           # what a data set depends on
 
 
 def _canonical(values: Any) -> np.ndarray:
@@ -185,8 +186,7 @@ def _load(settings: dict) -> jdata.Splits:
     if isinstance(name, str) and name.startswith("idx:"):
         extra = {"val_fraction": settings["val_fraction"]} if "val_fraction" in settings else {}
         return jdata.load_mnist(name[4:], seed=seed, **extra)
-    options = {k: settings[k] for k in ("val_fraction", "test_fraction", "standardize")
-               if k in settings}
+    options = {k: settings[k] for k in _LOAD_OPTIONS if k in settings}
     return jdata.load(name, seed=seed, **options)
 
 
