@@ -287,6 +287,38 @@ def test_the_init_program_draws_the_initial_weights_of_model_init():
         jax.tree_util.tree_map(np.testing.assert_array_equal, got, expected)
 
 
+def test_the_chunk_program_trains_as_with_xla_default_options():
+    """The chunk program is compiled with LLVM's -O1 on a CPU (``CHUNK_COMPILER_OPTIONS``):
+    two chunks of it give the statuses (divergence, its step) of the program compiled with
+    XLA's defaults exactly, and the parameters, optimizer states and evaluations of the
+    configurations that did not diverge up to rounding (the two compile some arithmetic
+    differently in the last bit)."""
+    from jopt.sweep import runner
+    budget = sweep.Budget(steps=60, eval_every=20)
+    task = sweep.builtin_task(**dict(SETTINGS, hidden=[32])).make({"batch_size": 32}, budget=budget)
+    mesh = runner.mesh_for()
+    configs = [{"learning_rate": lr, "seed": s} for lr in (1e-3, 3e-2, 3.0) for s in (0, 1)]
+    size = runner._slice_size(len(configs), mesh.devices.size, None)
+    part = runner._slice_of(configs, ["learning_rate", "seed"], size, task, mesh)
+    programs = runner._Programs(task, budget, mesh, blocks=3)
+    init = programs.compiled_init(part.hparams)
+    lowered = programs.chunk.lower(*programs._abstract(init(part.hparams)),
+                                   programs._abstract(part.hparams), np.int32(0), np.int32(1))
+    results = []
+    for options in (None, runner.CHUNK_COMPILER_OPTIONS):
+        chunk = lowered.compile(options)
+        carry, rows, _ = chunk(*init(part.hparams), part.hparams, np.int32(0), np.int32(1))
+        results.append(chunk(carry, rows, part.hparams, np.int32(1), np.int32(2)))
+    (carry, rows, status), (carry_o1, rows_o1, status_o1) = results
+    jax.tree_util.tree_map(np.testing.assert_array_equal, status_o1, status)
+    assert np.asarray(status[1])[:len(configs)].tolist() == [False] * 4 + [True] * 2  # lr 3.0
+    # the diverging configs' last steps are chaotic: their parameters are compared only as
+    # far as their statuses go
+    close = lambda got, want: np.testing.assert_allclose(np.asarray(got)[:4], np.asarray(want)[:4],
+                                                         rtol=1e-4, atol=1e-6)
+    jax.tree_util.tree_map(close, (carry_o1, rows_o1), (carry, rows))
+
+
 def test_the_progress_bar_counts_configs_alive_in_every_slice():
     """Configs alive: those of the running slice not done, plus every config of the slices
     not started yet; the best loss is the smallest finite one seen."""
