@@ -1,5 +1,6 @@
 """The sweep runner against fit run config by config, strategies, divergence, devices (issue 5)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -231,6 +232,73 @@ def test_four_cpu_devices_give_the_same_results_as_one(tmp_path):
     assert len(a.manifest["devices"]) == 4 and len(b.manifest["devices"]) == 1
     np.testing.assert_allclose(a.to_pandas().final_val_loss, b.to_pandas().final_val_loss,
                                rtol=1e-5)
+
+
+PROCESS_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import jax
+    out, process, processes, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if processes > 1:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(f"localhost:{port}", num_processes=processes, process_id=process)
+    import jopt.sweep as sweep
+    grid = sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 50.0], seed=[0, 1, 2])
+    task = sweep.builtin_task(model="mlp", hidden=[16], dataset="digits", optimizer="sgd",
+                              batch_size=32)
+    result = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), out=out,
+                       quiet=True, chunk_seconds=0.01, checkpoint_seconds=0.0)
+    summary = result.to_pandas()
+    print(json.dumps({"devices": len(jax.devices()), "status": summary.status.tolist(),
+                      "val_loss": summary.final_val_loss.tolist(),
+                      "curve": result.curves()["val_loss"].tolist()}))
+""")
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _run_processes(tmp_path, out, processes: int, devices_each: int) -> list:
+    """The sweep of PROCESS_SCRIPT in ``processes`` processes under jax.distributed (local
+    collectives), each with ``devices_each`` CPU devices: what each printed."""
+    script = tmp_path / "process_script.py"
+    script.write_text(PROCESS_SCRIPT)
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_each}")
+    port = str(_free_port())
+    running = [subprocess.Popen([sys.executable, str(script), str(out), str(i), str(processes), port],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(processes)]
+    printed = []
+    for process in running:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        printed.append(json.loads(stdout.strip().splitlines()[-1]))
+    return printed
+
+
+def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
+    """Two processes with one CPU device each (``jax.distributed``, collectives over gloo)
+    run the sweep of one process with two devices: the same results on both processes,
+    one output folder written by process 0, and a rerun there resumes to the same."""
+    (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
+    first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1)
+    assert one["devices"] == first["devices"] == 2
+    assert "diverged" in one["status"] and "finished" in one["status"]
+    for printed in (first, second):
+        assert printed["status"] == one["status"]
+        np.testing.assert_array_equal(printed["val_loss"], one["val_loss"])
+        np.testing.assert_array_equal(printed["curve"], one["curve"])
+    written = sweep.load(tmp_path / "two")
+    np.testing.assert_array_equal(written.to_pandas().final_val_loss, one["val_loss"])
+    assert len(written.manifest["devices"]) == 2 and not written.manifest.get("resumes")
+    again = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1)
+    assert sweep.load(tmp_path / "two").manifest["resumes"] == 1
+    for printed in again:
+        np.testing.assert_array_equal(printed["val_loss"], one["val_loss"])
 
 
 def test_a_sweep_of_the_same_shape_reuses_the_compiled_programs():

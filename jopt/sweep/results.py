@@ -76,13 +76,14 @@ def _ordered_frame(tables: list[dict], keys: list[str]):
 def one_shot(task, grid, configs, static, mesh, *, out, overwrite, budget, spec):
     """A plain task ``(hparams, key) -> metrics``: one vmapped call per bucket, no chunks."""
     import pandas as pd
-    from jopt.sweep.runner import _buckets, _pad, _shard, _slice_size, _stack, _config_key
-    from jopt.sweep.store import Store, SweepResult
+    from jopt.sweep.runner import (_buckets, _config_key, _host, _open_store, _pad, _shard,
+                                   _slice_size, _stack)
+    from jopt.sweep.store import SweepResult
 
     traced, static_names = grid.split(static=static)
     spec = {"task": getattr(task, "__name__", repr(task)), "grid": grid.to_dict(),
             "budget": budget._asdict(), "static": static_names, **(spec or {})}
-    store = Store.open(out, spec, overwrite=overwrite) if out is not None else None
+    store = _open_store(out, spec, overwrite)
     tables = []
     for static_values, indices in _buckets(configs, static_names):
         part = [configs[i] for i in indices]
@@ -96,7 +97,7 @@ def one_shot(task, grid, configs, static, mesh, *, out, overwrite, budget, spec)
         for name in grid.axes:
             table[name] = [c[name] for c in part]
         for name, values in metrics.items():
-            table[name] = np.asarray(values)[:len(part)]
+            table[name] = _host(values)[:len(part)]
         table["status"] = np.full(len(part), "finished")
         tables.append(table)
     summary = _ordered_frame(tables, ["config"])

@@ -67,8 +67,15 @@ def mesh_for(devices: Optional[Sequence[Any]] = None) -> jax.sharding.Mesh:
 
 
 def _shard(tree: Any, mesh: jax.sharding.Mesh) -> Any:
+    """Host arrays (whole, the same on every process) split over the mesh's devices by
+    their first axis.  Under ``jax.distributed`` each process puts its own devices'
+    shards: ``device_put`` would first check that the processes' values are equal, which
+    NaNs (the rows of a resumed sweep) never are."""
     sharding = NamedSharding(mesh, PartitionSpec("configs"))
-    return jax.device_put(tree, sharding)
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+    return jax.tree_util.tree_map(lambda value: jax.make_array_from_callback(
+        np.shape(value), sharding, lambda index: np.asarray(value)[index]), tree)
 
 
 def _pad(values: np.ndarray, size: int) -> np.ndarray:
@@ -76,6 +83,74 @@ def _pad(values: np.ndarray, size: int) -> np.ndarray:
     if len(values) == size:
         return values
     return np.concatenate([values, np.repeat(values[-1:], size - len(values), axis=0)])
+
+
+# ----------------------------------------------------------------------------
+# Processes: under jax.distributed every process runs the same programs on its devices'
+# shards; process 0 (the writer) decides, writes the output folder and shows the bar
+# ----------------------------------------------------------------------------
+
+
+def _writer() -> bool:
+    """Whether this process writes the output folder and shows the progress bar: process 0
+    of a ``jax.distributed`` run, or the only process."""
+    return jax.process_index() == 0
+
+
+def _host(array: Any) -> np.ndarray:
+    """``array`` whole, as a NumPy array: one sharded over several processes' devices is
+    gathered from all of them (a collective: every process calls it, in the same order)."""
+    if getattr(array, "is_fully_addressable", True):
+        return np.asarray(array)
+    from jax.experimental import multihost_utils
+    return np.asarray(multihost_utils.process_allgather(array, tiled=True))
+
+
+def _from_writer(value: Any) -> Any:
+    """The writer's ``value`` (a pytree of arrays, the same structure on every process) on
+    every process, so that all of them make its choices (a collective, like :func:`_host`)."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+    return multihost_utils.broadcast_one_to_all(value)
+
+
+def _open_store(out: Optional[str], spec: dict, overwrite: bool):
+    """The output folder's :class:`~jopt.sweep.store.Store` on the writer; None on the other
+    processes and without ``out``.  A folder the writer refuses (another spec, a file) is
+    refused on every process."""
+    from jopt.sweep.store import Store
+    if out is None:
+        return None
+    store, refusal = None, None
+    if _writer():
+        try:
+            store = Store.open(out, spec, overwrite=overwrite)
+        except Exception as error:  # noqa: BLE001  (raised below, after telling the others)
+            refusal = error
+    refused = bool(_from_writer(np.int32(refusal is not None)))
+    if refusal is not None:
+        raise refusal
+    if refused:
+        raise RuntimeError(f"process 0 refused the output folder {out} (see its error)")
+    return store
+
+
+def _resume_from_writer(resume: Optional[dict], programs: "_Programs", hparams: dict):
+    """The writer's checkpoint of a slice (unpacked, or None) on every process; the others
+    make a template of its arrays from the slice's state shapes."""
+    if jax.process_count() == 1:
+        return resume
+    if not bool(_from_writer(np.int32(resume is not None))):
+        return None
+    if resume is None:
+        carry, rows = programs.state_shapes(hparams)
+        resume = {"carry": [np.zeros(v.shape, v.dtype) for v in jax.tree_util.tree_leaves(carry)],
+                  "rows": {k: np.zeros(v.shape, v.dtype) for k, v in rows.items()},
+                  "next_block": np.zeros((), np.int64)}
+    else:
+        resume = dict(resume, next_block=np.asarray(resume["next_block"], np.int64))
+    return _from_writer(resume)
 
 
 # ----------------------------------------------------------------------------
@@ -355,17 +430,19 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
         started = time.monotonic()
         carry, rows, status = chunk(carry, rows, part.hparams, np.int32(next_block),
                                     np.int32(n_blocks))
-        status = active, diverged, stop_step = tuple(map(np.asarray, status))
+        status = active, diverged, stop_step = tuple(map(_host, status))
         elapsed = time.monotonic() - started
         timings["run_seconds"] += elapsed
         next_block += n_blocks
         per_block = elapsed / n_blocks
         blocks_per_chunk = max(1, int(chunk_seconds / max(per_block, 1e-6)))
+        due = time.monotonic() - last_checkpoint > checkpoint.every
+        # the clocks' decisions are the writer's: every process runs the same chunks
+        blocks_per_chunk, due = map(int, _from_writer(np.array([blocks_per_chunk, due], np.int64)))
         done_steps = next_block * programs.eval_every
         alive = active & (part.num_steps > done_steps)
         progress(n_blocks * programs.eval_every, int(alive[:part.size].sum()), rows)
-        if time.monotonic() - last_checkpoint > checkpoint.every or not alive.any() \
-                or next_block >= programs.blocks:
+        if due or not alive.any() or next_block >= programs.blocks:
             checkpoint(carry, rows, next_block)
             last_checkpoint = time.monotonic()
         if not alive.any():
@@ -373,10 +450,10 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
     started = time.perf_counter()
     final = programs.final(carry, part.hparams)
     if status is None:  # resumed after the last chunk: no chunk ran
-        status = tuple(map(np.asarray, programs.status(carry)))
-    host_rows = {k: np.asarray(v) for k, v in rows.items()}
+        status = tuple(map(_host, programs.status(carry)))
+    host_rows = {k: _host(v) for k, v in rows.items()}
     timings["final_seconds"] = time.perf_counter() - started
-    return status, host_rows, {k: np.asarray(v) for k, v in final.items()}, timings
+    return status, host_rows, {k: _host(v) for k, v in final.items()}, timings
 
 
 def _slice_of(configs: list[dict], traced: Sequence[str], size: int, task: SweepTask,
@@ -495,7 +572,6 @@ def _old_objects_frozen():
 def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, checkpoint_seconds,
          quiet, overwrite, devices, max_configs, memory_limit, spec):
     from jopt.sweep.results import assemble, one_shot
-    from jopt.sweep.store import Store
 
     if not isinstance(grid, Grid):
         grid = Grid(grid)
@@ -508,7 +584,10 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     if quiet is None:
         quiet = not sys.stderr.isatty()
     # no more devices than configurations: padding one config to two devices doubles the work
-    devices = list(jax.devices() if devices is None else devices)[:max(1, len(configs))]
+    # (under jax.distributed every process keeps its devices: each runs its shard)
+    devices = list(jax.devices() if devices is None else devices)
+    if jax.process_count() == 1:
+        devices = devices[:max(1, len(configs))]
     mesh = mesh_for(devices)
     n_devices = mesh.devices.size
 
@@ -552,8 +631,8 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
         total_steps += blocks * budget.eval_every  # what the bar counts: whole blocks
 
     # opened once every bucket's task is made: a bad setting leaves no folder behind
-    store = Store.open(out, spec, overwrite=overwrite) if out is not None else None
-    bar = _Progress(total_steps, len(configs), quiet)
+    store = _open_store(out, spec, overwrite)
+    bar = _Progress(total_steps, len(configs), quiet or not _writer())
     # slice sizes are kept in the manifest: a resumed sweep slices as the first run did
     plans = dict(store.manifest.get("slices", {})) if store is not None else {}
     for b, static_values, indices, bucket_configs, sweep_task, programs in prepared:
@@ -562,9 +641,15 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
         slice_size = _slice_size(size, n_devices, max_configs)
         first = _slice_of(bucket_configs[:slice_size], traced, slice_size, sweep_task, mesh)
         plan = plans.get(str(b))
+        if jax.process_count() > 1:  # the writer's recorded plan (0: none) for every process
+            recorded = int(_from_writer(np.int64(plan["size"] if plan else 0)))
+            if plan is None and recorded:
+                plan = plans[str(b)] = {"size": recorded, "count": math.ceil(size / recorded),
+                                        "bytes_per_config": None}
         if plan is None:
             started = time.perf_counter()
             planned, per_config = _plan_slices(programs, first, n_devices, memory_limit)
+            planned = int(_from_writer(np.int64(planned)))  # free memory differs by host
             timings["compile_seconds"] = timings.get("compile_seconds", 0.0) \
                 + time.perf_counter() - started
             plan = {"size": planned, "count": math.ceil(size / planned),
@@ -584,7 +669,9 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
             resume = store.load_checkpoint(name) if store is not None else None
             if resume is not None:
                 resume = _unpack_checkpoint(resume)
-            checkpoint = _checkpointer(store, name, checkpoint_seconds)
+            if out is not None:
+                resume = _resume_from_writer(resume, programs, part.hparams)
+            checkpoint = _checkpointer(store, name, checkpoint_seconds, gather=out is not None)
             bar.start_slice(part.size)
             status, rows, final, slice_timings = _run_slice(
                 programs, part, chunk_seconds=chunk_seconds, checkpoint=checkpoint, resume=resume,
@@ -623,15 +710,18 @@ def _slice_size(size: int, n_devices: int, max_configs: Optional[int]) -> int:
     return int(math.ceil(limit / n_devices) * n_devices)
 
 
-def _checkpointer(store, name: str, every: float) -> Callable:
+def _checkpointer(store, name: str, every: float, gather: bool) -> Callable:
+    """``save(carry, rows, next_block)``: the slice's state, read whole on every process
+    when ``gather`` (a sweep with an output folder), written by the writer (``store``)."""
     def save(carry, rows, next_block):
-        if store is None:
+        if not gather:
             return
-        arrays = {f"carry/{i}": np.asarray(leaf)
+        arrays = {f"carry/{i}": _host(leaf)
                   for i, leaf in enumerate(jax.tree_util.tree_leaves(carry))}
-        arrays.update({f"rows/{k}": np.asarray(v) for k, v in rows.items()})
+        arrays.update({f"rows/{k}": _host(v) for k, v in rows.items()})
         arrays["next_block"] = np.asarray(next_block)
-        store.save_checkpoint(name, arrays)
+        if store is not None:
+            store.save_checkpoint(name, arrays)
     save.every = every
     return save
 
@@ -670,9 +760,11 @@ class _Progress:
 
     def update_from(self, steps: int, alive: int, rows: dict) -> None:
         """After a chunk: ``steps`` run, ``alive`` configs of the running slice not done."""
+        if self.bar is None and jax.process_count() == 1:
+            return
+        losses = _host(rows.get("val_loss", rows.get("train_loss")))  # every process gathers
         if self.bar is None:
             return
-        losses = np.asarray(rows.get("val_loss", rows.get("train_loss")))
         finite = losses[np.isfinite(losses)]
         if finite.size:
             self.best = min(self.best, float(finite.min()))
