@@ -84,8 +84,47 @@ def _best_table(result, n: int = 5) -> str:
     return f"{header}\n{table}"
 
 
+def _distributed_options(args: argparse.Namespace) -> Optional[str]:
+    """What is wrong with ``--coordinator``, ``--num-processes`` and ``--process-id``
+    (given all together, or none), or None."""
+    given = [args.coordinator, args.num_processes, args.process_id]
+    if all(value is None for value in given):
+        return None
+    names = ("--coordinator", "--num-processes", "--process-id")
+    missing = [name for name, value in zip(names, given) if value is None]
+    if missing:
+        return f"{', '.join(missing)} missing: --coordinator, --num-processes and --process-id go together"
+    if args.num_processes < 1:
+        return f"--num-processes must be at least 1, got {args.num_processes}"
+    if not 0 <= args.process_id < args.num_processes:
+        return (f"--process-id must be in 0..{args.num_processes - 1} "
+                f"(--num-processes {args.num_processes}), got {args.process_id}")
+    if not args.coordinator.rpartition(":")[2].isdigit():
+        return f"--coordinator must be HOST:PORT, got {args.coordinator!r}"
+    return None
+
+
+def _start_processes(args: argparse.Namespace) -> None:
+    """``jax.distributed.initialize`` for a sweep over several processes (hosts): with
+    the three flags, or ``--distributed`` alone (the cluster's environment: SLURM, Open
+    MPI, Kubernetes, Cloud TPU).  On CPUs the processes gather results over gloo."""
+    if args.coordinator is None and not args.distributed:
+        return
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if args.coordinator is None:
+        jax.distributed.initialize()
+    else:
+        jax.distributed.initialize(args.coordinator, num_processes=args.num_processes,
+                                   process_id=args.process_id)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     use_every_core()  # before anything starts a JAX backend
+    problem = _distributed_options(args)
+    if problem is not None:
+        return _error(problem)
+    _start_processes(args)
     from jopt.sweep.config import ConfigError, from_toml
     from jopt.sweep.store import SpecMismatchError
     try:
@@ -108,6 +147,9 @@ def _sweep(args: argparse.Namespace) -> int:
               f"to resume", file=sys.stderr)
         return 130
 
+    import jax
+    if jax.process_index() > 0:  # process 0 prints, writes the results and draws the plots
+        return 0
     print(_best_table(result))
     print(f"results: {out / 'summary.parquet'}, {out / 'curves.parquet'} "
           f"(jopt.sweep.load({str(out)!r}))")
@@ -210,6 +252,16 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--overwrite", action="store_true",
                        help="replace the results of a different config in DIR")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    several = sweep.add_argument_group(
+        "several processes (hosts)", "each process runs the same command on its devices' "
+        "share of the configurations; process 0 writes DIR and prints")
+    several.add_argument("--coordinator", metavar="HOST:PORT",
+                         help="process 0's address (jax.distributed.initialize)")
+    several.add_argument("--num-processes", type=int, metavar="N", help="how many processes")
+    several.add_argument("--process-id", type=int, metavar="I", help="this process, 0..N-1")
+    several.add_argument("--distributed", action="store_true",
+                         help="take the three from the cluster's environment (SLURM, Open MPI, "
+                              "Kubernetes, Cloud TPU)")
     sweep.set_defaults(run=_sweep)
 
     plot = commands.add_parser("plot", help="draw the plots of a sweep's output folder")

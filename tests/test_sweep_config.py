@@ -192,6 +192,27 @@ def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path, case):
     assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.parametrize("flags, expected", [
+    (["--num-processes", "2"], ["--coordinator, --process-id missing"]),
+    (["--coordinator", "localhost:1234", "--num-processes", "2", "--process-id", "2"],
+     ["--process-id", "0..1", "got 2"]),
+    (["--coordinator", "localhost:1234", "--num-processes", "0", "--process-id", "0"],
+     ["--num-processes", "got 0"]),
+    (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"],
+     ["--coordinator", "HOST:PORT", "'localhost'"]),
+])
+def test_cli_bad_process_flags_exit_2_and_write_nothing(tmp_path, flags, expected):
+    """The flags of a sweep over several processes are checked before anything starts."""
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.format(steps=4))
+    done = run_cli("sweep", str(config), "--out", str(tmp_path / "out"), *flags, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jopt: error: "), done.stderr
+    assert all(part in lines[0] for part in expected), lines[0]
+    assert sorted(os.listdir(tmp_path)) == ["tiny.toml"]
+
+
 def test_cli_missing_config_exits_2(tmp_path):
     done = run_cli("sweep", "nope.toml", cwd=tmp_path)
     assert done.returncode == 2

@@ -20,6 +20,13 @@ library user sets it in the environment (or at the top of the script, before
 A grid too large for memory runs in slices sized from XLA's memory estimates of the
 compiled init and chunk programs (``memory_limit``; the plan is in ``result.slices``).
 
+Several processes (hosts): call ``jax.distributed.initialize(...)`` in each (on CPUs
+after ``jax.config.update("jax_cpu_collectives_implementation", "gloo")``), then the
+same :func:`run`.  The configurations are sharded over every process's devices and each
+process runs its share; process 0 chooses the chunk sizes, the slice plan and when to
+checkpoint, writes ``out`` and shows the progress bar, and every process returns the
+whole results (``jopt sweep --coordinator HOST:PORT --num-processes N --process-id I``).
+
 While it runs, :func:`run` freezes the objects that existed before it was called
 (``gc.freeze``), so that the full garbage collections its tracing sets off skip them,
 and unfreezes them when it returns (unless the caller had frozen objects itself).

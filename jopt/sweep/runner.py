@@ -20,6 +20,10 @@ For each bucket (one value of each static axis) the runner
 
 The tasks and compiled programs of the last :data:`CACHE_SIZE` buckets are kept: a later
 sweep of the same task, static values and budget reuses them (:func:`clear_cache`).
+
+Under ``jax.distributed`` the mesh holds every process's devices and each process runs
+the same programs on its shards; process 0 (the writer) decides what depends on a clock,
+a disk or free memory and broadcasts it, and results are read whole on every process.
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ def _open_store(out: Optional[str], spec: dict, overwrite: bool):
     """The output folder's :class:`~jopt.sweep.store.Store` on the writer; None on the other
     processes and without ``out``.  A folder the writer refuses (another spec, a file) is
     refused on every process."""
-    from jopt.sweep.store import Store
+    from jopt.sweep.store import SpecMismatchError, Store
     if out is None:
         return None
     store, refusal = None, None
@@ -128,11 +132,16 @@ def _open_store(out: Optional[str], spec: dict, overwrite: bool):
             store = Store.open(out, spec, overwrite=overwrite)
         except Exception as error:  # noqa: BLE001  (raised below, after telling the others)
             refusal = error
-    refused = bool(_from_writer(np.int32(refusal is not None)))
+    # 0: opened, 1: another spec's folder, 2: another error
+    code = 0 if refusal is None else 1 if isinstance(refusal, SpecMismatchError) else 2
+    code = int(_from_writer(np.int32(code)))
     if refusal is not None:
         raise refusal
-    if refused:
-        raise RuntimeError(f"process 0 refused the output folder {out} (see its error)")
+    if code == 1:
+        raise SpecMismatchError(f"process 0 found another sweep spec's results in {out}; "
+                                "pass --overwrite (overwrite=True) or choose another folder")
+    if code == 2:
+        raise RuntimeError(f"process 0 could not open the output folder {out} (see its error)")
     return store
 
 
