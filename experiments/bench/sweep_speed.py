@@ -52,16 +52,25 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
 - Steady (2026-12-03): jopt 0.40-0.62x the optax vmap sweep in single calls, 0.41x best
   of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
   over both devices is 0.38-0.57x); 22-33x faster than PyTorch one config at a time.
-- First call, medians of fresh processes: 1.06x to 1.29x in the morning's runs; after the
-  evening's changes 1.08x, 1.03x, 0.95x and 1.07x (6 alternating pairs each in the last
-  three: pair ratios 0.79-1.24x; the optax sweep's own first call ranged 2.5-4.3 s).  So
-  jopt's first call is now at parity with the hand-written sweep's, within this VM's
-  noise, but not reliably under it.
-  What it spends (quiet machine): 0.02 s before compiling, 0.17 s tracing and lowering
-  init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.35-1.5 s compiling it
-  (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace), then
-  0.66-0.7 s running (the hand-written sweep: 0.14 s trace, 0.1 s lower, 1.45 s compile,
-  1.38 s run on one device).  What the evening's changes took off, each measured alone:
+- First call, medians of fresh processes: 1.06x to 1.29x on 2026-12-03 morning; after
+  that evening's changes 1.08x, 1.03x, 0.95x and 1.07x; on 2026-12-04, before the chunk
+  program was compiled at -O1, 0.96x; after, 1.01x and 0.99x (6 alternating pairs each;
+  pair ratios 0.79-1.24x; the optax sweep's own first call ranged 2.5-4.3 s between
+  runs).  So jopt's first call is at parity with the hand-written sweep's, within this
+  VM's noise, but not reliably under it.
+  What it spends (quiet machine): 0.02 s before compiling, 0.13 s tracing and lowering
+  init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.25-1.6 s compiling it
+  at -O1 (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace),
+  then 0.6-0.8 s running (the hand-written sweep: 0.2-0.4 s trace and lower, 1.45-1.8 s
+  compile, 1.1-1.7 s run on one device).  Per device the two runs cost the same (jopt
+  on one device 1.04-1.23 s, the optax sweep 1.06-1.15 s, 4 interleaved rounds): jopt's
+  lead in the run is its second device, and its evaluations, bookkeeping and extra
+  tracing cost about as much on a first call.
+  The chunk program at LLVM -O1 (``runner.CHUNK_COMPILER_OPTIONS``, 2026-12-04): compile
+  1.37-1.59 s against 1.59-1.81 s at the default -O3 (medians of 3, 3 alternating
+  rounds), run unchanged; fresh-process first calls 3.00 s against 3.44 s in one batch of
+  6 pairs, 3.30 s against 3.28 s in another (the noise is as large as the gain).
+  What the 2026-12-03 evening's changes took off, each measured alone:
   init as a ``vmap`` instead of a ``lax.map`` (a lax.map's loop writes each of the 41
   carry leaves into its stacked output in its own kernel: compile 0.46 -> 0.28 s);
   ``gc.freeze`` while ``sweep.run`` traces (a full collection of the process's 200,000
@@ -72,8 +81,11 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
   Measured and left: an unweighted batch loss for a static batch size, evaluation blocks
   padded with constant split masks, and XLA's ``xla_llvm_disable_expensive_passes`` or
   ``xla_cpu_parallel_codegen_split_count`` changed neither the compile nor the run
-  beyond the noise; ``xla_backend_optimization_level`` 1 or 2 compiles faster but
-  changes the results' last bits, and no fusion emitters runs 2x slower.
+  beyond the noise (nor, on 2026-12-04, ``xla_cpu_use_xnnpack``,
+  ``xla_cpu_enable_concurrency_optimized_scheduler``, ``xla_cpu_prefer_vector_width``
+  or ``xla_cpu_copy_insertion_use_region_analysis``); no fusion emitters halves the
+  compile (1.06 s against 2.04 s) but runs 1.7x slower; -O0 runs 3.5x slower; evaluations
+  stubbed out compile 0.2-0.4 s faster (what the curves cost).
 - Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 3-4 ms (Python:
   the grid, device_put, the results' tables; 7 ms before the tables were built without
   ``concat`` and ``sort_values``), so one config costs 9-10 ms per 100 steps against the
