@@ -248,9 +248,12 @@ PROCESS_SCRIPT = textwrap.dedent("""
     result = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), out=out,
                        quiet=True, chunk_seconds=0.01, checkpoint_seconds=0.0)
     summary = result.to_pandas()
+    plain = sweep.run(lambda h, key: {"value": h["learning_rate"] + jax.random.uniform(key)}, grid,
+                      budget=sweep.Budget(steps=1), quiet=True).to_pandas()
     print(json.dumps({"devices": len(jax.devices()), "status": summary.status.tolist(),
                       "val_loss": summary.final_val_loss.tolist(),
-                      "curve": result.curves()["val_loss"].tolist()}))
+                      "curve": result.curves()["val_loss"].tolist(),
+                      "plain": plain.value.tolist()}))
 """)
 
 
@@ -283,7 +286,8 @@ def _run_processes(tmp_path, out, processes: int, devices_each: int) -> list:
 def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     """Two processes with one CPU device each (``jax.distributed``, collectives over gloo)
     run the sweep of one process with two devices: the same results on both processes,
-    one output folder written by process 0, and a rerun there resumes to the same."""
+    one output folder written by process 0, and a rerun there resumes to the same; a
+    plain-function task too."""
     (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
     first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1)
     assert one["devices"] == first["devices"] == 2
@@ -292,6 +296,7 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
         assert printed["status"] == one["status"]
         np.testing.assert_array_equal(printed["val_loss"], one["val_loss"])
         np.testing.assert_array_equal(printed["curve"], one["curve"])
+        np.testing.assert_array_equal(printed["plain"], one["plain"])  # a plain-function task
     written = sweep.load(tmp_path / "two")
     np.testing.assert_array_equal(written.to_pandas().final_val_loss, one["val_loss"])
     assert len(written.manifest["devices"]) == 2 and not written.manifest.get("resumes")
