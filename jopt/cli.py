@@ -93,7 +93,8 @@ def _distributed_options(args: argparse.Namespace) -> Optional[str]:
     names = ("--coordinator", "--num-processes", "--process-id")
     missing = [name for name, value in zip(names, given) if value is None]
     if missing:
-        return f"{', '.join(missing)} missing: --coordinator, --num-processes and --process-id go together"
+        return (f"{', '.join(missing)} missing: --coordinator, --num-processes and "
+                "--process-id go together")
     if args.num_processes < 1:
         return f"--num-processes must be at least 1, got {args.num_processes}"
     if not 0 <= args.process_id < args.num_processes:

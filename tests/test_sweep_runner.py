@@ -272,8 +272,9 @@ def _run_processes(tmp_path, out, processes: int, devices_each: int) -> list:
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_each}")
     port = str(_free_port())
-    running = [subprocess.Popen([sys.executable, str(script), str(out), str(i), str(processes), port],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, str(script), str(out)]
+    running = [subprocess.Popen(command + [str(i), str(processes), port], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for i in range(processes)]
     printed = []
     for process in running:

@@ -215,15 +215,14 @@ compiled with the default options."""
 CHUNK_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 """XLA's options for the chunk program on a CPU: LLVM's ``-O1`` instead of ``-O3``.  The
 program's heavy work is in library calls (the dots) and in loops that XLA's fusion
-emitters write already vectorized, so ``-O3`` buys it no speed: for the reference MLP the
-compile takes 1.4 s against 1.7 s (medians, 3 alternating rounds), the run the same
-0.6-0.7 s; for a 1024-config logistic regression 1.33 s against 1.63 s, the run unchanged; for an MLP
-64-1024-1024-10 (64 configs, a 2-minute run) the compile is the same and the run 121 s
-against 117 s, within this 2-core machine's noise.
-Results agree with the default options' up to rounding: some arithmetic is compiled
-differently in the last bit (bit for bit the same in four of the five tasks tried, apart
-from the mean of a block's batch losses), and ``tests/test_sweep_runner.py`` checks the
-statuses exactly and the rest to a relative 1e-4."""
+emitters write already vectorized, so ``-O3`` buys it no speed.  Reference MLP: compile
+1.4 s against 1.7 s (medians, 3 alternating rounds), run the same 0.6-0.7 s.  A
+1024-config logistic regression: compile 1.33 s against 1.63 s, run unchanged.  An MLP
+64-1024-1024-10 (64 configs, a 2-minute run): compile the same, run 121 s against 117 s,
+within this 2-core machine's noise.  Results agree with the default options' up to
+rounding: some arithmetic is compiled differently in the last bit (in four of the five
+tasks tried only the mean of a block's batch losses differed), and
+``tests/test_sweep_runner.py`` checks the statuses exactly and the rest to 1e-4."""
 
 
 class _Programs:
@@ -290,7 +289,8 @@ class _Programs:
                 return jax.lax.cond(i < n_blocks, steps, lambda s, i: s, state, i)
 
             configs = jax.tree_util.tree_leaves(carry)[0].shape[0]
-            state = (carry, rows, jnp.broadcast_to(no_losses()[:, None], (self.eval_every, configs)))
+            no_block_yet = jnp.broadcast_to(no_losses()[:, None], (self.eval_every, configs))
+            state = (carry, rows, no_block_yet)
             carry, rows, _ = jax.lax.fori_loop(0, n_blocks + 1, body, state)
             return carry, rows, status_all(carry)
 
