@@ -653,16 +653,14 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
         if jax.process_count() > 1:  # the writer's recorded plan (0: none) for every process
             recorded = int(_from_writer(np.int64(plan["size"] if plan else 0)))
             if plan is None and recorded:
-                plan = plans[str(b)] = {"size": recorded, "count": math.ceil(size / recorded),
-                                        "bytes_per_config": None}
+                plan = plans[str(b)] = _slice_plan(size, recorded, None)
         if plan is None:
             started = time.perf_counter()
             planned, per_config = _plan_slices(programs, first, n_devices, memory_limit)
             planned = int(_from_writer(np.int64(planned)))  # free memory differs by host
             timings["compile_seconds"] = timings.get("compile_seconds", 0.0) \
                 + time.perf_counter() - started
-            plan = {"size": planned, "count": math.ceil(size / planned),
-                    "bytes_per_config": per_config}
+            plan = _slice_plan(size, planned, per_config)
             plans[str(b)] = plan
             if store is not None:
                 store.update_manifest(slices=plans)
@@ -711,6 +709,12 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     result.timings = timings
     result.slices = plans
     return result
+
+
+def _slice_plan(configs: int, slice_size: int, bytes_per_config: Optional[float]) -> dict:
+    """A bucket's slice plan as the manifest records it (``result.slices``)."""
+    return {"size": slice_size, "count": math.ceil(configs / slice_size),
+            "bytes_per_config": bytes_per_config}
 
 
 def _slice_size(size: int, n_devices: int, max_configs: Optional[int]) -> int:
