@@ -238,6 +238,7 @@ PROCESS_SCRIPT = textwrap.dedent("""
     import json, sys
     import jax
     out, process, processes, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    quiet = sys.argv[5] == "quiet"  # else a progress bar (on process 0's stderr)
     if processes > 1:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(f"localhost:{port}", num_processes=processes, process_id=process)
@@ -246,7 +247,7 @@ PROCESS_SCRIPT = textwrap.dedent("""
     task = sweep.builtin_task(model="mlp", hidden=[16], dataset="digits", optimizer="sgd",
                               batch_size=32)
     result = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), out=out,
-                       quiet=True, chunk_seconds=0.01, checkpoint_seconds=0.0)
+                       quiet=quiet, chunk_seconds=0.01, checkpoint_seconds=0.0)
     summary = result.to_pandas()
     plain = sweep.run(lambda h, key: {"value": h["learning_rate"] + jax.random.uniform(key)}, grid,
                       budget=sweep.Budget(steps=1), quiet=True).to_pandas()
@@ -264,36 +265,42 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _run_processes(tmp_path, out, processes: int, devices_each: int) -> list:
+def _run_processes(tmp_path, out, processes: int, devices_each: int, bar: bool = False) -> list:
     """The sweep of PROCESS_SCRIPT in ``processes`` processes under jax.distributed (local
-    collectives), each with ``devices_each`` CPU devices: what each printed."""
+    collectives), each with ``devices_each`` CPU devices (``bar``: not quiet): what each
+    printed, and its standard error as ``printed["stderr"]``."""
     script = tmp_path / "process_script.py"
     script.write_text(PROCESS_SCRIPT)
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_each}")
     port = str(_free_port())
     command = [sys.executable, str(script), str(out)]
-    running = [subprocess.Popen(command + [str(i), str(processes), port], env=env,
+    mode = "bar" if bar else "quiet"
+    running = [subprocess.Popen(command + [str(i), str(processes), port, mode], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for i in range(processes)]
     printed = []
     for process in running:
         stdout, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
-        printed.append(json.loads(stdout.strip().splitlines()[-1]))
+        printed.append(dict(json.loads(stdout.strip().splitlines()[-1]), stderr=stderr))
     return printed
 
 
 def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     """Two processes with one CPU device each (``jax.distributed``, collectives over gloo)
     run the sweep of one process with two devices: the same results on both processes,
-    one output folder written by process 0, and a rerun there resumes to the same; a
-    plain-function task too."""
+    one output folder written by process 0 (and a progress bar there only), and a rerun
+    there resumes to the same; quiet, and a plain-function task, too."""
     (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
-    first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1)
+    first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1,
+                                   bar=True)
+    assert "sweep (12 configs)" in first["stderr"] and "sweep (" not in second["stderr"]
+    quiet = _run_processes(tmp_path, tmp_path / "quiet", processes=2, devices_each=1)
+    assert not any("sweep (" in printed["stderr"] for printed in quiet)
     assert one["devices"] == first["devices"] == 2
     assert "diverged" in one["status"] and "finished" in one["status"]
-    for printed in (first, second):
+    for printed in (first, second, *quiet):
         assert printed["status"] == one["status"]
         np.testing.assert_array_equal(printed["val_loss"], one["val_loss"])
         np.testing.assert_array_equal(printed["curve"], one["curve"])

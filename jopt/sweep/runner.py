@@ -641,7 +641,7 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
 
     # opened once every bucket's task is made: a bad setting leaves no folder behind
     store = _open_store(out, spec, overwrite)
-    bar = _Progress(total_steps, len(configs), quiet or not _writer())
+    bar = _Progress(total_steps, len(configs), quiet)
     # slice sizes are kept in the manifest: a resumed sweep slices as the first run did
     plans = dict(store.manifest.get("slices", {})) if store is not None else {}
     for b, static_values, indices, bucket_configs, sweep_task, programs in prepared:
@@ -754,13 +754,16 @@ class _Progress:
         self.bar = None
         self.best = math.inf
         self.waiting = configs  # configs of the slices not yet started
-        if not quiet:
+        if not quiet and _writer():
             try:
                 from tqdm.auto import tqdm
                 self.bar = tqdm(total=total, unit="step", desc=f"sweep ({configs} configs)",
                                 file=sys.stderr, dynamic_ncols=True)
             except ImportError:
                 self.bar = None
+        # under jax.distributed the writer's bar needs every process's losses after each
+        # chunk: all processes gather them, and only then (the writer says whether)
+        self.gather = jax.process_count() > 1 and bool(_from_writer(np.int32(self.bar is not None)))
 
     def add_steps(self, steps: int) -> None:
         """More steps to run than the bar was made for (a bucket in several slices)."""
@@ -773,7 +776,7 @@ class _Progress:
 
     def update_from(self, steps: int, alive: int, rows: dict) -> None:
         """After a chunk: ``steps`` run, ``alive`` configs of the running slice not done."""
-        if self.bar is None and jax.process_count() == 1:
+        if self.bar is None and not self.gather:
             return
         losses = _host(rows.get("val_loss", rows.get("train_loss")))  # every process gathers
         if self.bar is None:
