@@ -204,11 +204,16 @@ def _stack(configs: list[dict], names: Sequence[str]) -> dict:
     return out
 
 
-INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusion_emitters": False}
+INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1,
+                         "xla_cpu_use_fusion_emitters": False,
+                         "xla_cpu_parallel_codegen_split_count": 1}
 """XLA's options for the init program on a CPU.  It runs once and briefly, so it is compiled
 for a fast compile: for the reference MLP (whose compile is mostly the threefry draws of
 the initial weights) 0.28 s against 0.6 s, which it spends beside the chunk program's
-trace and compile.  Its outputs are integer hashes and elementwise maps of them;
+trace.  Its machine code is generated in one piece, on one thread: the compile then
+takes the core that the trace (Python, one thread) leaves idle instead of competing for
+both (sweep first calls 0.95x, median of 26 alternating fresh-process pairs, 19 of them
+faster).  Its outputs are integer hashes and elementwise maps of them;
 ``tests/test_sweep_runner.py`` checks that they are bit for bit those of ``model.init``
 compiled with the default options."""
 
@@ -334,15 +339,17 @@ class _Programs:
     def _compile(self, hparams: dict) -> tuple:
         """``(init, chunk, state shapes, bytes per config)`` for slices shaped like
         ``hparams``, compiled on first use.  The init program is traced first (its
-        outputs' shapes are the chunk's inputs) and compiled in a thread while this one
-        traces the chunk program: XLA's compiler releases the GIL, tracing needs it."""
+        outputs' shapes are the chunk's inputs) and lowered, then compiled in a thread while
+        this one traces the chunk program: XLA's compiler releases the GIL; tracing and
+        lowering need it, so both run here, one after the other."""
         signature = self._signature(hparams)
         if signature not in self._compiled:
             hparams = self._abstract(hparams)
             traced = self.init.trace(hparams)
+            lowered = traced.lower()
             cpu = self.mesh.devices.flat[0].platform == "cpu"
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                init = pool.submit(traced.lower().compile, INIT_COMPILER_OPTIONS if cpu else None)
+                init = pool.submit(lowered.compile, INIT_COMPILER_OPTIONS if cpu else None)
                 carry, rows = self._abstract(traced.out_info)
                 chunk = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1)).compile(
                     CHUNK_COMPILER_OPTIONS if cpu else None)
