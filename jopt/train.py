@@ -574,7 +574,9 @@ def fit(model: Any, opt: GradientTransformation, splits: Any, *, loss: Any, batc
         return carry, rows, program.final_metrics(carry)
 
     init_key, batch_key = jax.random.split(key)
-    params0 = model.init(init_key) if params is None else params
+    # compiled, as the sweep's init program is: run op by op, a normal draw's last bit
+    # can differ (XLA fuses its scaling)
+    params0 = jax.jit(model.init)(init_key) if params is None else params
     data = tuple((jnp.asarray(x), jnp.asarray(y)) for x, y in splits)
     carry, rows, metrics = jax.jit(run)(params0, batch_key, data)
     history = dict(rows)

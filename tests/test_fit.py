@@ -54,6 +54,16 @@ def test_fit_matches_a_hand_written_loop(digits):
     np.testing.assert_allclose(result.history["train_loss"][-1], loss(params, x, y), rtol=1e-5)
 
 
+def test_fit_draws_the_initial_parameters_of_the_compiled_model_init(digits):
+    """``fit`` starts from ``model.init(split(key)[0])`` compiled by ``jit``, bit for bit, as
+    the sweep's init program does (a zero learning rate keeps them)."""
+    model = models.mlp([64, 32, 10])
+    key = jax.random.PRNGKey(5)
+    result = fit(model, jopt.sgd(0.0), digits, loss=LOSS, batch_size=32, key=key, steps=2)
+    expected = jax.jit(model.init)(jax.random.split(key)[0])
+    jax.tree_util.tree_map(np.testing.assert_array_equal, result.last_params, expected)
+
+
 def test_early_stopping_restores_the_best_validation_parameters(digits):
     """A large model trained long overfits; patience stops it and returns the best iterate."""
     model = models.mlp([64, 256, 10])
