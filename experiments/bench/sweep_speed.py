@@ -52,12 +52,16 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
 - Steady (2026-12-03): jopt 0.40-0.62x the optax vmap sweep in single calls, 0.41x best
   of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
   over both devices is 0.38-0.57x); 22-33x faster than PyTorch one config at a time.
+  On 2026-12-07, with a load average of 1.3-1.5 from other jobs: 0.55x, 0.51x and 0.39x;
+  28.9x, 20.6x and 26.5x faster than PyTorch.
 - First call, medians of fresh processes: 1.06x to 1.29x on 2026-12-03 morning; after
   that evening's changes 1.08x, 1.03x, 0.95x and 1.07x; on 2026-12-04, before the chunk
   program was compiled at -O1, 0.96x; after, 1.01x and 0.99x (6 alternating pairs each;
   pair ratios 0.79-1.24x; the optax sweep's own first call ranged 2.5-4.3 s between
-  runs).  So jopt's first call is at parity with the hand-written sweep's, within this
-  VM's noise, but not reliably under it.
+  runs).  On 2026-12-07 0.80x; then, with the init program lowered before the chunk is
+  traced and compiled on one thread (``runner.INIT_COMPILER_OPTIONS``: its compile
+  takes the core the chunk's trace leaves idle; 26 alternating fresh-process pairs,
+  19 faster, median pair 0.95x), 0.92x and 0.91x.
   What it spends (quiet machine): 0.02 s before compiling, 0.13 s tracing and lowering
   init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.25-1.6 s compiling it
   at -O1 (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace),
@@ -80,12 +84,16 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
   loops (vmap no longer batches the traced loop bodies again: trace 0.3 -> 0.2 s).
   Measured and left: an unweighted batch loss for a static batch size, evaluation blocks
   padded with constant split masks, and XLA's ``xla_llvm_disable_expensive_passes`` or
-  ``xla_cpu_parallel_codegen_split_count`` changed neither the compile nor the run
-  beyond the noise (nor, on 2026-12-04, ``xla_cpu_use_xnnpack``,
+  ``xla_cpu_parallel_codegen_split_count`` (for the chunk program) changed neither the
+  compile nor the run beyond the noise (nor, on 2026-12-04, ``xla_cpu_use_xnnpack``,
   ``xla_cpu_enable_concurrency_optimized_scheduler``, ``xla_cpu_prefer_vector_width``
   or ``xla_cpu_copy_insertion_use_region_analysis``); no fusion emitters halves the
   compile (1.06 s against 2.04 s) but runs 1.7x slower; -O0 runs 3.5x slower; evaluations
-  stubbed out compile 0.2-0.4 s faster (what the curves cost).
+  stubbed out compile 0.2-0.4 s faster (what the curves cost).  On 2026-12-07: the
+  chunk split into a steps program and an evaluation program compiled in two threads
+  took as long as the one program (XLA's compile already keeps both cores busy);
+  ``jax_include_full_tracebacks_in_locations`` off did not shorten lowering; an argmax
+  without a variadic reduce did not shorten the compile.
 - Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 3-4 ms (Python:
   the grid, device_put, the results' tables; 7 ms before the tables were built without
   ``concat`` and ``sort_values``), so one config costs 9-10 ms per 100 steps against the
