@@ -368,6 +368,27 @@ def test_the_init_program_draws_the_initial_weights_of_model_init():
         jax.tree_util.tree_map(np.testing.assert_array_equal, got, expected)
 
 
+def test_compile_options_this_xla_does_not_know_give_a_warning_and_its_defaults(monkeypatch):
+    """XLA's option names change between versions: with one this jaxlib does not know, the
+    programs compile with XLA's defaults (a warning says so) and train as with the usual
+    options, up to rounding."""
+    from jopt.sweep import runner
+    grid = sweep.Grid(learning_rate=[0.01, 0.1, 3.0], seed=[0, 1], batch_size=[32])
+    budget = sweep.Budget(steps=20, eval_every=10)
+    runner.clear_cache()
+    usual = sweep.run(sweep.builtin_task(**SETTINGS), grid, budget=budget, quiet=True).to_pandas()
+    unknown = {"xla_an_option_no_version_has": True}
+    monkeypatch.setattr(runner, "INIT_COMPILER_OPTIONS", unknown)
+    monkeypatch.setattr(runner, "CHUNK_COMPILER_OPTIONS", unknown)
+    runner.clear_cache()
+    with pytest.warns(RuntimeWarning, match="refused one of the compile options"):
+        fallback = sweep.run(sweep.builtin_task(**SETTINGS), grid, budget=budget,
+                             quiet=True).to_pandas()
+    runner.clear_cache()
+    assert fallback.status.tolist() == usual.status.tolist()
+    np.testing.assert_allclose(fallback.final_val_loss, usual.final_val_loss, rtol=1e-4)
+
+
 def test_the_chunk_program_trains_as_with_xla_default_options():
     """The chunk program is compiled with LLVM's -O1 on a CPU (``CHUNK_COMPILER_OPTIONS``):
     two chunks of it give the statuses (divergence, its step) of the program compiled with

@@ -36,6 +36,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
@@ -346,13 +347,14 @@ class _Programs:
         if signature not in self._compiled:
             hparams = self._abstract(hparams)
             traced = self.init.trace(hparams)
-            lowered = traced.lower()
+            init_lowered = traced.lower()
             cpu = self.mesh.devices.flat[0].platform == "cpu"
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                init = pool.submit(lowered.compile, INIT_COMPILER_OPTIONS if cpu else None)
+                init = pool.submit(_compile_with, init_lowered,
+                                   INIT_COMPILER_OPTIONS if cpu else None)
                 carry, rows = self._abstract(traced.out_info)
-                chunk = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1)).compile(
-                    CHUNK_COMPILER_OPTIONS if cpu else None)
+                chunk_lowered = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1))
+                chunk = _compile_with(chunk_lowered, CHUNK_COMPILER_OPTIONS if cpu else None)
                 size = next(iter(hparams.values())).shape[0]
                 init = init.result()
                 # the larger of the two programs' needs (init holds its draws and the carry)
@@ -361,6 +363,21 @@ class _Programs:
                 per_config = None if None in estimates else max(estimates)
                 self._compiled[signature] = (init, chunk, traced.out_info, per_config)
         return self._compiled[signature]
+
+
+def _compile_with(lowered, options: Optional[dict]):
+    """``lowered`` compiled with XLA's ``options``, or with its defaults (and a warning)
+    when this jaxlib's XLA does not know one of them: they only make compiles faster, and
+    XLA's option names change between versions."""
+    try:
+        return lowered.compile(options)
+    except Exception as error:  # noqa: BLE001  (jaxlib's error type varies by version)
+        if not options or "No such compile option" not in str(error):
+            raise
+    warnings.warn(f"jopt.sweep: this jaxlib's XLA refused one of the compile options "
+                  f"{sorted(options)}; compiling with XLA's defaults instead (slower to "
+                  "compile, results equal up to rounding)", RuntimeWarning, stacklevel=2)
+    return lowered.compile()
 
 
 class _Slice(NamedTuple):
