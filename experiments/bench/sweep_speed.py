@@ -52,8 +52,8 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
 - Steady (2026-12-03): jopt 0.40-0.62x the optax vmap sweep in single calls, 0.41x best
   of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
   over both devices is 0.38-0.57x); 22-33x faster than PyTorch one config at a time.
-  On 2026-12-07, with a load average of 1.3-1.5 from other jobs: 0.55x, 0.51x and 0.39x;
-  28.9x, 20.6x and 26.5x faster than PyTorch.
+  On 2026-12-07 (load average 1.3-1.5 at the starts): 0.55x, 0.51x, 0.39x, 0.47x and
+  0.54x; 28.9x, 20.6x, 26.5x, 26.9x and 23.1x faster than PyTorch.
 - First call, medians of fresh processes: 1.06x to 1.29x on 2026-12-03 morning; after
   that evening's changes 1.08x, 1.03x, 0.95x and 1.07x; on 2026-12-04, before the chunk
   program was compiled at -O1, 0.96x; after, 1.01x and 0.99x (6 alternating pairs each;
@@ -61,7 +61,8 @@ ratios within one run; ``--profile`` repeats the steady measurements in interlea
   runs).  On 2026-12-07 0.80x; then, with the init program lowered before the chunk is
   traced and compiled on one thread (``runner.INIT_COMPILER_OPTIONS``: its compile
   takes the core the chunk's trace leaves idle; 26 alternating fresh-process pairs,
-  19 faster, median pair 0.95x), 0.92x and 0.91x.
+  19 faster, median pair 0.95x), 0.92x, 0.91x, 0.86x and 0.86x (in the last
+  run jopt was faster in all 6 pairs).
   What it spends (quiet machine): 0.02 s before compiling, 0.13 s tracing and lowering
   init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.25-1.6 s compiling it
   at -O1 (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace),
