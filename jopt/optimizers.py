@@ -19,9 +19,19 @@ from jopt.base import GradientTransformation, PyTree, ScalarOrSchedule, chain, c
 from jopt.transforms import (add_decayed_weights, ema, identity, scale, scale_by_adagrad,
                              scale_by_adam, scale_by_learning_rate, scale_by_rms, trace)
 
-__all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "MOMENTUM_FORMS"]
+__all__ = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "MOMENTUM_FORMS", "HYPERPARAMETERS"]
 
 MOMENTUM_FORMS = ("outside", "inside", "ema")
+
+# Each optimizer's numeric arguments that may be traced (a sweep's grid keys), declared
+# here rather than read off annotations; every optimizer in __all__ has an entry.
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "sgd": ("learning_rate", "momentum", "dampening", "weight_decay"),
+    "adagrad": ("learning_rate", "initial_accumulator_value", "eps", "weight_decay"),
+    "rmsprop": ("learning_rate", "decay", "eps", "initial_scale", "momentum", "weight_decay"),
+    "adam": ("learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"),
+    "adamw": ("learning_rate", "b1", "b2", "eps", "eps_root", "weight_decay"),
+}
 
 
 def _l2(weight_decay: Optional[Any]) -> GradientTransformation:

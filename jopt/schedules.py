@@ -25,7 +25,35 @@ __all__ = [
     "constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
     "piecewise_constant_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule",
     "inverse_time_decay", "power_decay", "join_schedules", "warmup", "floor",
+    "HYPERPARAMETERS", "LEARNING_RATE_ARGUMENT",
 ]
+
+# The schedules a sweep can name: each one's numeric arguments (all traceable), and the
+# argument that a sweep's ``learning_rate`` sets (the peak of a warmup schedule, the
+# start of a decay).  Schedules of schedules (join, warmup, floor) are built in code.
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "constant_schedule": ("value",),
+    "linear_schedule": ("init_value", "end_value", "transition_steps", "transition_begin"),
+    "polynomial_schedule": ("init_value", "end_value", "power", "transition_steps",
+                            "transition_begin"),
+    "exponential_decay": ("init_value", "transition_steps", "decay_rate", "transition_begin",
+                          "end_value"),
+    "cosine_decay_schedule": ("init_value", "decay_steps", "alpha", "exponent"),
+    "warmup_cosine_decay_schedule": ("init_value", "peak_value", "warmup_steps", "decay_steps",
+                                     "end_value", "exponent"),
+    "inverse_time_decay": ("init_value", "decay_rate"),
+    "power_decay": ("scale", "power", "offset"),
+}
+LEARNING_RATE_ARGUMENT: dict[str, str] = {
+    "constant_schedule": "value",
+    "linear_schedule": "init_value",
+    "polynomial_schedule": "init_value",
+    "exponential_decay": "init_value",
+    "cosine_decay_schedule": "init_value",
+    "warmup_cosine_decay_schedule": "peak_value",
+    "inverse_time_decay": "init_value",
+    "power_decay": "scale",
+}
 
 
 def _step(count: Any) -> jax.Array:
