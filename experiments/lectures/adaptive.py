@@ -25,7 +25,8 @@ import numpy as np
 
 import jopt
 from experiments.lectures import problems
-from experiments.lectures.common import contour, draw_paths, float64, pick, subplots, trajectory
+from experiments.lectures.common import (contour, draw_paths, float64, pick, slide, subplots,
+                                         trajectory)
 
 TINY_EPS = 1e-300
 """The catalogue's "eps -> 0": jopt requires ``eps > 0``, and 1e-300 is invisible in float64."""
@@ -157,6 +158,7 @@ def _f23(learning_rate, steps):
                        {name: path.values for name, path in paths.items()}, learning_rate)
 
 
+@slide("F23", "000", "Adagrad")
 def plot_f23(data: AdagradData):
     """Paths on Q100, f against the step, and the first step of each convention."""
     fig, axes = subplots(3, width=4.6)
@@ -181,7 +183,7 @@ def plot_f23(data: AdagradData):
     ax_first.set_ylim(top=10)  # room for the legend above the bars
     ax_first.set_xticks(positions, [label.split(" (")[0] for label in labels], rotation=25,
                         ha="right", fontsize="small")
-    ax_first.set(ylabel="|first step| / eta", title="F23 · first step, g = (2, -0.01)")
+    ax_first.set(ylabel="|first step| / η", title="F23 · first step, $g = (2, -0.01)$")
     ax_first.legend(fontsize="small", ncols=2, loc="upper center")
     return fig
 
@@ -267,6 +269,7 @@ def _f24(steps, decays, learning_rate, eps, small_grad):
                        eps_first_step)
 
 
+@slide("F24", "000", "RMSprop")
 def plot_f24(data: RmspropData):
     """Step / eta against t under a constant gradient, one panel per decay rho."""
     fig, axes = subplots(len(data.decays), width=5.2)
@@ -278,7 +281,7 @@ def plot_f24(data: RmspropData):
             ax.axhline(level, color="0.5", linewidth=0.8, linestyle=":")
             ax.annotate(text, (data.t[-1], level), fontsize="small", color="0.4",
                         ha="right", va="top")
-        ax.set(xlabel="step t", ylabel="|step| / eta (constant gradient, eps -> 0)",
+        ax.set(xlabel="step t", ylabel="|step| / η (constant gradient, ε → 0)",
                title=f"F24 · RMSprop, rho = {decay:g}", ylim=(0.05, 30))
         ax.legend(fontsize="x-small")
     return fig
@@ -381,6 +384,7 @@ def _f25(steps, learning_rate, b1, b2, eps, descent_rate, descent_steps):
                     deck000_random, descent, b1, b2)
 
 
+@slide("F25", "000", "Adam optimizer")
 def plot_f25(data: AdamData):
     """Step / eta against t for each reading of Adam; Adam against deck 001's "+" on Q10."""
     fig, axes = subplots(2, width=5.6)
@@ -394,7 +398,7 @@ def plot_f25(data: AdamData):
     ax_steps.axhline(data.deck000_limit, color="0.5", linewidth=0.8, linestyle="--")
     ax_steps.annotate("sqrt(1 - b2) / (1 - b1)", (data.t[-1], data.deck000_limit),
                       fontsize="small", color="0.4", ha="right", va="top")
-    ax_steps.set(xlabel="step t", ylabel="|step| / eta (constant gradient g = 1)",
+    ax_steps.set(xlabel="step t", ylabel="|step| / η (constant gradient $g = 1$)",
                  title=f"F25 · Adam's readings (b1 = {data.b1:g}, b2 = {data.b2:g})",
                  ylim=(1e-3, 30))  # the fed-back reading falls out of the bottom
     ax_steps.legend(fontsize="x-small")
@@ -511,6 +515,7 @@ def steps_below(data: FourOptimizersData, level: float = 0.5) -> dict:
             for name, curves in data.losses.items()}
 
 
+@slide("F26", "002", "Practice — Run 3.2. Optimizer")
 def plot_f26(data: FourOptimizersData):
     """Full training loss against the step: mean and min-max band over seeds, per sampling."""
     fig, axes = subplots(len(data.samplings), width=5.2)
@@ -521,7 +526,7 @@ def plot_f26(data: FourOptimizersData):
             ax.fill_between(data.steps, runs.min(0), runs.max(0), color=line.get_color(),
                             alpha=0.25, linewidth=0)
         ax.set(xlabel="step", ylabel="full training loss",
-               title=f"F26 · DIGITS-MLP, batch 32, eta = 0.005 ({sampling})")
+               title=f"F26 · DIGITS-MLP, batch 32, η = 0.005 ({sampling})")
         ax.legend(title=f"{len(data.seeds)} seeds: mean, min-max", loc="best")
     return fig
 

@@ -28,7 +28,7 @@ from jax.flatten_util import ravel_pytree
 
 import jopt
 from experiments.lectures import common
-from experiments.lectures.common import pick
+from experiments.lectures.common import pick, slide
 
 F64 = jnp.float64
 
@@ -138,13 +138,15 @@ def saturation(params: dict, x: jax.Array, y: jax.Array, grid: int) -> Saturatio
                        for activation, weights in params.items()})
 
 
+@slide("F38", "000", "Sigmoid vs ReLU")
 def plot_f38(data: Saturation):
     """Left: the activations and their slopes; right: per-layer gradient norms, log y."""
     fig, axes = common.subplots(2)
     left, right = axes.flat
     styles = {"sigmoid": "C0", "relu": "C1", "softplus": "C2"}
     for name, color in styles.items():
-        left.plot(data.z, data.curves[name], color=color, label=name)
+        under = dict(linewidth=4, alpha=0.45) if name == "sigmoid" else {}  # softplus' lies on it
+        left.plot(data.z, data.curves[name], color=color, label=name, **under)
         left.plot(data.z, data.curves[name + "'"], color=color, linestyle="--",
                   label=f"{name}' (= sigmoid)" if name == "softplus" else f"{name}'")
     left.plot(data.points, data.sigmoid_slopes, "ko", markersize=4, label="sigmoid' at 0, 5, 10")
@@ -247,6 +249,7 @@ def plot_differences(ax, checks: dict, title: str) -> None:
     ax.legend(fontsize="small")
 
 
+@slide("F39", "000", "Back propagation with RELU")
 def plot_f39(data: dict):
     """Parity plot of the slide's formulas against ``jax.grad``, and the gaps."""
     fig, axes = common.subplots(2)
@@ -383,6 +386,7 @@ def backprop_checks(params: list, activations: tuple, x: jax.Array, labels: jax.
                           sign_check(unit, unit_x, unit_y), sign_check(net, example, target))
 
 
+@slide("F40", "000", "Multi-layer back-propagation")
 def plot_f40(data: MatrixBackprop):
     """Left: the matrix-form pass against ``jax.grad``; right: deck 003's delta x against it."""
     fig, axes = common.subplots(2)
@@ -456,6 +460,7 @@ def f41(*, logits: Sequence[float] = (2.0, 1.0, 0.1, -1.0), label: int = 2,
                        jax.vmap(abs_first)(t), slopes, mirror)
 
 
+@slide("F41", "003", "Soft Max Function")
 def plot_f41(data: SoftmaxData):
     """The gradient check, the two-class softmax against sigma, and softmax against |a|."""
     fig, axes = common.subplots(3, width=4.5)
@@ -525,6 +530,7 @@ def f42(*, grid: int = pick(999, 199)) -> dict:
     }
 
 
+@slide("F42", "003", "Entropy")
 def plot_f42(data: dict):
     """Left: binary entropy; right: H(P, Q) and H(Q, P) for P = (1/2, 1/2), Q = (q, 1 - q)."""
     fig, axes = common.subplots(2)
@@ -617,6 +623,7 @@ def zero_one_curves(x: jax.Array, y: jax.Array, w1: Any, grid: int) -> ZeroOneDa
     return ZeroOneData(x, y, jnp.asarray(w1, F64), w0, *jax.vmap(along)(w0))
 
 
+@slide("F43", "003", "Example: 0 1 loss")
 def plot_f43(data: ZeroOneData):
     """Left: the faces and a few lines w'x = 0; right: the three losses against w0."""
     fig, axes = common.subplots(2)
@@ -782,6 +789,7 @@ def descents(x: jax.Array, y: jax.Array, weights: Any, learning_rates: Any, refe
                              jnp.asarray(references))
 
 
+@slide("F44", "004", "Recap: Logistic regression")
 def plot_f44(data: LogisticRegressionData):
     """Gradient norm and relative distance to the reference solution against the step, log y."""
     fig, axes = common.subplots(2)
@@ -791,7 +799,7 @@ def plot_f44(data: LogisticRegressionData):
         right.semilogy(data.errors[name], label=name)
     left.axhline(1e-10, color="0.6", linestyle=":", label="1e-10")
     left.set(xlabel="step t", ylabel=r"$\|\nabla \ell(\theta_t)\|$",
-             title="F44 · GD at eta = 1/L, gradient norm")
+             title="F44 · GD at η = 1/L, gradient norm")
     right.axhline(1e-12, color="0.6", linestyle=":", label="1e-12")
     right.set(xlabel="step t", ylabel=r"$\|\theta_t - \theta^*\| / \|\theta^*\|$",
               title="F44 · distance to sklearn / the closed forms")

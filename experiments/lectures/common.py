@@ -116,13 +116,43 @@ def increases(values: jax.Array) -> jax.Array:
 # ----------------------------------------------------------------------------
 
 
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
+           "#F0E442")
+"""Okabe and Ito's colour-blind-safe palette, the colour cycle of every lecture figure:
+``"C0"`` .. ``"C7"`` are blue, orange, green, vermillion, purple, sky blue, black, yellow."""
+
+
+def use_palette() -> None:
+    """Make :data:`PALETTE` matplotlib's colour cycle (what ``"C0"`` .. ``"C7"`` name)."""
+    import matplotlib
+    from cycler import cycler
+    matplotlib.rcParams["axes.prop_cycle"] = cycler(color=PALETTE)
+
+
 def subplots(ncols: int = 1, nrows: int = 1, *, width: float = 5.0, height: float = 4.0,
              **kwargs):
-    """``plt.subplots`` sized ``width x height`` inches per panel, constrained layout."""
+    """``plt.subplots`` sized ``width x height`` inches per panel, constrained layout, in
+    the lectures' palette (:func:`use_palette`)."""
     import matplotlib.pyplot as plt
+    use_palette()
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
                         layout="constrained", squeeze=False if nrows * ncols > 1 else True,
                         **kwargs)
+
+
+def slide(figure_id: str, deck: str, title: str) -> Callable:
+    """Decorate a figure's plot function: the figure it returns gets the id and the deck's
+    slide title as its suptitle, e.g. ``F37 · deck 004, "Asymptotic upper bounds"``."""
+    def decorate(plot_fn: Callable) -> Callable:
+        @functools.wraps(plot_fn)
+        def plot(*args, **kwargs):
+            figure = plot_fn(*args, **kwargs)
+            figure.suptitle(f'{figure_id} · deck {deck}, "{title}"', fontsize="medium",
+                            fontweight="bold")
+            return figure
+        plot.slide = (deck, title)
+        return plot
+    return decorate
 
 
 def grid_values(fun: Callable, xlim: Sequence[float], ylim: Sequence[float],
@@ -138,7 +168,13 @@ def grid_values(fun: Callable, xlim: Sequence[float], ylim: Sequence[float],
 def contour(ax, fun: Callable, xlim: Sequence[float], ylim: Sequence[float], *,
             levels: Any = 25, log: bool = True, n: int = 201):
     """Level sets of ``fun`` (a function of a 2-vector) on ``ax``, log-spaced by default."""
-    grid_x, grid_y, z = grid_values(fun, xlim, ylim, n)
+    return draw_levels(ax, grid_values(fun, xlim, ylim, n), levels=levels, log=log)
+
+
+def draw_levels(ax, grid: tuple, *, levels: Any = 25, log: bool = True):
+    """Level sets of a :func:`grid_values` ``(X, Y, Z)`` on ``ax``, log-spaced by default."""
+    grid_x, grid_y, z = grid
+    xlim, ylim = (grid_x.min(), grid_x.max()), (grid_y.min(), grid_y.max())
     if log and np.ndim(levels) == 0:
         low = max(np.nanmin(z[z > 0]) if np.any(z > 0) else 1e-3, 1e-12)
         levels = np.geomspace(low, np.nanmax(z), int(levels))

@@ -31,7 +31,7 @@ import numpy as np
 
 import jopt
 from experiments.lectures import common, problems
-from experiments.lectures.common import pick, subplots
+from experiments.lectures.common import pick, slide, subplots
 
 BLOWUP = 1e12
 """A value above this counts as diverged (F1)."""
@@ -146,6 +146,7 @@ def f1(learning_rates: Sequence[float] = F1_RATES, steps: int = 1300,
                         steps_to(run.values < tol), steps_to(run.values > BLOWUP), tol)
 
 
+@slide("F1", "004", "Gradient descent: Learning rate")
 def plot_f1(data: StepSizeData):
     """Q10's contours with the first 30 iterates per rate; f(x_t) on a log axis."""
     fig, axes = subplots(2, width=6.0)
@@ -191,6 +192,7 @@ def f2(learning_rates: Sequence[float] = tuple(np.arange(1, 21) / 10), steps: in
     return RateSweepData(rates, steps_to(run.values < tol), slow_mode, tol, steps)
 
 
+@slide("F2", "002", "Learning rate")
 def plot_f2(data: RateSweepData):
     """Steps to the tolerance against eta (log-log), and steps times eta."""
     fig, axes = subplots(2)
@@ -254,15 +256,17 @@ def f3(q10_steps: int = 200, q100_steps: int = 1000,
         q100_gap, q100_bound, rho, steps_to(q100_gap[None, :] < rho[:, None]))
 
 
+@slide("F3", "001", "Gradient Descent: Classic analysis")
 def plot_f3(data: LinearRateData):
     """f_t - f* with the slide's bound (log y) for Q10 and Q100 at eta = 1/L."""
     fig, axes = subplots(2)
     for ax, name, gap, bound in ((axes[0, 0], "Q10 (κ = 10)", data.q10_gap, data.q10_bound),
                                  (axes[0, 1], "Q100 (κ = 100)", data.q100_gap, data.q100_bound)):
-        ax.semilogy(gap, label="GD, η = 1/L: f_t − f*")
-        ax.semilogy(bound, "--", label="slide: (1 − μ/L)^t (f₀ − f*)")
-        ax.semilogy(bound ** 2 / bound[0], ":", color="0.4", label="(1 − μ/L)^{2t} (f₀ − f*)")
-        ax.set(xlabel="step t", ylabel="f(x_t) − f*", title=f"F3 · linear rate on {name}")
+        ax.semilogy(gap, label="GD, $\\eta = 1/L$: $f_t - f^*$")
+        ax.semilogy(bound, "--", label="slide: $(1 - \\mu/L)^t\\,(f_0 - f^*)$")
+        ax.semilogy(bound ** 2 / bound[0], ":", color="0.4",
+                    label="$(1 - \\mu/L)^{2t}\\,(f_0 - f^*)$")
+        ax.set(xlabel="step $t$", ylabel="$f(x_t) - f^*$", title=f"F3 · linear rate on {name}")
         ax.legend(fontsize="small")
     return thin_log_ticks(fig)
 
@@ -357,6 +361,7 @@ def f4(steps: int = pick(1000, 300), d: int = 1000) -> SublinearData:
                          loglog_slope(t, gd, 10, high), loglog_slope(t, nesterov, 10, high))
 
 
+@slide("F4", "001", "Gradient Descent: Classic analysis")
 def plot_f4(data: SublinearData):
     """f_t against t (log-log) for GD and Nesterov, with both bounds."""
     fig, ax = subplots(width=6.5)
@@ -413,6 +418,7 @@ def f5(learning_rates: Sequence[float] = (0.08, 0.04, 0.02, 0.01, 0.005),
                     flow_times, gradient_flow(q10, flow_times), horizon)
 
 
+@slide("F5", "001", "Gradient Descent")
 def plot_f5(data: FlowData):
     """The iterates over the exact flow on Q10's contours; the largest error against eta."""
     fig, axes = subplots(2, width=5.5)
@@ -511,6 +517,7 @@ def f6(seed: int = 0, radii: Sequence[float] = (0.5, 0.1, 0.01),
                       -jax.grad(bumpy)(point) / jnp.linalg.norm(jax.grad(bumpy)(point)))
 
 
+@slide("F6", "001", "Challenges: Curvature")
 def plot_f6(data: TaylorData):
     """The change of f against eta (exact and second order); the circles around (1, -0.7)."""
     fig, axes = subplots(2, width=5.5)
@@ -584,6 +591,7 @@ def f7(num_points: int = 100, seed: int = 0, limits: float = 2.0,
                              jax.vmap(lambda p: tangent_derivative(bumpy, p))(points), limits)
 
 
+@slide("F7", "004", "Gradient descent: Orthogonality")
 def plot_f7(data: GradientFieldData):
     """Contours of f with a quiver of -grad f."""
     fig, ax = subplots(width=6.0, height=5.5)
@@ -679,6 +687,7 @@ def f8(h: float = 1e-6, num_angles: int = 361) -> DifferentiabilityData:
         {"abs": jax.vmap(jax.grad(jnp.abs))(z), "relu": jax.vmap(jax.grad(jax.nn.relu))(z)})
 
 
+@slide("F8", "004", "Gradient descent: Differentiability")
 def plot_f8(data: DifferentiabilityData):
     """The function near 0; its directional derivatives at 0 against grad f(0).u; kinks."""
     fig, axes = subplots(3, width=4.6)
@@ -696,9 +705,10 @@ def plot_f8(data: DifferentiabilityData):
     ax.legend(fontsize="small")
     ax = axes[0, 2]
     at_zero = np.argmin(np.abs(data.z))
-    for (name, grads), offset in zip(data.kink_grads.items(), (0.0, 0.03)):
-        line, = ax.plot(data.z, grads + offset, label=f"jax.grad({name})")
-        ax.plot(0, grads[at_zero] + offset, "o", color=line.get_color())
+    for (name, grads), style in zip(data.kink_grads.items(),
+                                    (dict(linewidth=4, alpha=0.5), dict(linestyle="--"))):
+        line, = ax.plot(data.z, grads, label=f"jax.grad({name})", **style)
+        ax.plot(0, grads[at_zero], "o", color=line.get_color())
     ax.plot(0, data.kinks["jax.grad(lambda z: jnp.maximum(z, 0.))(0.)"], "s", color="C2",
             label="jnp.maximum(z, 0) at 0: 0.5")
     ax.set(xlabel="z", ylabel="derivative JAX returns",
@@ -750,6 +760,7 @@ def f9(quart_starts: Sequence[float] = F9_QUART_STARTS, quart_steps: int = 5000,
                           steps_to(jnp.abs(paths[..., 1]) > 1))
 
 
+@slide("F9", "004", "Gradient descent: Stationary points")
 def plot_f9(data: StationaryData):
     """QUART with the GD paths; x_t against t; the saddle x^2 - y^2 with two paths."""
     fig, axes = subplots(3, width=4.8)
@@ -772,9 +783,13 @@ def plot_f9(data: StationaryData):
     ax.set(xlabel="step t", ylabel="x_t", title="F9 · QUART, η = 0.01: two basins")
     ax = axes[0, 2]
     common.contour(ax, saddle, (-0.2, 1.2), (-1.2, 1.2), levels=15, log=False)
-    common.draw_paths(ax, {f"x₀ = ({s[0]:g}, {s[1]:g})": xs[:data.escape_step.max() + 3]
-                           for s, xs in zip(data.saddle_starts, data.saddle_xs)},
-                      markersize=2)
+    shown = data.escape_step.max() + 3  # the path from (1, 0) lies under the other until it escapes
+    for start, xs, style in zip(data.saddle_starts, data.saddle_xs,
+                                (dict(linewidth=4, alpha=0.5), dict(marker="o", markersize=2))):
+        line, = ax.plot(xs[:shown, 0], xs[:shown, 1], label=f"$x_0$ = ({start[0]:g}, {start[1]:g})",
+                        **style)
+        ax.plot(*xs[0], "s", color=line.get_color(), markersize=5)
+    ax.legend(fontsize="small")
     ax.set(xlabel="x", ylabel="y", title="F9 · saddle x² − y², η = 0.1")
     return thin_log_ticks(fig)
 
@@ -886,6 +901,7 @@ def f10(rosen_steps: int = pick(200_000, 21_000), digits_epochs: int = pick(54, 
                    digits_gradient_norms(seeds=digits_seeds, epochs=digits_epochs))
 
 
+@slide("F10", "001", "Challenges: Curvature")
 def plot_f10(data: F10Data):
     """||grad f|| along GD on ROSEN (log-log) and along SGD on DIGITS-MLP."""
     fig, axes = subplots(2, width=5.8)
@@ -959,6 +975,7 @@ def f11(x0: float = 1.0, learning_rate: float = 0.1, max_delta: float = 1.0,
                         jnp.stack([z, jax.vmap(cliff)(z)]), within(plain), within(clipped), tol)
 
 
+@slide("F11", "001", "Challenge : curvature")
 def plot_f11(data: ClippingData):
     """The cliff with the first iterates of both runs; the distance to x* against t."""
     fig, axes = subplots(2, width=5.5)
@@ -1063,6 +1080,7 @@ def f12(steps: int = pick(72_000, 8_000), tol: float = 1e-6, fixed_rate: float =
                        excess[..., logged], runs.xs[:, 0, logged], minimizers, tol)
 
 
+@slide("F12", "002", "Feature scaling")
 def plot_f12(data: ScalingData):
     """Loss contours in (w1, w2) at the best b, raw and standardized, with the eta = 1/L
     path; the excess loss against t."""
@@ -1074,15 +1092,17 @@ def plot_f12(data: ScalingData):
                                                      ("raw", "standardized")):
         loss = lambda w12, design=design, b=w_star[0]: least_squares_loss(
             jnp.concatenate([jnp.asarray(b)[None], w12]), jnp.asarray(design), y)
-        corners = np.vstack([path[:, 1:], w_star[None, 1:], np.zeros((1, 2))])
-        margin = 0.25 * (corners.max(axis=0) - corners.min(axis=0))
-        lows, highs = corners.min(axis=0) - margin, corners.max(axis=0) + margin
+        center, half = w_star[1:] / 2, 0.75 * np.abs(w_star[1:]).max()  # a square around 0 and w*
+        lows, highs = center - half, center + half
         with jax.enable_x64(True):
             common.contour(ax, loss, (lows[0], highs[0]), (lows[1], highs[1]), levels=20)
+        ax.set_aspect("equal")  # equal scales: the raw bowl is a thin trough, the standardized one round
         ax.plot(path[:, 1], path[:, 2], "o-", markersize=2, linewidth=0.8, color="C0",
                 label="GD, η = 1/L")
         ax.plot(*w_star[1:], "*", color="k", markersize=10, label="minimum")
-        ax.set(xlabel="w₁", ylabel="w₂", title=f"F12 · {name} features, κ = {kappa:.4g}")
+        ax.set(xlabel="$w_1$", ylabel="$w_2$",
+               title=f"F12 · {name} features, κ = {kappa:,.0f}" if kappa > 100 else
+               f"F12 · {name} features, κ = {kappa:.2f}")
         ax.legend(fontsize="small")
     ax = axes[0, 2]
     t = data.logged_steps

@@ -25,7 +25,7 @@ import numpy as np
 import jopt
 
 from . import common, problems
-from .common import pick
+from .common import pick, slide
 
 # ----------------------------------------------------------------------------
 # Helpers: the gradients along a run, and the step sizes it took
@@ -114,6 +114,7 @@ def steps_label(steps: int, budget: int) -> str:
     return f"not within {budget} steps" if int(steps) < 0 else f"{int(steps)} steps"
 
 
+@slide("F13", "004", "Gradient descent: Learning rate")
 def plot_f13(data: ExactLineSearch):
     """The zig-zag paths on Q10's contours, and f_t (log) against the Kantorovich rate."""
     fig, axes = common.subplots(2, width=5.5)
@@ -229,6 +230,7 @@ def stop_or_budget(steps: int, budget: int) -> int:
     return budget if int(steps) < 0 else int(steps)
 
 
+@slide("F14", "004", "Gradient descent: Learning rate")
 def plot_f14(data: Backtracking):
     """Backtracking paths on Q10 and ROSEN, gradient norms against fixed steps, and the
     accepted step sizes."""

@@ -40,8 +40,8 @@ import numpy as np
 
 import jopt
 from experiments.lectures import common, problems
-from experiments.lectures.common import (as_numpy, first_index, float64, increases, pick, subplots,
-                                         trajectory)
+from experiments.lectures.common import (as_numpy, first_index, float64, increases, pick, slide,
+                                         subplots, trajectory)
 
 # ----------------------------------------------------------------------------
 # Shared pieces
@@ -165,6 +165,7 @@ def f45(learning_rates=(0.05, 0.1, 0.25, 0.8, 1.05), steps: int = 30,
     return SingleLayer(learning_rates, t, errors, predicted, ratios, np.abs(factors))
 
 
+@slide("F45", "001", "Least Squares: Single Layer Linear Network")
 def plot_f45(data: SingleLayer):
     fig, ax = subplots(width=6.0)
     for lr, ratios, predicted in zip(data.learning_rates, data.ratios, data.predicted_ratios):
@@ -280,6 +281,7 @@ def f46(seeds=(0, 1, 2), steps: int = 4000, learning_rate: float = 1e-3, hidden:
                 saxe_sigmoid(teacher.sigmas, u0, times), saxe_half_time(teacher.sigmas, u0))
 
 
+@slide("F46", "001", "Least Squares: Two-Layer Linear Network")
 def plot_f46(data: Saxe):
     fig, axes = subplots(2, width=5.5)
     axes = axes.ravel()
@@ -465,6 +467,7 @@ def f47(feature_counts=(50, 200, 1000), rtol: float = 1e-6, seed: int = 0,
                        np.stack(to_pinv), curve_steps, curves, closed_form)
 
 
+@slide("F47", "000", "Implicit gradient regularization")
 def plot_f47(data: MinimumNorm):
     fig, axes = subplots(2, width=5.5)
     axes = axes.ravel()
@@ -587,6 +590,7 @@ def f48(feature_counts=pick(FEATURE_COUNTS, (10, 20, 40, 60, 80, 95, 100, 105, 1
                          train_mse, slide_feature_ranks())
 
 
+@slide("F48", "000", "Implicit gradient regularization")
 def plot_f48(data: DoubleDescent):
     fig, axes = subplots(3, width=4.5)
     axes = axes.ravel()
@@ -718,6 +722,7 @@ def f49(budget: int = pick(200_000, 30_000), every: int = 100, patience: int = 1
                     float(np.mean((features["test"] @ pinv_y - targets["test"]) ** 2)))
 
 
+@slide("F49", "003", "Convergence criterion: when to stop")
 def plot_f49(data: Stopping):
     fig, axes = subplots(2, width=5.5)
     axes = axes.ravel()

@@ -29,7 +29,7 @@ import numpy as np
 import jopt
 from experiments.lectures import common, problems
 from experiments.lectures.common import (Trajectory, as_numpy, contour, draw_paths, first_index,
-                                         float64, pick, subplots, trajectory)
+                                         float64, pick, slide, subplots, trajectory)
 
 TOLERANCE = 1e-6  # F15, F17: steps to f < TOLERANCE * f0 (f0 = 1 on Q100)
 
@@ -190,6 +190,7 @@ def f15(steps: int = pick(1000, 700)) -> F15Data:
     return F15Data(race(problems.q100(), steps), race(q100d(), steps))
 
 
+@slide("F15", "000", "Gradient descent may not be the best direction")
 def plot_f15(data: F15Data):
     """Paths of GD, HB and NAG (beta = 0.9) on Q100's contours; f_t for both problems."""
     figure, axes = subplots(3, width=5.0, height=4.0)
@@ -269,6 +270,7 @@ def f16(grid: tuple[int, int] = (400, 100), steps: int = pick(1000, 600),
         jnp.array([hb_edge(beta, L), nag_edge(beta, L)]))
 
 
+@slide("F16", "004", "Momentum — Goh, Why momentum really works")
 def plot_f16(data: RateMap):
     """Heatmap of rho with the optimum and the stability edges; f_T/f_0 across the edges."""
     import matplotlib.pyplot as plt
@@ -281,11 +283,13 @@ def plot_f16(data: RateMap):
     heat.contour(data.alphas, data.betas, data.rates.T, levels=[0.85, 0.9, 0.95, 0.99],
                  colors="w", linewidths=0.6)
     betas = data.betas
-    heat.plot(hb_edge(betas, 1.0), betas, "r-", label="HB edge αL = 2(1+β)")
-    heat.plot(nag_edge(betas, 1.0), betas, "m--", label="NAG edge αL = (2+2β)/(1+2β)")
-    heat.plot(*data.optimum[:2], "r*", markersize=14,
-              label=f"Goh (α*, β*) = ({data.optimum[0]:.3f}, {data.optimum[1]:.3f})")
-    heat.plot(*data.grid_optimum[:2], "wx", markersize=8, label="grid minimum")
+    heat.plot(hb_edge(betas, 1.0), betas, "-", color="C3", label="HB edge $\\alpha L = 2(1+\\beta)$")
+    heat.plot(nag_edge(betas, 1.0), betas, "--", color="C4",
+              label="NAG edge $\\alpha L = (2+2\\beta)/(1+2\\beta)$")
+    heat.plot(*data.optimum[:2], "*", markersize=18, markerfacecolor="none", markeredgewidth=1.5,
+              color="C3", label=f"Goh (α*, β*) = ({data.optimum[0]:.3f}, {data.optimum[1]:.3f})")
+    heat.plot(*data.grid_optimum[:2], "x", color="w", markersize=7, markeredgewidth=2, zorder=5,
+              label="grid minimum (inside the star)")
     heat.plot(data.gd_optimum[0], 0, "ko", label="GD's best α = 2/(μ+L)")
     heat.set(xlabel="step size α", ylabel="momentum β", xlim=(data.alphas[0], data.alphas[-1]),
              title="F16 · HB rate ρ(α, β) on Q100")
@@ -331,6 +335,7 @@ def f17(momenta=None, steps: int = pick(2000, 800)) -> MomentumSweep:
                          np.asarray((1 - np.sqrt(1.0 * problem.mu)) ** 2))
 
 
+@slide("F17", "004", "Acceleration effect for big λ")
 def plot_f17(data: MomentumSweep):
     """Steps against beta (log y), with the count the rate predicts, ln(1e-6)/(2 ln rho)."""
     figure, ax = subplots(1, width=6.0, height=4.0)
@@ -386,6 +391,7 @@ def f18(gradient=(3.0, 4.0), alpha: float = 0.01, momenta=(0.0, 0.5, 0.9),
         (1 - momenta[:, None] ** t) / (1 - momenta[:, None]))
 
 
+@slide("F18", "004", "Decay and momentum")
 def plot_f18(data: EffectiveStep):
     """Step length against t for each lambda: heavy ball, its closed form, 001's EMA form."""
     figure, ax = subplots(1, width=6.0, height=4.0)
@@ -457,6 +463,7 @@ def f19(alpha: float = 0.05, lam: float = 0.8, steps: int = 31) -> Unrolled:
     return Unrolled(momenta, errors, slip)
 
 
+@slide("F19", "004", "First-order acceleration methods")
 def plot_f19(data: Unrolled):
     """Error of each unrolling against t (log y): the sum from i = 0 and the slides' i = 1."""
     figure, ax = subplots(1, width=6.0, height=4.0)
@@ -542,6 +549,7 @@ def form_gap(data: Conventions) -> np.ndarray:
     return np.max(np.abs(data.outside.xs - data.inside.xs), axis=-1)
 
 
+@slide("F20", "000", "Momentum")
 def plot_f20(data: Conventions):
     """f_t: rate inside vs outside (constant, then dropped at 50); EMA form; dampening."""
     figure, axes = subplots(3, width=4.8, height=3.8)
@@ -612,6 +620,7 @@ def f21(steps: int = pick(1000, 300), rate: float = 1.0, momentum: float = 0.9,
                      values[:2], needed, rises_before(values, needed))
 
 
+@slide("F21", "001", "Nesterov Momentum")
 def plot_f21(data: Lookahead):
     """Classic x_t, look-ahead x_t + mu v_t and jopt's iterates; f_t of HB and NAG."""
     figure, axes = subplots(2, width=5.5, height=4.0)
@@ -683,6 +692,7 @@ def f22(steps: int = pick(2000, 1000), rate: float = 0.01,
                            nag_momenta, nag_xs, nag_settle))
 
 
+@slide("F22", "004", "Acceleration effect for big λ + escape from local minima")
 def plot_f22(data: Escape):
     """QUART with the GD and HB paths; x_t against t; where each beta ends."""
     import matplotlib.pyplot as plt

@@ -27,7 +27,7 @@ import numpy as np
 import jopt
 
 from . import common, problems
-from .common import pick
+from .common import pick, slide
 
 
 def switch_schedule(schedules: Sequence[Callable], which: jax.Array) -> Callable:
@@ -80,6 +80,7 @@ def f27(steps: int = 200, alpha0: float = ALPHA0) -> dict:
     return {"t": t, **jax.jit(lambda t: {key: s(t) for key, s in schedules.items()})(t)}
 
 
+@slide("F27", "004", "Decay and momentum")
 def plot_f27(data: dict):
     """Deck 004's decays on a linear axis; the recursive form, power and floor on a log axis."""
     fig, axes = common.subplots(2, width=5.5)
@@ -144,6 +145,7 @@ def f28(steps: int = 1000) -> Decay:
     return Decay(np.array(list(schedules)), np.arange(steps + 1), xs, etas)
 
 
+@slide("F28", "001", "Practicalities")
 def plot_f28(data: Decay):
     """``x_t`` on a log-log scale: the constant step and 1/t reach 0, the fast decays stall."""
     fig, axes = common.subplots(2, width=5.5)
@@ -267,6 +269,7 @@ def f29(steps: int = pick(50_000, 5_000), seeds: Sequence[int] = (0, 1, 2),
         noise_plateau=etas[:, -1] * LINREG_NOISE_VARIANCE * trace_h / 4, l_star=l_star)
 
 
+@slide("F29", "000", "Mini-batch gradient descent")
 def plot_f29(data: RobbinsMonro):
     """Excess loss (log-log, mean over seeds) with the noise plateaus eta sigma^2 tr(H)/4."""
     fig, axes = common.subplots(2, width=5.5)

@@ -40,8 +40,8 @@ import numpy as np
 import jopt
 from experiments.bench.batch_size_time import he_weights
 from experiments.lectures import problems
-from experiments.lectures.common import (contour, draw_paths, first_index, float64, pick,
-                                         subplots, trajectory)
+from experiments.lectures.common import (contour, draw_paths, first_index, float64, log_spaced,
+                                         pick, slide, subplots, trajectory)
 
 # ----------------------------------------------------------------------------
 # Shared pieces: mini-batches drawn on the host, an epoch-by-epoch training loop
@@ -208,6 +208,7 @@ def f30(learning_rates=(0.1, 0.3), epochs: int = 100, seed: int = 1, tol: float 
                       numpy_batches(seed, n, 1, epochs, "epoch"), jnp.asarray(tol))
 
 
+@slide("F30", "002", "Stochastic gradient decent")
 def plot_f30(data: GdVsSgd):
     """Contours of L(b, w) with GD's path (a point per epoch) and SGD's (20 per epoch);
     the excess loss against the epoch (log y)."""
@@ -312,6 +313,7 @@ def f31(partition_sizes=(1, 10, 100), batch_sizes=(1, 2, 5, 10, 20, 50, 100),
                            samples=samples)
 
 
+@slide("F31", "001", "Stochastic Gradient Descent")
 def plot_f31(data: BatchGradients):
     """Batch gradients scattered about the full gradient; their variance against B (log-log)."""
     fig, ((cloud, variance),) = subplots(2)
@@ -379,6 +381,7 @@ def f32(batch_sizes=(10, 40, 160), draws: int = pick(5_000, 2_000), seed: int = 
                             batch_sizes=tuple(batch_sizes), curves=curves)
 
 
+@slide("F32", "003", "Different data, different loss")
 def plot_f32(data: BatchMinimizers):
     """The loss along the slope for a few batches and for all the data; the batch minimizers."""
     fig, ((landscape, scatter),) = subplots(2)
@@ -568,6 +571,7 @@ def f33(learning_rates=LINREG_RATES, seeds=LINREG_SEEDS, epochs: int = LINREG_EP
                       problems.linreg_minimum(small.x, small.y)[0], small.x, small.y)
 
 
+@slide("F33", "004", "Stochastic gradient descent")
 def plot_f33(data: NoiseFloor):
     """The wandering iterates and their running average on contours; excess loss per epoch."""
     fig, ((picture, curves),) = subplots(2)
@@ -678,6 +682,7 @@ def f34(learning_rates=LINREG_RATES, seeds=LINREG_SEEDS, epochs: int = LINREG_EP
                     digits_samplings, np.asarray(accuracy), np.asarray(nines))
 
 
+@slide("F34", "001", "In practice: permute instances and break-up into mini-batches")
 def plot_f34(data: Sampling):
     """LINREG: excess per epoch, RR against with replacement; DIGITS: accuracy per epoch."""
     fig, ((linreg, digits),) = subplots(2)
@@ -730,6 +735,7 @@ def f35(n: int = pick(50_000, 2_000), hidden=pick((500, 500), (64, 64)),
             "update_seconds": np.array([r.update_seconds for r in rows])}
 
 
+@slide("F35", "002", "Run 3.3. Mini_Batch_Training")
 def plot_f35(data: dict):
     """Seconds per epoch and per update against the batch size (log-log), with the slide's
     and FIGURES.md's measurements on 50 000 examples."""
@@ -821,6 +827,7 @@ def f36(batch_sizes=pick((1, 10, 100, 1500), (10, 1500)), learning_rates=(0.2, 0
                           cube("train_loss"), cube("test_accuracy"))
 
 
+@slide("F36", "002", "Batch size influences both speed and performance. You have to tune it")
 def plot_f36(data: BatchSizeSweep):
     """Training loss and test accuracy against the batch size, per learning rate (seed range)."""
     fig, ((loss, accuracy),) = subplots(2)
@@ -861,20 +868,85 @@ def steps_to(values: np.ndarray, tolerances, every: int = 1) -> np.ndarray:
     return np.array([int(np.argmax(b)) * every if b.any() else -1 for b in below])
 
 
+@float64
+def gd_on_linreg(steps: int = 40) -> np.ndarray:
+    """``L(w_t) - L*`` of full-batch GD at eta = 1/L on LINREG from 0, t = 0 .. steps."""
+    data = problems.linreg()
+    _, loss_star = problems.linreg_minimum(data.x, data.y)
+    top = np.linalg.eigvalsh(data.x.T @ data.x / len(data.y)).max()
+    loss = lambda w: problems.linreg_loss(w, data.x, data.y)
+    run = jax.jit(lambda w0: trajectory(loss, w0, jopt.sgd(1 / top), steps).values)
+    return run(jnp.zeros(data.x.shape[1])) - loss_star
+
+
+def linreg_batch_losses(make_opt: Callable, hparams: jax.Array, indices: jax.Array,
+                        weights: jax.Array) -> jax.Array:
+    """LINREG's full loss ``L(w_t)``, t = 0 .. T, of SGD from 0 for each row of ``hparams``
+    (one vmap): step t uses the examples ``indices[t]`` weighted by ``weights`` (a row per
+    config: 1/B on the first B entries pads a batch of B to the width of ``indices``), and
+    ``make_opt(hparam)`` builds the optimizer.  Run under float64 for F37's digits."""
+    data = problems.linreg()
+    x, y = jnp.asarray(data.x), jnp.asarray(data.y)
+    batch_grad = jax.grad(lambda w, i, weight: 0.5 * jnp.sum(weight * (y[i] - x[i] @ w) ** 2))
+
+    def run(hparam, weight):
+        opt = make_opt(hparam)
+
+        def step(carry, i):
+            w, state = carry
+            updates, state = opt.update(batch_grad(w, i, weight), state, w)
+            w = jopt.apply_updates(w, updates)
+            return (w, state), problems.linreg_loss(w, x, y)
+
+        w0 = jnp.zeros(x.shape[1])
+        _, losses = jax.lax.scan(step, (w0, opt.init(w0)), indices)
+        return jnp.append(problems.linreg_loss(w0, x, y), losses)
+
+    return jax.jit(jax.vmap(run))(hparams, weights)
+
+
+@float64
+def sgd_on_linreg(seeds=LINREG_SEEDS, epochs: int = LINREG_EPOCHS) -> tuple[np.ndarray, np.ndarray]:
+    """Steps ``t`` (log-spaced) and the mean over ``seeds`` of ``L(w_t) - L*`` for SGD with
+    batch 1 at ``1/(100 + t)`` on LINREG from 0: the batches of :func:`linreg_runs`
+    (``"replacement"``), every step in float64, for F37's work axis."""
+    data = problems.linreg()
+    _, loss_star = problems.linreg_minimum(data.x, data.y)
+    rate, decay = ONE_OVER_T
+    losses = [linreg_batch_losses(lambda _: jopt.sgd(lambda count: rate / (1 + decay * count)),
+                                  jnp.zeros(1), numpy_batches(seed, len(data.y), 1, epochs,
+                                                              "replacement").reshape(-1, 1),
+                                  jnp.ones((1, 1)))[0]
+              for seed in seeds]
+    logged = log_spaced(len(losses[0]) - 1)
+    return logged, np.mean(losses, axis=0)[logged] - loss_star
+
+
 class CostTable(NamedTuple):
-    """F37: GD's ``f_t`` on Q100 and its steps to each ``gd_tolerances``; SGD's mean excess
-    on LINREG at epoch ends (every 1000 steps) at ``1/(100 + t)`` and its steps to each
-    ``sgd_tolerances`` (-1: not reached); the measured time of one
+    """F37: GD's ``f_t`` on Q100 and its steps to each ``gd_tolerances``; on LINREG, GD's
+    excess loss at each step (``gd_linreg_excess``) and SGD's mean excess at epoch ends
+    (every ``n`` steps) at ``1/(100 + t)``, with SGD's steps to each ``sgd_tolerances``
+    (-1: not reached), and the same SGD's excess at the log-spaced steps ``sgd_curve_steps``
+    (``sgd_curve``); LINREG's ``n`` and ``d``; the measured time of one
     softmax-regression gradient on m examples."""
 
     gd_values: np.ndarray
     gd_tolerances: np.ndarray
     gd_steps: np.ndarray
+    gd_linreg_excess: np.ndarray
     sgd_excess: np.ndarray
     sgd_tolerances: np.ndarray
     sgd_steps: np.ndarray
+    sgd_curve_steps: np.ndarray
+    sgd_curve: np.ndarray
+    n: int
+    d: int
     examples: np.ndarray
     gradient_seconds: np.ndarray
+
+    def work(self, steps, batch: int):
+        """Multiply-adds of ``steps`` gradient steps on ``batch`` examples: steps x batch x d."""
+        return np.asarray(steps) * batch * self.d
 
 
 def f37(gd_tolerances=(1e-3, 1e-6, 1e-9), sgd_tolerances=(1e-2, 1e-3), seeds=LINREG_SEEDS,
@@ -884,44 +956,48 @@ def f37(gd_tolerances=(1e-3, 1e-6, 1e-9), sgd_tolerances=(1e-2, 1e-3), seeds=LIN
 
     Deck 004 "Asymptotic upper bounds", "6,000x speedup", "The update cost is constant
     regardless of the size of T"; deck 001 "Large Scale Learning".  GD on Q100 at
-    eta = 1/L (F3); SGD with batch 1 on LINREG at eta_t = 1/(100 + t) (from
-    :func:`linreg_runs`, shared with F33 and F34, whence ``average_from``, which F37
-    does not use); the gradient timing is ``experiments/bench/gradient_cost.py``.
+    eta = 1/L (F3) for the iteration counts; on LINREG, GD at eta = 1/L and SGD with
+    batch 1 at eta_t = 1/(100 + t) (from :func:`linreg_runs`, shared with F33 and F34,
+    whence ``average_from``, which F37 does not use), compared by their work; the
+    gradient timing is ``experiments/bench/gradient_cost.py``.
     """
     from experiments.bench import gradient_cost
     gd_values = gd_on_q100()
     excess, _ = linreg_runs(LINREG_RATES, tuple(seeds), epochs, average_from)["replacement"]
     sgd_excess = excess[-1].mean(axis=0)
+    n, d = linreg_arrays().x.shape
     rows = gradient_cost.measure(sizes=examples)
     return CostTable(gd_values, np.asarray(gd_tolerances), steps_to(gd_values, gd_tolerances),
-                     sgd_excess, np.asarray(sgd_tolerances),
-                     steps_to(sgd_excess, sgd_tolerances, every=linreg_arrays().x.shape[0]),
+                     gd_on_linreg(epochs), sgd_excess, np.asarray(sgd_tolerances),
+                     steps_to(sgd_excess, sgd_tolerances, every=n),
+                     *sgd_on_linreg(tuple(seeds), epochs), n, d,
                      np.array([r.examples for r in rows]), np.array([r.seconds for r in rows]))
 
 
+@slide("F37", "004", "Asymptotic upper bounds")
 def plot_f37(data: CostTable):
-    """f - f* against iterations for GD (linear rate) and SGD (1/t); gradient time against m."""
-    fig, ((rates, cost),) = subplots(2)
-    steps = np.arange(1, len(data.gd_values))
-    rates.loglog(steps, data.gd_values[1:], label="GD on Q100, η = 1/L: O(κ log 1/ρ)")
-    sgd_steps = 1000 * np.arange(1, len(data.sgd_excess))
-    rates.loglog(sgd_steps, data.sgd_excess[1:], "o-", label="SGD on LINREG, η = 1/(100 + t)")
-    rates.loglog(sgd_steps, data.sgd_excess[-1] * sgd_steps[-1] / sgd_steps, "k:", label="∝ 1/t")
-    for rho, t in list(zip(data.gd_tolerances, data.gd_steps)) + \
-            list(zip(data.sgd_tolerances, data.sgd_steps)):
-        if t > 0:
-            rates.plot(t, rho, "kx", markersize=8)
-    rates.set(xlabel="iterations t", ylabel="f − f*", ylim=(1e-10, None),
-              title="F37 · iterations to reach ρ (x)")
-    rates.legend(fontsize="small")
+    """Excess loss on LINREG against the work (multiply-adds) for GD (n d per step) and SGD
+    (d per step); gradient time against m."""
+    fig, ((work, cost),) = subplots(2, width=5.4)
+    gd_steps = np.arange(1, len(data.gd_linreg_excess))
+    work.loglog(data.work(gd_steps, data.n), data.gd_linreg_excess[1:], "o-", markersize=3,
+                label=f"GD, η = 1/L: $n d$ = {data.n * data.d:,} per step")
+    work.loglog(data.work(data.sgd_curve_steps[1:], 1), data.sgd_curve[1:],
+                label=f"SGD, $\\eta_t = 1/(100 + t)$: $d$ = {data.d} per step")
+    for rho in data.sgd_tolerances:
+        work.axhline(rho, color="0.6", linestyle=":", linewidth=0.8)
+    work.set(xlabel="work: multiply-adds in the gradients so far (steps × batch × $d$)",
+             ylabel="$L(w) - L^*$ on LINREG", ylim=(1e-12, None),
+             title="F37 · Asymptotic upper bounds: GD costs $O(nd)$ per step, SGD $O(d)$")
+    work.legend(fontsize="small")
     cost.loglog(data.examples, data.gradient_seconds * 1e3, "o-", label="measured here")
     reference = np.array(list(GRADIENT_SECONDS.items()))
     cost.loglog(reference[:, 0], reference[:, 1] * 1e3, "s--", alpha=0.6,
                 label="FIGURES.md (2-core CPU)")
     cost.loglog(reference[:, 0], reference[0, 1] * 1e3 * reference[:, 0] / reference[0, 0], "k:",
-                label="∝ m (flops)")
-    cost.set(xlabel="examples m in the gradient", ylabel="ms per gradient (784 × 10 softmax)",
-             title="F37 · the cost of a gradient is O(m d)")
+                label="∝ $m$ (flops)")
+    cost.set(xlabel="examples $m$ in the gradient", ylabel="ms per gradient (784 × 10 softmax)",
+             title="F37 · the cost of one gradient is $O(md)$")
     cost.legend(fontsize="small")
     return fig
 
