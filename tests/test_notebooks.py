@@ -1,12 +1,16 @@
-"""The lecture notebooks: committed without outputs, one heading per figure id, and
-each executes from top to bottom.
+"""The lecture notebooks: committed without outputs, one heading per figure id, each
+executes from top to bottom, and every number a reading paragraph writes was printed by a
+cell above it (``notebook_numbers``), so the text cannot drift from what the code computes.
 
 Execution runs in fast mode (``JOPT_FAST=1``: small step counts and grids) unless the
-environment sets ``JOPT_FAST`` already; the full mode is::
+environment sets ``JOPT_FAST`` already, once per session for all the tests; the full mode,
+paragraphs tagged ``full-mode`` included, is a slow test::
 
-    JOPT_FAST=0 python -m pytest tests/test_notebooks.py
+    python -m pytest -m slow tests/test_notebooks.py
+    JOPT_FAST=0 python -m pytest tests/test_notebooks.py     # every test in full mode
 """
 
+import functools
 import json
 import os
 import re
@@ -16,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from experiments.lectures import figures
+from notebook_numbers import unprinted_numbers
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -45,44 +50,74 @@ def test_every_figure_has_one_heading():
     assert sorted(headings, key=figures._number) == list(figures.registry())
 
 
-def _execute(path):
-    """Run the notebook at ``path`` in a fresh kernel; the error outputs (a list) or the exception."""
+def _execute(path, mode):
+    """Run the notebook at ``path`` in a fresh kernel with ``JOPT_FAST=mode``: the executed
+    notebook, or the exception of its failing cell."""
     import nbclient
     import nbformat
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
     try:
-        client.execute()
+        client.execute(env={**os.environ, "JOPT_FAST": mode, "MPLBACKEND": "Agg"})
     except Exception as error:  # a failing cell: report it with the notebook's name
         return error
-    return [output for cell in notebook.cells for output in cell.get("outputs", [])
-            if output.get("output_type") == "error"]
+    return notebook
+
+
+@functools.cache
+def _execute_all(mode):
+    """Every notebook executed once with ``JOPT_FAST=mode``, as many at a time as there
+    are cores (a kernel mostly compiles, on one core)."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("nbformat")
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        return dict(zip(PATHS, pool.map(functools.partial(_execute, mode=mode), PATHS)))
 
 
 @pytest.fixture(scope="module")
 def executed():
-    """Every notebook executed once, as many at a time as there are cores (a kernel
-    mostly compiles, on one core), in fast mode unless ``JOPT_FAST`` is set."""
-    pytest.importorskip("nbclient")
-    pytest.importorskip("nbformat")
-    environment = {"JOPT_FAST": os.environ.get("JOPT_FAST", "1"), "MPLBACKEND": "Agg"}
-    saved = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            return dict(zip(PATHS, pool.map(_execute, PATHS)))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    """Every notebook executed once, in fast mode unless ``JOPT_FAST`` is set."""
+    return _execute_all(os.environ.get("JOPT_FAST", "1"))
+
+
+@pytest.fixture(scope="module")
+def executed_full():
+    """Every notebook executed once in full mode (the same run as ``executed`` when
+    ``JOPT_FAST=0`` is set)."""
+    return _execute_all("0")
+
+
+def _ran(outcome):
+    """The executed notebook's cells, or the failing cell's exception raised."""
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome.cells
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
 def test_notebook_runs(path, executed):
-    outcome = executed[path]
-    if isinstance(outcome, Exception):
-        raise outcome
-    assert not outcome, f"{path.name}: {outcome[0].get('ename')}: {outcome[0].get('evalue')}"
+    errors = [output for cell in _ran(executed[path]) for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"]
+    assert not errors, f"{path.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+
+
+def _assert_numbers_printed(path, cells, full_mode):
+    missing = unprinted_numbers(cells, full_mode=full_mode)
+    assert not missing, (f"{path.name}: numbers in reading paragraphs that no cell above "
+                         "printed: " + "; ".join(f"cell {index}: {text}" for index, text in missing))
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_reading_numbers_are_printed(path, executed):
+    """Each number a reading paragraph writes was printed by a cell above it (in fast mode
+    the paragraphs tagged ``full-mode`` are skipped)."""
+    full_mode = os.environ.get("JOPT_FAST", "1").strip().lower() in ("0", "false", "no")
+    _assert_numbers_printed(path, _ran(executed[path]), full_mode)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_reading_numbers_are_printed_in_full_mode(path, executed_full):
+    """The same in full mode, every paragraph included."""
+    _assert_numbers_printed(path, _ran(executed_full[path]), full_mode=True)
