@@ -1,18 +1,18 @@
 """The numbers a notebook's reading paragraphs write, and whether its cells printed them.
 
-A *reading paragraph* is a markdown cell that follows a code cell: the sentence that reads
-the result.  (The paragraph under a figure's heading states the slide's claim and setup;
-its numbers are inputs, not results.)  Each number written there must be one that a code
+A *reading paragraph* is a markdown cell without a heading that comes after a code cell of
+its section: the sentences that read the result.  (The paragraph under a figure's heading
+states the slide's claim and setup; its numbers are inputs, not results.)  Each number written there must be one that a code
 cell above it printed, rounded to the digits written: "0.0289" and "0.029" both match a
 printed 0.028912, "420" matches only a printed 420.  Signs are ignored (a paragraph writes
 "−1.4730" where Python prints "-1.473").
 
-In a formula, ``10^{-4}`` reads as 1e-4 and sub- and superscripts are not numbers.
-Not read as numbers: code spans, link targets, and labels that carry
-digits but no quantity: figure ids (F26), deck ids (deck 002), problem names (Q100), file
-names, the digits of a subscript or a word (x₁, b2, 3.1's "Run 3.1") and a formula's
-constants (the 2 of 2t or 2L, the 1 of 1/N).  A markdown cell
-tagged ``full-mode`` quotes numbers of the full setups only; it is checked in full mode.
+Written forms: "13 600", "1e-4", "10⁻⁴", "3.5·10⁴", and in LaTeX ``10^{-4}``.  Not read as
+numbers: code spans, link targets, sub- and superscripts, and labels that carry digits but
+no quantity: figure ids (F26), deck ids (deck 002), problem names (Q100), file names, the
+digits of a word (x₁, b2, the deck's "Run 3.1") and a formula's constants (the 2 of 2t or
+2L, the 1 of 1/N).  A markdown cell tagged ``full-mode`` quotes numbers of the full setups
+only; it is checked in full mode.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from experiments.lectures import figures
-from notebook_numbers import unprinted_numbers
+from notebook_numbers import is_printed, printed_numbers, unprinted_numbers, written_numbers
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -48,6 +48,26 @@ def test_every_figure_has_one_heading():
     """Each id of the registry heads exactly one notebook section, and no other id does."""
     headings = [figure_id for path in PATHS for figure_id in _heading_ids(path)]
     assert sorted(headings, key=figures._number) == list(figures.registry())
+
+
+@pytest.mark.parametrize("markdown, numbers", [
+    ("at 0.008–0.029 and 420–540 steps", ["0.008", "0.029", "420", "540"]),
+    ("after 20 548 steps, 1e-4, 10⁻⁶ and 3.5·10⁴.", ["20548", "0.0001", "0.000001", "3.5E+4"]),
+    ("$x_{100} = 2.66\\cdot10^{-5}$ and $\\|g\\| < 10^{-4}$", ["0.0000266", "0.0001"]),
+    ("F26, deck 002, Q100, `lr=0.1`, x₂, 2/(μ+L), 2t, [a](b1.md) and notebook 06_sgd.ipynb", []),
+])
+def test_written_numbers(markdown, numbers):
+    assert [str(number.value) for number in written_numbers(markdown)] == numbers
+
+
+@pytest.mark.parametrize("written, printed, expected", [
+    ("0.029", "0.0289", True), ("0.020", "0.0289", False), ("1.0248", "1.025", False),
+    ("420", "420.0", True), ("420", "420.4", False), ("−1.4730", "-1.473", True),
+    ("1e-4", "8.34e-05", True), ("6.4e-5", "6.39e-05", True), ("10⁻⁶", "1e-06", True),
+])
+def test_is_printed(written, printed, expected):
+    number, = written_numbers(written)
+    assert is_printed(number, printed_numbers(printed)) is expected
 
 
 def _execute(path, mode):

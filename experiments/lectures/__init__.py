@@ -12,6 +12,7 @@ reads as an example:
 ``sgd``                     F30-F37: SGD, mini-batches, averaging, batch size
 ``backprop``                F38-F44: activations, backprop by hand, losses
 ``linear_networks``         F45-F49: Saxe's dynamics, implicit regularization, stopping
+``sliders``                 the notebooks' sliders (F1, F15-F17, F33, F36, F48)
 ==========================  =======================================================
 
 For each figure id ``Fn`` a module defines ``fn(...)``, which builds the setup and

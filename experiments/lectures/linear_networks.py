@@ -285,14 +285,15 @@ def f46(seeds=(0, 1, 2), steps: int = 4000, learning_rate: float = 1e-3, hidden:
 def plot_f46(data: Saxe):
     fig, axes = subplots(2, width=5.5)
     axes = axes.ravel()
-    colors = {"identity": "tab:blue", "tanh": "tab:green"}
+    colors = {"identity": "C0", "tanh": "C2"}
     names = {"identity": "linear", "tanh": "tanh"}
     for ax, starts, title in ((axes[0], [0], f"balanced start, u₀ = {data.u0:g}"),
                               (axes[1], range(1, len(data.seeds) + 1),
                                f"small random start, {len(data.seeds)} seeds")):
         if title.startswith("balanced"):
-            ax.plot(data.times, data.analytic, color="tab:red", linewidth=2.5, alpha=0.6)
-            ax.plot([], [], color="tab:red", linewidth=2.5, alpha=0.6, label="analytic")
+            # a wide band: the linear run is drawn on it
+            ax.plot(data.times, data.analytic, color="C3", linewidth=5, alpha=0.4)
+            ax.plot([], [], color="C3", linewidth=5, alpha=0.4, label="analytic")
         for a, activation in enumerate(data.activations):
             for s in starts:
                 ax.plot(data.times, data.modes[a, s], color=colors[activation], linewidth=1)
@@ -731,10 +732,10 @@ def plot_f49(data: Stopping):
         ax.loglog(data.steps[1:], values[1:], label=f"{label} MSE")
     ax.axhline(data.interpolant_test, color="k", linestyle=":", linewidth=1,
                label=f"test MSE of pinv(H) y ({data.interpolant_test:.2f})")
-    marks = [(data.best_step, f"validation minimum, restored ({data.best_step})", "tab:orange"),
-             (data.stop_step, f"patience {data.patience} stops ({data.stop_step})", "tab:red")]
+    marks = [(data.best_step, f"validation minimum, restored ({data.best_step})", "C1"),
+             (data.stop_step, f"patience {data.patience} stops ({data.stop_step})", "C3")]
     marks += [(step, f"‖∇‖ < {tol:g} ({step})", color) for tol, step, color
-              in zip(data.gtols, data.gtol_evaluated, ("tab:purple", "tab:brown", "tab:pink"))
+              in zip(data.gtols, data.gtol_evaluated, ("C4", "C5", "C6"))
               if step > 0]
     for step, label, color in marks:
         ax.axvline(step, color=color, linestyle="--", linewidth=1, label=label)
@@ -746,7 +747,7 @@ def plot_f49(data: Stopping):
     ax = axes[1]
     ax.loglog(data.steps[1:], data.grad_norm[1:], color="k", label="‖∇L(β_t)‖")
     for tol, reason, steps in zip(data.gtols, data.gtol_reasons, data.gtol_steps):
-        ax.axhline(tol, color="tab:purple", linestyle=":", linewidth=1)
+        ax.axhline(tol, color="C4", linestyle=":", linewidth=1)
         ax.annotate(f"gtol {tol:g}: minimize stops at {steps} ({reason})", (data.steps[1], tol),
                     fontsize="x-small", va="bottom")
     ax.set_xlabel("step")
