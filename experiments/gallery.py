@@ -80,7 +80,7 @@ CAPTIONS = {
     "F43": "the 0-1 loss and the SSE of hard outputs are flat with zero gradient, the squared loss of wᵀx is a parabola: the three losses against w₀.",
     "F44": "logistic regression has no closed form but GD converges to scikit-learn's solution; on least squares and ridge to the closed forms.",
     "F45": "a single-layer linear network converges to Γ geometrically, A_t − Γ = (1 − 2η)^t (A₀ − Γ): the error against t for several η.",
-    "F46": "Saxe et al.: modes are learned strongest first along sigmoids, analytic (red), linear (blue) and tanh (green) networks.",
+    "F46": "Saxe et al.: modes are learned strongest first along sigmoids, analytic (vermillion band), linear (blue) and tanh (green) networks.",
     "F47": "GD from zero converges to the minimum-norm interpolant, from elsewhere to another one with a larger norm: distances and norms against t.",
     "F48": "double descent: the test error peaks where the features interpolate (d = n) and falls again beyond: test MSE, norm and training MSE against d.",
     "F49": "the validation loss stops GD early at a better test error than the last step or the interpolant: the three errors and each rule's stopping step.",
