@@ -145,6 +145,20 @@ def test_from_dict_of_to_dict_rebuilds_the_configs_from_the_stored_draws(make, m
     assert from_dict(description).configs()[0]["learning_rate"] == 0.5
 
 
+def test_reuse_draws_takes_the_stored_draws_of_the_same_definition_only():
+    sampler = Random(n=3, seed=0, learning_rate=uniform(0, 1), batch_size=[8])
+    stored = json.loads(json.dumps(sampler.to_dict()))
+    stored["draws"]["learning_rate"] = [0.25, 0.5, 0.75]  # as an older numpy might have drawn
+    resumed = search.reuse_draws(Random(n=3, seed=0, learning_rate=uniform(0, 1), batch_size=[8]),
+                                 stored)
+    assert [c["learning_rate"] for c in resumed.configs()] == [0.25, 0.5, 0.75]
+    other = Random(n=3, seed=1, learning_rate=uniform(0, 1), batch_size=[8])
+    assert search.reuse_draws(other, stored) is other
+    assert search.reuse_draws(other, None) is other
+    grid = Grid(learning_rate=[0.1])
+    assert search.reuse_draws(grid, stored) is grid
+
+
 def test_from_dict_refuses_draws_of_the_wrong_length():
     description = Random(n=3, seed=0, learning_rate=uniform(0, 1)).to_dict()
     description["draws"]["learning_rate"].pop()

@@ -41,14 +41,16 @@ numbers is traced unless named static; a ``choice`` of strings (or of lists) is 
 
 ``to_dict()`` holds the sampler, its seed and the drawn values; ``from_dict`` rebuilds the
 same configurations from the stored values, drawing nothing (a resume is exact whatever
-the sampling code does now).  :func:`from_dict` reads any of them (a ``Grid``'s too), and
-:func:`from_tables` parses a config file's ``[search]`` and ``[grid]`` tables.
+the sampling code does now).  :func:`from_dict` reads any of them (a ``Grid``'s too);
+:func:`reuse_draws` picks a manifest's stored sampler over a fresh one of the same
+definition; :func:`from_tables` parses a config file's ``[search]`` and ``[grid]`` tables.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
@@ -60,7 +62,8 @@ from jopt.sweep.grid import Grid, is_numeric, json_ready
 __all__ = ["Distribution", "Uniform", "LogUniform", "Choice", "RandInt",
            "uniform", "loguniform", "choice", "randint",
            "Sampler", "Random", "QuasiRandom", "SEARCH_KINDS", "SEARCH_KEYS", "AXIS_FORMS",
-           "is_sampled", "parse_axis", "sampled_names", "from_tables", "from_dict"]
+           "is_sampled", "parse_axis", "sampled_names", "from_tables", "from_dict", "definition",
+           "reuse_draws"]
 
 SEARCH_KINDS = ("grid", "random", "sobol", "halton")
 SEARCH_KEYS = ("kind", "n", "seed", "scramble", "paired")
@@ -436,6 +439,22 @@ def _distinct(values: Sequence[Any]) -> list:
 def sampled_names(space: Grid) -> list[str]:
     """The sampled axes of a sampler; none for a plain ``Grid``."""
     return list(space.sampled) if isinstance(space, Sampler) else []
+
+
+def definition(description: Mapping) -> dict:
+    """A ``to_dict()`` without its drawn values: what the user asked for."""
+    return {key: value for key, value in description.items() if key != "draws"}
+
+
+def reuse_draws(space: Grid, stored: Optional[Mapping]) -> Grid:
+    """On a resume: the space a manifest stored (``stored``, its ``to_dict()``) when it is
+    the same definition as ``space``, rebuilt from its stored draws; else ``space``.  So a
+    resumed sweep runs what the first run drew even if the sampling code now draws
+    otherwise (another scipy, another numpy)."""
+    if stored is None or not isinstance(space, Sampler) or "draws" not in stored:
+        return space
+    current = json.loads(json.dumps(space.to_dict()))
+    return from_dict(stored) if definition(stored) == definition(current) else space
 
 
 def from_dict(description: Mapping) -> Grid:
