@@ -52,6 +52,19 @@ def test_quasirandom_draws_equal_scipy_qmc_for_the_same_seed(method, scramble):
     assert_configs_hold(sampler.configs(), expected, [32] * 8 + [128] * 8)
 
 
+def test_each_combinations_block_of_sobol_points_is_stratified():
+    """n = 16 per combination, three combinations: in each block, every interval
+    [k/16, (k+1)/16) of each coordinate holds exactly one point (a (0, 4, 1)-net)."""
+    pytest.importorskip("scipy")
+    sampler = QuasiRandom(n=16, seed=5, a=uniform(0, 1), b=uniform(0, 1), batch_size=[1, 2, 3])
+    configs = sampler.configs()
+    for block in range(3):
+        part = configs[16 * block:16 * (block + 1)]
+        assert {c["batch_size"] for c in part} == {block + 1}
+        for name in ("a", "b"):
+            assert sorted(int(c[name] * 16) for c in part) == list(range(16))
+
+
 def test_random_draws_equal_numpy_default_rng_for_the_same_seed():
     expected = mapped(np.random.default_rng(3).random((10, 4)))
     sampler = Random(n=5, seed=3, **axes())
