@@ -1,7 +1,7 @@
 """Samplers beside :class:`~jopt.sweep.grid.Grid`: random and quasi-random search.
 
-A sampler is a grid whose some axes are *sampled*: ``n`` points drawn in the unit cube,
-one coordinate per sampled axis, each mapped onto its axis::
+A sampler is a grid some of whose axes are *sampled*: ``n`` points drawn in the unit
+cube, one coordinate per sampled axis, each mapped onto its axis::
 
     Random(n=64, seed=0, learning_rate=loguniform(1e-5, 1e-1), b1=uniform(0.8, 0.99),
            batch_size=[32, 128])
@@ -230,7 +230,7 @@ def quasirandom_points(blocks: int, per_block: int, dims: int, *, method: str,
     from scipy.stats import qmc
     engine_class = {"sobol": qmc.Sobol, "halton": qmc.Halton}[method]
     # scipy >= 1.15 takes the seed as ``rng``; before, ``seed`` meant the same
-    # (numpy.random.default_rng(seed)), and since 1.15 ``seed`` means something else
+    # (numpy.random.default_rng(seed)); since 1.15 ``seed=`` draws other points (1.17)
     keyword = "rng" if "rng" in inspect.signature(engine_class).parameters else "seed"
     engine = engine_class(dims, scramble=scramble, **{keyword: seed})
     return np.vstack([engine.random(per_block) for _ in range(blocks)])
@@ -280,12 +280,15 @@ class Sampler(Grid):
     def _combinations(self) -> list[dict]:
         return self.grid.configs() if self.grid is not None else [{}]
 
+    def _combination_count(self) -> int:
+        return len(self.grid) if self.grid is not None else 1
+
     def _rows(self) -> int:
         """How many points the sampler draws."""
-        return self.n if self.paired else self.n * len(self._combinations())
+        return self.n if self.paired else self.n * self._combination_count()
 
     def _redraw(self) -> None:
-        blocks = 1 if self.paired else len(self._combinations())
+        blocks = 1 if self.paired else self._combination_count()
         points = self._points(blocks)
         self._set_draws({name: distribution.values(points[:, column])
                          for column, (name, distribution) in enumerate(self.sampled.items())})
@@ -327,7 +330,7 @@ class Sampler(Grid):
         return self
 
     def __len__(self) -> int:
-        return self.n * len(self._combinations())
+        return self.n * self._combination_count()
 
     def configs(self) -> list[dict]:
         """Every configuration: each grid combination followed by its ``n`` draws."""
