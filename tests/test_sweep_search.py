@@ -258,24 +258,22 @@ def test_bad_samplers_and_axes_raise_value_error(make, message):
 # ----------------------------------------------------------------------------
 
 
-def test_a_quasirandom_sampler_through_a_plain_function_task():
-    """Traced draws vmapped inside each static bucket (a choice of strings): each row is
-    its own configuration's value, the drawn values in the summary."""
+def test_a_quasirandom_sampler_with_a_static_choice_runs_each_draw_in_its_bucket():
+    """Traced draws vmapped inside each static bucket (a choice of optimizers): the rows
+    in the sampler's order, each with its drawn values."""
     pytest.importorskip("pandas")
     import jopt.sweep as sweep
-    scale = {"one": 1.0, "three": 3.0}
-
-    def task(hparams, key):
-        return {"loss": hparams["learning_rate"] * scale[hparams["kind"]]}
+    task = sweep.builtin_task(model="linear", dataset="iris")
     sampler = QuasiRandom(n=4, seed=0, learning_rate=loguniform(1e-3, 1),
-                          kind=choice(["one", "three"]))
-    summary = sweep.run(task, sampler, budget=sweep.Budget(steps=1), quiet=True).to_pandas()
+                          optimizer=choice(["sgd", "adam"]), batch_size=[16])
+    summary = sweep.run(task, sampler, budget=sweep.Budget(steps=4, eval_every=2),
+                        quiet=True).to_pandas()
     configs = sampler.configs()
     np.testing.assert_array_equal(summary.config, np.arange(4))
-    assert list(summary.kind) == [c["kind"] for c in configs]
+    assert list(summary.optimizer) == [c["optimizer"] for c in configs]
+    assert len(set(summary.optimizer)) == 2
     np.testing.assert_array_equal(summary.learning_rate, [c["learning_rate"] for c in configs])
-    np.testing.assert_allclose(summary.loss, [c["learning_rate"] * scale[c["kind"]]
-                                              for c in configs], rtol=1e-6)
+    assert list(summary.status) == ["finished"] * 4
 
 
 def test_a_random_sampler_runs_as_the_grid_of_its_draws_and_the_manifest_keeps_them(tmp_path):

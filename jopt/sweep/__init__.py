@@ -39,6 +39,7 @@ from jopt.sweep.engine import chunk_compiles, mesh_for
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace, seeds
 from jopt.sweep.runner import STRATEGIES, choose_batch_strategy, choose_devices, clear_cache, run
 from jopt.sweep.schema import make_optimizer
+from jopt.sweep.search import QuasiRandom, Random, choice, loguniform, randint, uniform
 from jopt.sweep.store import SpecMismatchError, SweepResult, load
 from jopt.sweep.tasks import (Budget, Task, TaskError, TaskFactory, builtin_task, factory,
                               fingerprint, task)
@@ -48,4 +49,5 @@ __all__ = ["task", "Task", "TaskError", "factory", "TaskFactory", "builtin_task"
            "logspace", "linspace", "seeds", "is_numeric", "run", "run_config", "from_toml",
            "ConfigError", "load", "Budget", "make_optimizer", "SweepResult", "SpecMismatchError",
            "choose_batch_strategy", "choose_devices", "mesh_for", "clear_cache",
-           "chunk_compiles", "fingerprint", "STRATEGIES"]
+           "chunk_compiles", "fingerprint", "STRATEGIES", "Random", "QuasiRandom", "uniform",
+           "loguniform", "choice", "randint"]

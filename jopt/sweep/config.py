@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 
 from jopt import data, models
-from jopt.sweep import schema
+from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
 from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
 
@@ -71,7 +71,7 @@ __all__ = [
     "parse_bytes", "STATIC_AXES",
 ]
 
-TABLES = ("task", "grid", "budget", "run")
+TABLES = ("task", "grid", "search", "budget", "run")
 TASK_KEYS = ("factory", "model", "hidden", "activation", "init", "dataset", "loss", "optimizer",
              "schedule", "sampling", "val_fraction", "test_fraction", "data_seed", "standardize",
              "eval_rows")
@@ -439,7 +439,7 @@ def _check_optimizers(axes: Mapping, kinds: Mapping, optimizers: Sequence[str],
                     raise ConfigError(f"[grid] {key} = {value!r}: {message}") from None
 
 
-def _parse_grid(table: Mapping, settings: dict) -> Grid:
+def _parse_grid(table: Mapping, settings: dict, search_table: Optional[Mapping] = None) -> Grid:
     if "factory" in settings:
         known = {key: "any" for key in table if key != "zip"}
         known.update({k: k for k in ("batch_size", "seed") if k in table})
@@ -448,6 +448,7 @@ def _parse_grid(table: Mapping, settings: dict) -> Grid:
             else [settings["optimizer"]]
         known = schema.grid_keys(optimizers, settings.get("schedule"))
     axes: dict[str, list] = {}
+    sampled: dict[str, Any] = {}
     for key, spec in table.items():
         if key == "zip":
             continue
@@ -463,25 +464,34 @@ def _parse_grid(table: Mapping, settings: dict) -> Grid:
         if key == "hidden" and "hidden" in settings.get("_given", ()):
             raise ConfigError("[grid] hidden: also given in [task]; give it in one table")
         field = f"[grid] {key}"
+        if search.is_sampled(spec):
+            sampled[key] = spec  # drawn below, then checked as a list is
+            continue
         axes[key] = _check_axis(key, known[key], _axis_values(field, spec), settings)
+    zips = _zip_groups(table["zip"], {**axes, **sampled}) if "zip" in table else []
+    try:
+        space = search.from_tables(search_table, {**axes, **sampled, "zip": zips})
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    for key in search.sampled_names(space):
+        _check_axis(key, known[key], space.axes[key], settings)
+    axes = dict(space.axes)
     if "factory" not in settings:
         if "learning_rate" not in axes:
             raise ConfigError("[grid] learning_rate is missing: every optimizer needs one "
                               "(e.g. learning_rate = { logspace = [1e-4, 1e-1, 16] })")
         _check_optimizers(axes, known, optimizers, settings.get("schedule"))
         if isinstance(settings["optimizer"], list):
-            axes["optimizer"] = list(settings["optimizer"])
+            if isinstance(space, search.Sampler):
+                raise ConfigError("[task] optimizer: a list of optimizers with [search]; give "
+                                  "the optimizers as a grid axis of a factory's task instead")
+            space = Grid({**{k: space.axes[k] for k in space.axes}, "optimizer": list(settings["optimizer"])})
+            for group in zips:
+                space.zip(*group)
     if "batch_size" not in axes:
         raise ConfigError("[grid] batch_size is missing: give one or more "
                           "(e.g. batch_size = [32])")
-    grid = Grid(axes)
-    if "zip" in table:
-        for group in _zip_groups(table["zip"], axes):
-            try:
-                grid.zip(*group)
-            except ValueError as error:
-                raise ConfigError(f"[grid] zip = {table['zip']!r}: {error}") from None
-    return grid
+    return space
 
 
 def _zip_groups(spec: Any, axes: Mapping) -> list[list[str]]:
@@ -598,7 +608,7 @@ def parse_config(config: Mapping, folder: Union[str, os.PathLike] = ".") -> Swee
         settings = _parse_task(config["task"], list(config["grid"]))
     settings["_given"] = tuple(config["task"])
     try:
-        grid = _parse_grid(config["grid"], settings)
+        grid = _parse_grid(config["grid"], settings, config.get("search"))
         budget = _parse_budget(config["budget"], grid)
         options = _parse_run(config.get("run", {}))
     finally:

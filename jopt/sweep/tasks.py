@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import re
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import jax
@@ -307,6 +308,11 @@ def task(init: Callable, *, data: Any, apply: Optional[Callable] = None,
     try:
         params = jax.eval_shape(init, jax.random.PRNGKey(0))
     except Exception as error:  # noqa: BLE001  (the user's code: any error, one line)
+        found = re.search(r"value of type (.*) at output component (.*), which", str(error))
+        if found:
+            raise TaskError(f"init returned a non-array leaf at {found.group(2)}: "
+                            f"{found.group(1)} (give the array part, e.g. "
+                            "eqx.partition(model, eqx.is_inexact_array)[0])") from None
         raise TaskError(f"init(key) failed: {_first_line(error)}") from None
     _check_params(params)
     example = _example_batch(train, held_out, batches)
@@ -573,8 +579,13 @@ def sweep_program(t: Task, budget: Budget, *, batch_size: Optional[int] = None,
         return (fit_carry, batch_key), loss
 
     def evaluate(carry, hparams, losses):
+        # a configuration that stopped (early, or diverged) before this evaluation records
+        # nothing more: its curves end where it stopped
         fit_carry, batch_key = carry
+        was_active = fit_carry.active
         fit_carry, row = fit_evaluate(setup, fit_carry, losses)
+        row = {k: jnp.where(was_active, v.astype(jnp.result_type(v.dtype, float)), jnp.nan)
+               for k, v in row.items()}
         return (fit_carry, batch_key), row
 
     return SweepTask(
