@@ -697,6 +697,13 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
             part = first if start == 0 and first is not None else \
                 _slice_of(chosen, traced, slice_size, sweep_task, mesh)
             name = f"b{b}s{start // slice_size}"
+            n, padded = part.size, part.host
+            per_config = {  # what the tables need beside the rows
+                "batch_size": _per_config(sweep_task.batch_size, padded, slice_size)[:n]
+                if "batch_size" in traced else np.full(n, static_values.get("batch_size", 0)),
+                "steps_per_epoch": _per_config(sweep_task.steps_per_epoch, padded, slice_size)[:n]}
+            if store is not None:  # the manifest maps the slice's checkpoint to its configs
+                store.start_slice(name, indices[start:start + n], **per_config)
             resume = store.load_checkpoint(name) if store is not None else None
             if resume is not None:
                 resume = _unpack_checkpoint(resume)
@@ -709,16 +716,12 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
                 progress=bar.update_from)
             for name, seconds in slice_timings.items():
                 timings[name] = timings.get(name, 0.0) + seconds
-            n, padded = part.size, part.host
             results.append({
                 "indices": indices[start:start + n], "configs": chosen,
                 "status": tuple(s[:n] for s in status),
                 "rows": {k: v[:n] for k, v in rows.items()},
                 "final": {k: v[:n] for k, v in final.items()},
-                "num_steps": part.num_steps[:n],
-                "batch_size": _per_config(sweep_task.batch_size, padded, slice_size)[:n]
-                if "batch_size" in traced else np.full(n, static_values.get("batch_size", 0)),
-                "steps_per_epoch": _per_config(sweep_task.steps_per_epoch, padded, slice_size)[:n],
+                "num_steps": part.num_steps[:n], **per_config,
             })
             if store is not None:
                 store.write_partial(*assemble(results, grid))
