@@ -476,7 +476,8 @@ def _run_slice(programs: _Programs, part: _Slice, *, chunk_seconds: float, check
         alive = active & (part.num_steps > done_steps)
         progress(n_blocks * programs.eval_every, int(alive[:part.size].sum()), rows)
         if due or not alive.any() or next_block >= programs.blocks:
-            checkpoint(carry, rows, next_block)
+            # a slice left without a live config is done: a resume runs none of its blocks
+            checkpoint(carry, rows, next_block if alive.any() else programs.blocks)
             last_checkpoint = time.monotonic()
         if not alive.any():
             break
