@@ -339,8 +339,8 @@ DAMAGES = {"truncated": truncate, "flipped": flip, "missing": lambda path: path.
 
 def assert_same_tables(result, finished):
     """The sweep's tables equal the uninterrupted run's: same rows, order, values (NaN = NaN)."""
-    pd.testing.assert_frame_equal(result.summary, finished[1])
-    pd.testing.assert_frame_equal(result.curves_frame, finished[2])
+    pd.testing.assert_frame_equal(result.summary, finished[1], check_exact=True)
+    pd.testing.assert_frame_equal(result.curves_frame, finished[2], check_exact=True)
 
 
 def one_warning_naming(records, name):
