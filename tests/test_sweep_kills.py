@@ -126,7 +126,7 @@ def assert_agrees(partial, uninterrupted):
     pd.testing.assert_frame_equal(rows[axes], final[axes], check_exact=True)
     so_far = partial.curves_frame
     assert not so_far.duplicated(["config", "step"]).any()
-    assert set(so_far["config"]) <= set(rows["config"])
+    assert set(so_far["config"]) == set(rows["config"])  # every config has its curve so far
     expected = curves.merge(so_far[["config", "step"]], on=["config", "step"])
     pd.testing.assert_frame_equal(so_far[curves.columns].reset_index(drop=True), expected,
                                   check_exact=True)

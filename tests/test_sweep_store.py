@@ -557,3 +557,21 @@ def test_load_of_a_killed_sweep_with_a_damaged_table_reads_the_checkpoints(tmp_p
     # the first slice has no checkpoint here: only the second slice's configs, running
     assert partial.summary["config"].tolist() == list(range(6, 12))
     assert set(partial.summary["status"]) == {"running"}
+
+
+def test_load_of_a_sweep_killed_between_its_two_tables_reads_the_slice_from_its_checkpoint(
+        tmp_path, recwarn):
+    import io
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    summary = killed_in_second_slice(tmp_path)
+    buffer = io.BytesIO()  # the summary of both slices, announced and in place; curves not yet
+    pq.write_table(pa.Table.from_pandas(summary, preserve_index=False), buffer)
+    announce(tmp_path, "summary.parquet", buffer.getvalue())
+    atomic_write(tmp_path / "summary.parquet", buffer.getvalue())
+    partial = load(tmp_path)
+    assert partial.summary["config"].tolist() == list(range(12))
+    assert partial.summary["status"].tolist()[6:] == ["running"] * 6
+    assert sorted(set(partial.curves()["config"])) == list(range(12))
+    assert not partial.curves().duplicated(["config", "step"]).any()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

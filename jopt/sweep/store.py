@@ -9,7 +9,10 @@ Layout of ``out/``::
 
 Every file is written to a temporary file in the same folder and moved into place with
 ``os.replace``, so a reader (or a run killed at any moment) sees either the old file or
-the new one, never half of one.
+the new one, never half of one.  Opening a folder that holds a manifest of the same spec
+(same :func:`spec_hash`) is a resume; a different spec is refused with
+:class:`SpecMismatchError` unless ``overwrite=True``, which first removes the old
+results and checkpoints (only the files this module writes; nothing else in the folder).
 
 Checksums.  The manifest records the sha256 and size of every checkpoint and table
 (``files``) and a checksum of itself (``checksum``).  A file is registered in two manifest
@@ -25,10 +28,7 @@ Partial results.  When a slice starts, the manifest records which configurations
 holds (``slice_configs``).  :func:`load` of a killed or running sweep returns the rows
 of the finished slices (``summary.parquet``) and, from the checkpoints, every
 configuration of a started slice with its curves up to the checkpoint and status
-``running``; configurations of slices not yet started are absent.  Opening a folder that holds a manifest of the same spec
-(same :func:`spec_hash`) is a resume; a different spec is refused with
-:class:`SpecMismatchError` unless ``overwrite=True``, which first removes the old
-results and checkpoints (only the files this module writes; nothing else in the folder).
+``running``; configurations of slices without a checkpoint yet are absent.
 
 Columns.  ``summary``: ``config`` (int id, the position in ``Grid.configs()``), one
 column per grid axis, ``status`` (one of :data:`STATUSES`), ``diverged_step`` (-1 if
@@ -488,9 +488,11 @@ def _checkpoint_name(bucket: str) -> str:
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError)
 
 
-def _read_checkpoint(out: Path, manifest: Mapping, bucket: str) -> Optional[dict[str, np.ndarray]]:
-    """The arrays of ``bucket``'s checkpoint in ``out`` if it holds what ``manifest``
-    recorded; else None, with a ``RuntimeWarning`` naming the file when one was expected."""
+def _read_checkpoint(out: Path, manifest: Mapping, bucket: str, prefix: str = ""
+                     ) -> Optional[dict[str, np.ndarray]]:
+    """The arrays (those whose names start with ``prefix``) of ``bucket``'s checkpoint in
+    ``out`` if it holds what ``manifest`` recorded; else None, with a ``RuntimeWarning``
+    naming the file when one was expected."""
     name = _checkpoint_name(bucket)
     path = out / name
     problem = file_problem(path, manifest.get("files", {}).get(name),
@@ -500,7 +502,7 @@ def _read_checkpoint(out: Path, manifest: Mapping, bucket: str) -> Optional[dict
     if problem is None:
         try:
             with np.load(path, allow_pickle=False) as saved:
-                return {key: saved[key] for key in saved.files}
+                return {key: saved[key] for key in saved.files if key.startswith(prefix)}
         except _UNREADABLE as error:
             problem = f"is unreadable ({type(error).__name__})"
     warnings.warn(f"{path} {problem}; ignored: its slice is computed again from the start",
@@ -622,7 +624,7 @@ def load(out_dir: PathLike) -> SweepResult:
     (``summary.parquet``, ``curves.parquet``) and, read from their checkpoints, the
     configurations of the slices that started, with status ``running`` and their curves
     up to the checkpoint (``final_*`` / ``best_*`` so far; metrics the task computes only
-    at the end are NaN).  Configurations of slices not yet started are absent.  A damaged
+    at the end are NaN).  Configurations of slices without a checkpoint yet are absent.  A damaged
     file is left out with a ``RuntimeWarning`` naming it.  Nothing written yet: empty
     frames.  A folder without ``manifest.json`` raises ``FileNotFoundError`` naming it;
     a damaged manifest :class:`DamagedManifestError`.
@@ -674,32 +676,40 @@ def _partial_tables(out: Path, manifest: Mapping) -> tuple:
         except DamagedFileError as error:
             warnings.warn(f"{error} (partial results are read from the checkpoints instead)",
                           RuntimeWarning, stacklevel=3)
-    parts = _running_parts(out, manifest, set(summary["config"].tolist()))
+    grid_description = manifest.get("spec", {}).get("grid")
+    if not isinstance(grid_description, Mapping) or not manifest.get("slice_configs"):
+        return summary, curves
+    grid = Grid.from_dict(grid_description)
+    # a run killed between the two tables' os.replace leaves one a slice ahead of the other:
+    # a slice is finished when both hold it, else it is read from its checkpoint
+    finished = set(summary["config"].tolist()) & set(curves["config"].tolist())
+    parts = _running_parts(out, manifest, grid.configs(), finished)
     if not parts:
         return summary, curves
-    grid = Grid.from_dict(manifest["spec"]["grid"])
     running, running_curves = assemble(parts, grid)
     running["status"] = "running"
-    summary = _concat_ordered([summary, running], ["config"])
-    curves = _concat_ordered([curves, running_curves], ["config", "step"])
+    summary = _concat_ordered([_without(summary, running["config"]), running], ["config"])
+    curves = _concat_ordered([_without(curves, running["config"]), running_curves],
+                             ["config", "step"])
     return summary, curves
 
 
-def _running_parts(out: Path, manifest: Mapping, finished: set) -> list[dict]:
+def _without(frame: Any, configs: Any) -> Any:
+    """The rows of ``frame`` not of ``configs``."""
+    return frame[~frame["config"].isin(configs)]
+
+
+def _running_parts(out: Path, manifest: Mapping, configs: list[dict], finished: set) -> list[dict]:
     """The started slices not among the ``finished`` configs whose checkpoints are sound, as
-    :func:`jopt.sweep.results.assemble` takes them (status: active, not diverged)."""
-    recorded = manifest.get("slice_configs", {})
-    grid_description = manifest.get("spec", {}).get("grid")
-    if not recorded or not isinstance(grid_description, Mapping):
-        return []
-    configs = Grid.from_dict(grid_description).configs()
+    :func:`jopt.sweep.results.assemble` takes them (status: active, not diverged);
+    ``configs``: the grid's."""
     parts = []
-    for bucket, record in recorded.items():
+    for bucket, record in manifest["slice_configs"].items():
         indices = np.asarray(record["configs"], np.int64)
         if set(indices.tolist()) <= finished:
             continue
-        arrays = _read_checkpoint(out, manifest, bucket)
-        if arrays is not None:
+        arrays = _read_checkpoint(out, manifest, bucket, prefix="rows/")
+        if arrays is not None and "rows/step" in arrays:  # (a runner's checkpoint)
             parts.append(_running_part(record, indices, arrays, configs))
     return parts
 
