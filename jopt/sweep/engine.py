@@ -353,7 +353,8 @@ def run_slice(programs: Programs, part: Slice, *, chunk_seconds: float, checkpoi
         alive = active & (part.num_steps > done_steps)
         progress(n_blocks * programs.eval_every, int(alive[:part.size].sum()), rows)
         if due or not alive.any() or next_block >= programs.blocks:
-            checkpoint(carry, rows, next_block)
+            # a slice left without a live config is done: a resume runs none of its blocks
+            checkpoint(carry, rows, next_block if alive.any() else programs.blocks)
             last_checkpoint = time.monotonic()
         if not alive.any():
             break

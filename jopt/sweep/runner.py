@@ -381,6 +381,13 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         part = first if start == 0 and first is not None else \
             make_slice(chosen, traced, slice_size, bucket.program, mesh)
         name = f"b{bucket.number}s{start // slice_size}"
+        n = part.size
+        per_config_values = {  # what the tables need beside the rows
+            "batch_size": per_config(bucket.program.batch_size, part.host, slice_size)[:n],
+            "steps_per_epoch": per_config(bucket.program.steps_per_epoch, part.host,
+                                          slice_size)[:n]}
+        if store is not None:  # the manifest maps the slice's checkpoint to its configs
+            store.start_slice(name, bucket.indices[start:start + n], **per_config_values)
         resume = store.load_checkpoint(name) if store is not None else None
         if resume is not None:
             resume = _unpack_checkpoint(resume)
@@ -393,15 +400,12 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
             resume=resume, progress=bar.update_from)
         for key, seconds in slice_timings.items():
             timings[key] = timings.get(key, 0.0) + seconds
-        n = part.size
         parts.append({
             "indices": bucket.indices[start:start + n], "configs": chosen,
             "status": tuple(s[:n] for s in status),
             "rows": {k: v[:n] for k, v in rows.items()},
             "final": {k: v[:n] for k, v in final.items()},
-            "num_steps": part.num_steps[:n],
-            "batch_size": per_config(bucket.program.batch_size, part.host, slice_size)[:n],
-            "steps_per_epoch": per_config(bucket.program.steps_per_epoch, part.host, slice_size)[:n],
+            "num_steps": part.num_steps[:n], **per_config_values,
         })
         if store is not None:
             store.write_partial(*assemble(done + parts, grid))
