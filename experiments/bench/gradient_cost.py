@@ -1,7 +1,7 @@
 """The cost of one gradient against the number of examples in it (FIGURES.md F37).
 
-    python experiments/bench/gradient_cost.py            # m = 10 ... 60 000
-    python experiments/bench/gradient_cost.py --quick    # m = 10, 100, 1000
+    python -m experiments.bench.gradient_cost            # m = 10 ... 60 000
+    python -m experiments.bench.gradient_cost --quick    # m = 10, 100, 1000
 
 Deck 004 "Mini-batches": "n = 60,000, m = 10 => 6,000x speedup" and "The update cost is
 constant regardless of the size of T".  The workload: the gradient of the mean softmax
@@ -18,52 +18,11 @@ above m ~ 1000.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import NamedTuple, Sequence
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-import jopt
-
-
-class Row(NamedTuple):
-    """One batch: ``examples`` (m) and the median ``seconds`` of a gradient on them."""
-
-    examples: int
-    seconds: float
-
-
-def softmax_regression_gradient(in_dim: int, classes: int):
-    """``grad(params, x, y)``: the jitted gradient of mean softmax cross-entropy."""
-    model = jopt.models.logistic(in_dim, classes)
-
-    def loss(params, x, y):
-        return jnp.mean(jopt.losses.softmax_cross_entropy(model.apply(params, x), y))
-    return model, jax.jit(jax.grad(loss))
-
-
-def measure(sizes: Sequence[int] = (10, 100, 1000, 10_000, 60_000), in_dim: int = 784,
-            classes: int = 10, repeats: int = 20, seed: int = 0) -> list[Row]:
-    """The median seconds of one gradient on ``m`` examples, for each ``m`` in ``sizes``."""
-    model, grad = softmax_regression_gradient(in_dim, classes)
-    params = model.init(jax.random.PRNGKey(seed))
-    rng = np.random.default_rng(seed)
-    rows = []
-    for m in sizes:
-        x = jnp.asarray(rng.standard_normal((m, in_dim), dtype=np.float32))
-        y = jnp.asarray(np.eye(classes, dtype=np.float32)[rng.integers(0, classes, m)])
-        compiled = grad.lower(params, x, y).compile()
-        jax.block_until_ready(compiled(params, x, y))
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            jax.block_until_ready(compiled(params, x, y))
-            times.append(time.perf_counter() - started)
-        rows.append(Row(m, statistics.median(times)))
-    return rows
+from experiments.lectures.timing import GradientTime as Row
+from experiments.lectures.timing import gradient_times as measure
 
 
 def format_table(rows: list[Row]) -> str:

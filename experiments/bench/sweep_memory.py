@@ -1,7 +1,7 @@
 """A grid larger than memory: 100,000 configurations of the reference MLP run in slices.
 
-    python experiments/bench/sweep_memory.py                  # 100,000 configs, 10 steps each
-    python experiments/bench/sweep_memory.py --quick          # 2,000 configs, a smoke run
+    python -m experiments.bench.sweep_memory                  # 100,000 configs, 10 steps each
+    python -m experiments.bench.sweep_memory --quick          # 2,000 configs, a smoke run
 
 The reference workload of ``sweep_speed.py`` (MLP 64-128-10 on digits, adam, batch 32)
 with 100 log-spaced learning rates from 1e-4 to 1e-1 times 1000 seeds and a budget of
@@ -19,7 +19,7 @@ is also checked, on a small grid, by ``tests/test_sweep_runner.py``.
 
 from __future__ import annotations
 
-from jopt.cli import use_every_core  # noqa: E402  (before JAX starts)
+from jopt.devices import use_every_core  # imports no JAX
 
 use_every_core()
 

@@ -1,9 +1,9 @@
 """The speed of a whole sweep: jopt.sweep.run against the hand-written optax sweep, optax
 one config at a time and PyTorch one config at a time, on CPU, all in one run.
 
-    python experiments/bench/sweep_speed.py            # the reference workload, ~5 min on 2 cores
-    python experiments/bench/sweep_speed.py --quick    # a smoke run (a few configs, 20 steps)
-    python experiments/bench/sweep_speed.py --profile  # also: steady times in interleaved rounds
+    python -m experiments.bench.sweep_speed            # the reference workload, ~5 min on 2 cores
+    python -m experiments.bench.sweep_speed --quick    # a smoke run (a few configs, 20 steps)
+    python -m experiments.bench.sweep_speed --profile  # also: steady times in interleaved rounds
 
 The reference workload (issue 5): an MLP 64-128-10 (He init, ReLU) on scikit-learn's
 digits (standardized; 1257 training examples), softmax cross-entropy, adam, batch size
@@ -121,8 +121,7 @@ from __future__ import annotations
 
 import os
 
-
-from jopt.cli import use_every_core  # noqa: E402  (JAX's backends start lazily, later)
+from jopt.devices import usable_cores, use_every_core  # imports no JAX
 
 _SET_XLA_FLAGS = use_every_core()
 
@@ -563,10 +562,7 @@ def main(argv: Optional[list] = None) -> dict:
                     args.eval_every)
     n_configs = len(work.configs)
     devices = jax.devices()
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count()
+    cores = usable_cores()
     print(f"sweep_speed: MLP {IN}-{HIDDEN}-{OUT} on digits (standardized, {work.n_train} training "
           f"examples), adam, batch {BATCH}, {args.steps} steps, {args.learning_rates} learning "
           f"rates in [1e-4, 1e-1] x {args.seeds} seeds = {n_configs} configs")

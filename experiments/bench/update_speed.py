@@ -1,7 +1,7 @@
 """The time of one optimizer update step: jopt against optax and torch.optim, on CPU.
 
-    python experiments/bench/update_speed.py            # 10M parameters, about a minute
-    python experiments/bench/update_speed.py --quick    # a small smoke run
+    python -m experiments.bench.update_speed            # 10M parameters, about a minute
+    python -m experiments.bench.update_speed --quick    # a small smoke run
 
 One step is ``update`` + ``apply_updates`` under ``jax.jit`` with the parameters and the
 optimizer state donated (so XLA updates them in place), or ``optimizer.step()`` for torch
