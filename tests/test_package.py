@@ -107,3 +107,27 @@ def test_the_smoke_sweep_runs_from_a_folder_outside_the_clone(installed):
     assert refused.returncode == 2
     assert len(refused.stderr.strip().splitlines()) == 1 and "no-such-config" in refused.stderr
     assert sorted(p.name for p in outside.iterdir()) == ["smoke"]
+
+
+def test_the_devices_module_imports_no_jax():
+    """``jopt/devices.py`` can be imported before anything starts JAX (it imports none)."""
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('devices', {str(ROOT / 'jopt' / 'devices.py')!r})\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "print('jax' in sys.modules)")
+    done = run([sys.executable, "-c", code], cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_a_config_name_is_a_file_here_else_a_shipped_config(tmp_path, monkeypatch):
+    from jopt import configs
+    assert {"default", "smoke"} <= set(configs.names())
+    assert configs.resolve("smoke") == configs.path("smoke") == configs.FOLDER / "smoke.toml"
+    assert configs.resolve("default.toml") == configs.FOLDER / "default.toml"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "smoke.toml").write_text("[task]\n")
+    assert configs.resolve("smoke.toml") == Path("smoke.toml")  # the file here wins
+    assert configs.resolve("nope") == Path("nope")  # the reader says it does not exist
+    assert configs.resolve("sub/default.toml") == Path("sub/default.toml")  # a path stays one
+    with pytest.raises(KeyError, match="shipped: .*default.*smoke"):
+        configs.path("nope")
