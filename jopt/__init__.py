@@ -2,7 +2,10 @@
 
 Optimizers are pure ``(init, update)`` pairs composed into chains (as in optax), every
 numeric hyperparameter is data (traceable under ``jit``, ``vmap`` and ``grad``), and
-the lectures' update-rule conventions are named options.  See DESIGN.md and README.md.
+the lectures' update-rule conventions are named options.  The repository's README.md
+is the guide (the API, the conventions, sweeps) and docs/ holds the figure catalogue
+and the benchmark notes.  :mod:`jopt.sweep` runs vectorized hyperparameter sweeps (also
+the ``jopt`` command); :mod:`jopt.devices` gives a CPU's cores to JAX before it starts.
 """
 
 from jopt import data, losses, models, schedules, transforms

@@ -1,4 +1,4 @@
-"""Hyperparameters are data (DESIGN.md, "The core protocol").
+"""Hyperparameters are data (README.md, "Hyperparameters are data, and where optax differs").
 
 For every numeric hyperparameter of every public transform, optimizer, schedule and
 line search (step counts included) three checks, driven by one table, ``ROWS``:

@@ -4,23 +4,11 @@
     python -m experiments.bench.batch_size_time --quick    # 2 000 examples, MLP 784-64-64-10
 
 Deck 002 trains on 50 000 examples: "batch size = 1, 50000 updates in one epoch: 166s;
-batch size = 10, 5000 updates in one epoch: 17s" (9.8x).  The workload here (chosen in
-FIGURES.md): Gaussian inputs, 10 random classes, an MLP 784-500-500-10 with ReLU, mean
-softmax cross-entropy, ``jopt.sgd(0.01)``, float32.  One epoch is one jitted
-``lax.scan`` over the batches of a permutation (drawn by NumPy and passed in, so that
-only the updates are timed), with the parameters donated; each batch size's program is
-compiled ahead of time, run once to warm up, then timed (the median of ``--repeats``
-epochs).  Timings are printed, never asserted.
-
-Findings (FIGURES.md F35; jax 0.10.2, float32):
-
-    device       B = 1              B = 10            B = 100   B = 1000   B1/B10
-    2-core CPU   15.28 s (306 us)   3.35 s (669 us)   0.97 s    0.70 s     4.6x
-    H100 GPU     1.227 s (24.5 us)  0.166 s (33.1 us) 0.027 s   0.007 s    7.4x
-
-The time per update grows much more slowly than the batch size (on the GPU, 24.5 us at
-B = 1 against 33.1 us at B = 10), so in the time batch 1 takes for one epoch batch 10
-does several: the slide's point, if not its 9.8x.
+batch size = 10, 5000 updates in one epoch: 17s" (9.8x).  The workload (FIGURES.md F35)
+is :func:`experiments.lectures.timing.epoch_times`, which figure F35 also draws: SGD on
+an MLP 784-500-500-10, each batch size's epoch compiled ahead of time, run once to warm
+up, then timed (the median of ``--repeats`` epochs).  This script prints it as a table.
+What it measured: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

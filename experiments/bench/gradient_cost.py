@@ -4,15 +4,11 @@
     python -m experiments.bench.gradient_cost --quick    # m = 10, 100, 1000
 
 Deck 004 "Mini-batches": "n = 60,000, m = 10 => 6,000x speedup" and "The update cost is
-constant regardless of the size of T".  The workload: the gradient of the mean softmax
-cross-entropy of a softmax regression (MNIST's shape: 784 inputs, 10 classes, weights
-and a bias) on m Gaussian examples (drawn by NumPy: nothing but the gradient compiles), jitted and compiled first; the time is the median
-of ``--repeats`` calls.  Timings are printed, never asserted.
-
-Findings (FIGURES.md F37, 2-core CPU): 26.6 us (m = 10), 165 us (100), 1.10 ms (1000),
-12.6 ms (10 000) and 78.9 ms (60 000).  The full/mini ratio is 2970x against the flop
-ratio of 6000x: a small gradient pays a fixed overhead, and the time is linear in m
-above m ~ 1000.
+constant regardless of the size of T".  The workload (FIGURES.md F37) is
+:func:`experiments.lectures.timing.gradient_times`, which figure F37 also draws: the
+jitted gradient of a softmax regression of MNIST's shape on m examples, the median of
+``--repeats`` calls after a compile.  This script prints it as a table.  What it
+measured: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

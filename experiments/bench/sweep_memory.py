@@ -1,7 +1,7 @@
 """A grid larger than memory: 100,000 configurations of the reference MLP run in slices.
 
-    python -m experiments.bench.sweep_memory                  # 100,000 configs, 10 steps each
-    python -m experiments.bench.sweep_memory --quick          # 2,000 configs, a smoke run
+    python -m experiments.bench.sweep_memory          # 100,000 configs, 10 steps each
+    python -m experiments.bench.sweep_memory --quick  # 2,000 configs, a smoke run
 
 The reference workload of ``sweep_speed.py`` (MLP 64-128-10 on digits, adam, batch 32)
 with 100 log-spaced learning rates from 1e-4 to 1e-1 times 1000 seeds and a budget of
@@ -14,7 +14,8 @@ Printed: the estimate per configuration against the configuration's parameters, 
 two moments and the gradient (4 copies of the parameters), what all the configurations
 at once would need against the free memory, the slices chosen, the wall time, the
 statuses and the best configurations.  Nothing is asserted; the per-configuration ratio
-is also checked, on a small grid, by ``tests/test_sweep_runner.py``.
+is also checked, on a small grid, by ``tests/test_sweep_runner.py``.  What it measured:
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The speed of a whole sweep: jopt.sweep.run against the hand-written optax sweep, optax
 one config at a time and PyTorch one config at a time, on CPU, all in one run.
 
-    python -m experiments.bench.sweep_speed            # the reference workload, ~5 min on 2 cores
+    python -m experiments.bench.sweep_speed            # the reference workload, minutes
     python -m experiments.bench.sweep_speed --quick    # a smoke run (a few configs, 20 steps)
     python -m experiments.bench.sweep_speed --profile  # also: steady times in interleaved rounds
 
@@ -31,7 +31,7 @@ Timings: "first call" is everything from the call to the results (tracing, compi
 running; for jopt the wall clock of ``sweep.run`` and its ``init + compile + run + final``
 timings); for jopt and the optax vmap sweep it is the median over ``--fresh-rounds``
 fresh processes each (alternating), because in one process the second to run finds
-JAX's tracing caches warm (0.3-1 s here), and the in-process figures are printed beside;
+JAX's tracing caches warm, and the in-process figures are printed beside;
 "steady" is a second call of the same thing, already compiled: for jopt a second
 ``sweep.run`` of the same grid, which reuses the programs the first compiled (the
 runner keeps them), so it is the whole call (init, chunks, final metrics, the results'
@@ -41,80 +41,7 @@ evaluated row, over the steady time, against a batched matmul
 ``configs x (32x64 @ 64x128)`` timed in the same run (best of several calls).
 Timings are printed, never asserted; the machine's load average is printed with them.
 
-Findings (2-core AMD EPYC VM shared with other jobs, jax 0.10.2, optax 0.2.8, torch 2.13;
-single runs vary by 30 % or more with the neighbours' load, even in CPU seconds, so compare
-ratios within one run; ``--profile`` repeats the steady measurements in interleaved rounds):
-
-- Final losses agree for lr <= 1e-2 (largest relative difference to the optax vmap sweep
-  5.7e-5 to 8.6e-5 for jopt, whose batch loss is a weighted mean of per-example losses;
-  ~4e-5 optax loop, ~5e-5 PyTorch).  Above 1e-2 adam on this MLP is chaotic: rounding
-  differences grow to O(1) in all four.
-- Steady (2026-12-03): jopt 0.40-0.62x the optax vmap sweep in single calls, 0.41x best
-  of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
-  over both devices is 0.38-0.57x); 22-33x faster than PyTorch one config at a time.
-  On 2026-12-07 (load average 1.3-1.5 at the starts): 0.55x, 0.51x, 0.39x, 0.47x and
-  0.54x; 28.9x, 20.6x, 26.5x, 26.9x and 23.1x faster than PyTorch.
-- First call, medians of fresh processes: 1.06x to 1.29x on 2026-12-03 morning; after
-  that evening's changes 1.08x, 1.03x, 0.95x and 1.07x; on 2026-12-04, before the chunk
-  program was compiled at -O1, 0.96x; after, 1.01x and 0.99x (6 alternating pairs each;
-  pair ratios 0.79-1.24x; the optax sweep's own first call ranged 2.5-4.3 s between
-  runs).  On 2026-12-07 0.80x; then, with the init program lowered before the chunk is
-  traced and compiled on one thread (``runner.INIT_COMPILER_OPTIONS``: its compile
-  takes the core the chunk's trace leaves idle; 26 alternating fresh-process pairs,
-  19 faster, median pair 0.95x), 0.92x, 0.91x, 0.86x and 0.86x (in the last
-  run jopt was faster in all 6 pairs).
-  What it spends (quiet machine): 0.02 s before compiling, 0.13 s tracing and lowering
-  init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.25-1.6 s compiling it
-  at -O1 (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace),
-  then 0.6-0.8 s running (the hand-written sweep: 0.2-0.4 s trace and lower, 1.45-1.8 s
-  compile, 1.1-1.7 s run on one device).  Per device the two runs cost the same (jopt
-  on one device 1.04-1.23 s, the optax sweep 1.06-1.15 s, 4 interleaved rounds): jopt's
-  lead in the run is its second device, and its evaluations, bookkeeping and extra
-  tracing cost about as much on a first call.
-  The chunk program at LLVM -O1 (``runner.CHUNK_COMPILER_OPTIONS``, 2026-12-04): compile
-  1.37-1.59 s against 1.59-1.81 s at the default -O3 (medians of 3, 3 alternating
-  rounds), run unchanged; fresh-process first calls 3.00 s against 3.44 s in one batch of
-  6 pairs, 3.30 s against 3.28 s in another (the noise is as large as the gain).
-  What the 2026-12-03 evening's changes took off, each measured alone:
-  init as a ``vmap`` instead of a ``lax.map`` (a lax.map's loop writes each of the 41
-  carry leaves into its stacked output in its own kernel: compile 0.46 -> 0.28 s);
-  ``gc.freeze`` while ``sweep.run`` traces (a full collection of the process's 200,000
-  objects took 0.13 s of a 0.48 s trace); no small eager programs before the compile
-  (``jnp.asarray`` of the data sets and ``vmap`` of ``num_steps`` compiled 7 little
-  programs: 0.10 -> 0.02 s); the task's step and evaluation vmapped inside the chunk's
-  loops (vmap no longer batches the traced loop bodies again: trace 0.3 -> 0.2 s).
-  Measured and left: an unweighted batch loss for a static batch size, evaluation blocks
-  padded with constant split masks, and XLA's ``xla_llvm_disable_expensive_passes`` or
-  ``xla_cpu_parallel_codegen_split_count`` (for the chunk program) changed neither the
-  compile nor the run beyond the noise (nor, on 2026-12-04, ``xla_cpu_use_xnnpack``,
-  ``xla_cpu_enable_concurrency_optimized_scheduler``, ``xla_cpu_prefer_vector_width``
-  or ``xla_cpu_copy_insertion_use_region_analysis``); no fusion emitters halves the
-  compile (1.06 s against 2.04 s) but runs 1.7x slower; -O0 runs 3.5x slower; evaluations
-  stubbed out compile 0.2-0.4 s faster (what the curves cost).  On 2026-12-07: the
-  chunk split into a steps program and an evaluation program compiled in two threads
-  took as long as the one program (XLA's compile already keeps both cores busy);
-  ``jax_include_full_tracebacks_in_locations`` off did not shorten lowering; an argmax
-  without a variadic reduce did not shorten the compile.
-- Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 3-4 ms (Python:
-  the grid, device_put, the results' tables; 7 ms before the tables were built without
-  ``concat`` and ``sort_values``), so one config costs 9-10 ms per 100 steps against the
-  hand-written sweep's 6-7 ms; from 16 configs on jopt is faster (0.49-0.74x).  A first
-  execution of a compiled program costs 35-90 ms more than the next (both have it).
-- What made the chunk cheaper (each measured with the compiled program's time and XLA's
-  CPU seconds): the epoch permutation carried and redrawn once per epoch instead of once
-  per step (chunk 5.8 s -> 1.6 s); a permutation from single-array sorts of packed words
-  (3x faster to run than ``sort_key_val``) over one Threefry hash per epoch (a
-  ``fold_in`` before the bits cost ~0.3 s of compile); no ``where`` over the optimizer
-  state (a frozen run never reads it again); the batch key split once in init; the
-  step-0 evaluation inside the chunk program, not in init (init compile -0.4 s); the
-  validation and test metrics recorded at each evaluation, so no final program of
-  forward passes (0.65 s of compile -> 0.04 s).
-- Memory: evaluating the 1257 training rows at once made a configuration take 10x its
-  parameters, moments and gradient (XLA's estimate); in blocks of 64 rows 1.5x, and the
-  chunk runs faster.
-- PyTorch's default (2 intra-op threads) can be pathological on a loaded 2-core machine
-  (60-110 ms per step against 0.8-0.95 ms with one thread); the script probes both and
-  runs the faster.
+What it measured, machine by machine and date by date: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -509,8 +436,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help="a smoke run: 4 learning rates x 2 seeds, 20 steps, small table")
     parser.add_argument("--fresh-rounds", type=int, default=None,
                         help="fresh processes per implementation for the first-call times, "
-                             "default 4 (--quick: 1; single pairs vary by +-20%% on a shared "
-                             "2-core VM); 0: the in-process first calls only")
+                             "default 4 (--quick: 1; single pairs vary on a shared machine); "
+                             "0: the in-process first calls only")
     parser.add_argument("--first-call", choices=("jopt", "vmap"), default=None,
                         help=argparse.SUPPRESS)  # internal: one first call, printed as JSON
     args = parser.parse_args(argv)
@@ -537,7 +464,7 @@ def first_call_here(args: argparse.Namespace) -> None:
 def fresh_first_calls(args: argparse.Namespace) -> dict:
     """First-call seconds of jopt and of the optax vmap sweep, each in fresh processes,
     alternating: in one process the second to run finds JAX's tracing and lowering
-    caches warm (about 0.5-1 s here), which favours whichever runs second."""
+    caches warm, which favours whichever runs second."""
     command = [sys.executable, os.path.abspath(__file__), "--steps", str(args.steps),
                "--learning-rates", str(args.learning_rates), "--seeds", str(args.seeds),
                "--eval-every", str(args.eval_every)]
