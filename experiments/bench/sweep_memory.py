@@ -30,12 +30,11 @@ import time  # noqa: E402
 from typing import Optional  # noqa: E402
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 import jopt.sweep as sweep  # noqa: E402
+from experiments.bench.sweep_speed import BATCH, HIDDEN, IN, OUT, reference_task  # noqa: E402
 from jopt.sweep import runner  # noqa: E402
 
-IN, HIDDEN, OUT = 64, 128, 10
 PARAMETERS = IN * HIDDEN + HIDDEN + HIDDEN * OUT + OUT
 
 
@@ -62,12 +61,11 @@ def main(argv: Optional[list] = None) -> dict:
     rates = 100 if args.configs >= 100 else args.configs
     seeds = math.ceil(args.configs / rates)
     grid = sweep.Grid(learning_rate=sweep.logspace(1e-4, 1e-1, rates), seed=sweep.seeds(seeds))
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=32)
+    task = reference_task()
     budget = sweep.Budget(steps=args.steps, eval_every=args.steps)
     devices = jax.devices()
     free = runner.free_memory(devices)
-    print(f"sweep_memory: MLP {IN}-{HIDDEN}-{OUT} on digits, adam, batch 32, {args.steps} steps, "
+    print(f"sweep_memory: MLP {IN}-{HIDDEN}-{OUT} on digits, adam, batch {BATCH}, {args.steps} steps, "
           f"{rates} learning rates x {seeds} seeds = {len(grid)} configs")
     print(f"devices: {len(devices)} x {devices[0].platform}; free memory {gib(free or 0)}; "
           f"limit {gib(args.memory_limit) if args.memory_limit else f'{runner.MEMORY_FRACTION:.0%} of free'}")

@@ -93,6 +93,25 @@ def forward_flops(rows: int) -> int:
     return 2 * rows * MACS
 
 
+def reference_task() -> "sweep.TaskFactory":
+    """The reference workload as ``jopt.sweep``'s built-in task (MLP 64-128-10 on digits,
+    adam, batch 32); the grid gives the learning rates and seeds."""
+    return sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
+                              batch_size=BATCH)
+
+
+def shard_configs(*arrays: np.ndarray) -> tuple[tuple, NamedSharding]:
+    """``arrays`` (configurations first) padded with copies of their last row to a multiple
+    of the devices and placed across every device, the way the sweep runner shards its
+    configurations; and the sharding, for ``jax.jit``'s ``in_shardings``."""
+    mesh = sweep.mesh_for()
+    sharding = NamedSharding(mesh, PartitionSpec("configs"))
+    count = len(arrays[0])
+    size = math.ceil(count / mesh.devices.size) * mesh.devices.size
+    padded = tuple(np.concatenate([a, np.repeat(a[-1:], size - count, axis=0)]) for a in arrays)
+    return jax.device_put(padded, sharding), sharding
+
+
 # ----------------------------------------------------------------------------
 # The workload
 # ----------------------------------------------------------------------------
@@ -202,8 +221,7 @@ def run_jopt(work: Workload, *, devices: Optional[list] = None,
              label: str = "jopt sweep", steady: bool = True) -> Timing:
     """``sweep.run`` twice on the same grid: the first call compiles, the second (unless
     not ``steady``) reuses the compiled programs, as a second call of a jitted function does."""
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=BATCH)
+    task = reference_task()
     budget = sweep.Budget(steps=work.steps, eval_every=work.eval_every)
     first, result = timed(lambda: sweep.run(task, work.grid(), budget=budget, out=None,
                                             quiet=True, devices=devices))
@@ -229,11 +247,7 @@ def run_vmap(work: Workload, *, sharded: bool = False, label: str = "optax vmap 
     train = jax.vmap(make_train(work.model, x, y, work.steps))
     lr, seed = work.lr, work.seed
     if sharded:  # what-if: the hand-written sweep sharded over every device
-        mesh = sweep.mesh_for()
-        size = math.ceil(len(lr) / mesh.devices.size) * mesh.devices.size
-        lr, seed = (np.concatenate([a, np.repeat(a[-1:], size - len(a))]) for a in (lr, seed))
-        sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        lr, seed = jax.device_put((lr, seed), sharding)
+        (lr, seed), sharding = shard_configs(lr, seed)
         program = jax.jit(train, in_shardings=sharding, out_shardings=sharding)
     else:
         program = jax.jit(train)
@@ -332,11 +346,7 @@ def batched_matmul_gflops(configs: int, repeats: int, sharded: bool) -> float:
     b = rng.standard_normal((configs, IN, HIDDEN), np.float32)
     matmul = lambda a, b: jnp.einsum("cij,cjk->cik", a, b)
     if sharded:
-        mesh = sweep.mesh_for()
-        size = math.ceil(configs / mesh.devices.size) * mesh.devices.size
-        a, b = (np.concatenate([m, np.repeat(m[-1:], size - configs, axis=0)]) for m in (a, b))
-        sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        a, b = jax.device_put((a, b), sharding)
+        (a, b), sharding = shard_configs(a, b)
         program = jax.jit(matmul, in_shardings=sharding, out_shardings=sharding)
     else:
         a, b = jax.device_put((a, b))
@@ -606,8 +616,7 @@ def run_profile(work: Workload, rounds: int) -> dict:
     from jopt.sweep import runner
 
     budget = sweep.Budget(steps=work.steps, eval_every=work.eval_every)
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=BATCH).make({}, budget=budget)
+    task = reference_task().make({}, budget=budget)
     blocks = math.ceil(work.steps / work.eval_every)
     every, one = jax.devices(), jax.devices()[:1]
     runs: dict = {}
@@ -627,11 +636,7 @@ def run_profile(work: Workload, rounds: int) -> dict:
         runs[name] = (len(devices), call)
     x, y = map(jnp.asarray, work.splits.train)
     hand = jax.jit(jax.vmap(make_train(work.model, x, y, work.steps)))
-    mesh = sweep.mesh_for()
-    sharding = NamedSharding(mesh, PartitionSpec("configs"))
-    size = math.ceil(len(work.configs) / mesh.devices.size) * mesh.devices.size
-    sharded_args = jax.device_put(tuple(np.concatenate([a, np.repeat(a[-1:], size - len(a))])
-                                        for a in (work.lr, work.seed)), sharding)
+    sharded_args, sharding = shard_configs(work.lr, work.seed)
     hand_sharded = jax.jit(jax.vmap(make_train(work.model, x, y, work.steps)),
                            in_shardings=sharding, out_shardings=sharding)
     jax.block_until_ready((hand(work.lr, work.seed), hand_sharded(*sharded_args)))
@@ -658,8 +663,7 @@ def run_scaling(args: argparse.Namespace, work: Workload) -> list:
     steps = args.scaling_steps
     x, y = map(jnp.asarray, work.splits.train)
     train = jax.vmap(make_train(work.model, x, y, steps))
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=BATCH)
+    task = reference_task()
     budget = sweep.Budget(steps=steps, eval_every=steps)
     print(f"\n== cost per config: {steps} steps per config (not {args.steps}), learning rates "
           f"cycled, seed = cycle; jopt on {len(jax.devices())} devices, optax vmap on 1 ==")
