@@ -609,30 +609,23 @@ def load() -> str:
 
 
 def run_profile(work: Workload, rounds: int) -> dict:
-    """Steady times without the noise of one call: jopt's compiled chunk program (on every
-    device and on one) and the optax vmap sweep (on one device, and sharded by hand over
-    every device), each compiled once, then run in ``rounds`` interleaved rounds (the
-    machine's load drifts; the best round is the least disturbed)."""
-    from jopt.sweep import runner
-
+    """Steady times without the noise of one call: the chunks of jopt's sweep (on every
+    device and on one: ``timings["run_seconds"]`` of a ``sweep.run`` whose programs are
+    compiled already, in chunks as long as the runner allows) and the optax vmap sweep
+    (on one device, and sharded by hand over every device), each compiled once, then run
+    in ``rounds`` interleaved rounds (the machine's load drifts; the best round is the
+    least disturbed)."""
     budget = sweep.Budget(steps=work.steps, eval_every=work.eval_every)
-    task = reference_task().make({}, budget=budget)
     blocks = math.ceil(work.steps / work.eval_every)
     every, one = jax.devices(), jax.devices()[:1]
     runs: dict = {}
-    for name, devices in ((f"jopt chunk program, {len(every)} devices", every),
-                          ("jopt chunk program, 1 device", one)):
-        mesh = runner.mesh_for(devices)
-        size = math.ceil(len(work.configs) / len(devices)) * len(devices)
-        part = runner._slice_of(work.configs, ["learning_rate", "seed"], size, task, mesh)
-        programs = runner._Programs(task, budget, mesh, blocks)
-        compiled = programs.compiled_chunk(part.hparams)
-        start = jax.device_get(programs.init(part.hparams))
-
-        def call(compiled=compiled, start=start, mesh=mesh, part=part):
-            carry, rows = jax.block_until_ready(runner._shard(start, mesh))
-            return timed(lambda: compiled(carry, rows, part.hparams, np.int32(0),
-                                          np.int32(blocks)))[0]
+    for name, devices in ((f"jopt sweep's chunks, {len(every)} devices", every),
+                          ("jopt sweep's chunks, 1 device", one)):
+        def call(devices=devices):
+            result = sweep.run(reference_task(), work.grid(), budget=budget, out=None,
+                               quiet=True, devices=devices, chunk_seconds=3600.0)
+            return result.timings["run_seconds"]
+        call()  # compiles the programs, which later calls reuse
         runs[name] = (len(devices), call)
     x, y = map(jnp.asarray, work.splits.train)
     hand = jax.jit(jax.vmap(make_train(work.model, x, y, work.steps)))
