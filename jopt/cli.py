@@ -114,8 +114,12 @@ def _sweep(args: argparse.Namespace) -> int:
     _start_processes(args)
     from jopt.sweep.config import ConfigError, from_toml
     from jopt.sweep.store import SpecMismatchError
+    path = configs.resolve(args.config)
+    if not path.exists():
+        return _error(f"{args.config}: no such config file, nor a config shipped with jopt "
+                      f"({', '.join(configs.names())})")
     try:
-        config = from_toml(configs.resolve(args.config))
+        config = from_toml(path)
     except ConfigError as error:
         return _error(error)
     out = Path(args.out or config.options.get("out") or Path("results") / Path(args.config).stem)

@@ -64,8 +64,10 @@ def installed(tmp_path_factory):
     purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                   cwd=tmp).stdout.strip()
     Path(purelib, "outer-environment.pth").write_text("\n".join(site_packages()) + "\n")
+    # --ignore-installed: pip sees this environment's jopt through the .pth file and must not
+    # try to replace it (it would refuse anyway: it is outside the new environment)
     done = run([sys.executable, "-m", "pip", "--python", python, "install", "--no-index",
-                "--no-deps", wheel], cwd=tmp)
+                "--no-deps", "--ignore-installed", wheel], cwd=tmp)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     outside = tmp / "outside"
     outside.mkdir()
