@@ -133,3 +133,19 @@ def test_a_config_name_is_a_file_here_else_a_shipped_config(tmp_path, monkeypatc
     assert configs.resolve("sub/default.toml") == Path("sub/default.toml")  # a path stays one
     with pytest.raises(KeyError, match="shipped: .*default.*smoke"):
         configs.path("nope")
+
+
+def test_the_readme_commands_are_what_ci_and_the_package_run():
+    """The README's first command sweeps a config the package ships; its second is what
+    ``.ci/run`` runs (in a fresh venv in a temporary folder)."""
+    from jopt import configs
+    block = (ROOT / "README.md").read_text().split("```")[1].strip().splitlines()
+    sweep_line, test_line = block
+    config = sweep_line.split("jopt sweep ")[1].split()[0]
+    assert configs.resolve(config) == configs.path(config)
+    create, install, test = test_line.split(" && ")
+    assert create == "python3 -m venv .venv"
+    ci = (ROOT / ".ci" / "run").read_text()
+    ran = [line.split(" || ")[0] for line in ci.splitlines() if line.startswith('"$venv/bin/')]
+    assert ran == [step.replace(".venv/bin/pip", '"$venv/bin/pip"')
+                   .replace(".venv/bin/python", '"$venv/bin/python"') for step in (install, test)]
