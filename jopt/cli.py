@@ -112,8 +112,9 @@ def _sweep(args: argparse.Namespace) -> int:
     if problem is not None:
         return _error(problem)
     _start_processes(args)
-    from jopt.sweep.config import ConfigError, from_toml
+    from jopt.sweep.config import ConfigError, from_toml, run_config
     from jopt.sweep.store import SpecMismatchError
+    from jopt.sweep.tasks import TaskError
     path = configs.resolve(args.config)
     if not path.exists():
         return _error(f"{args.config}: no such config file, nor a config shipped with jopt "
@@ -123,15 +124,12 @@ def _sweep(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return _error(error)
     out = Path(args.out or config.options.get("out") or Path("results") / Path(args.config).stem)
-
-    import jopt.sweep as sweep
-    run_config = getattr(sweep, "run_config", None)
-    if run_config is None:
-        return _error("the sweep runner is not available (jopt.sweep.run_config is missing)", 1)
+    if out.exists() and not out.is_dir():
+        return _error(f"--out {out}: a file, not a folder for sweep results")
     try:
         result = run_config(config, out=out, overwrite=args.overwrite,
                             quiet=True if args.quiet else None)
-    except SpecMismatchError as error:
+    except (SpecMismatchError, TaskError) as error:
         return _error(error)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; partial results in {out}; run the same command again "

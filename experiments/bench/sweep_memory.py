@@ -33,7 +33,7 @@ import jax  # noqa: E402
 
 import jopt.sweep as sweep  # noqa: E402
 from experiments.bench.sweep_speed import BATCH, HIDDEN, IN, OUT, reference_task  # noqa: E402
-from jopt.sweep import runner  # noqa: E402
+from jopt.sweep import engine  # noqa: E402
 
 PARAMETERS = IN * HIDDEN + HIDDEN + HIDDEN * OUT + OUT
 
@@ -64,11 +64,11 @@ def main(argv: Optional[list] = None) -> dict:
     task = reference_task()
     budget = sweep.Budget(steps=args.steps, eval_every=args.steps)
     devices = jax.devices()
-    free = runner.free_memory(devices)
+    free = engine.free_memory(devices)
     print(f"sweep_memory: MLP {IN}-{HIDDEN}-{OUT} on digits, adam, batch {BATCH}, {args.steps} steps, "
           f"{rates} learning rates x {seeds} seeds = {len(grid)} configs")
     print(f"devices: {len(devices)} x {devices[0].platform}; free memory {gib(free or 0)}; "
-          f"limit {gib(args.memory_limit) if args.memory_limit else f'{runner.MEMORY_FRACTION:.0%} of free'}")
+          f"limit {gib(args.memory_limit) if args.memory_limit else f'{engine.MEMORY_FRACTION:.0%} of free'}")
     started = time.perf_counter()
     result = sweep.run(task, grid, budget=budget, quiet=False, memory_limit=args.memory_limit)
     wall = time.perf_counter() - started

@@ -356,6 +356,17 @@ class SweepResult:
                 if c not in _NOT_AXES and not c.startswith(("final_", "best_"))]
 
     @property
+    def timings(self) -> dict:
+        """Seconds spent initializing, compiling, running and reading the final metrics,
+        and ``chunk_compiles``: how many chunk programs this run compiled."""
+        return dict(self.manifest.get("timings", {}))
+
+    @property
+    def slices(self) -> dict:
+        """Per bucket, the slice plan: slice size, number of slices, bytes per config."""
+        return dict(self.manifest.get("slices", {}))
+
+    @property
     def status(self) -> str:
         """The manifest's status: "finished", or "running" for partial results."""
         return self.manifest.get("status", "unknown")
