@@ -8,7 +8,7 @@ and the benchmark notes.  :mod:`jopt.sweep` runs vectorized hyperparameter sweep
 the ``jopt`` command); :mod:`jopt.devices` gives a CPU's cores to JAX before it starts.
 """
 
-from jopt import data, losses, models, schedules, transforms
+from jopt import data, devices, losses, models, schedules, transforms
 from jopt.base import (ChainState, EmptyState, GradientTransformation, Schedule, apply_updates,
                        chain, find_state, tree_l2_norm, tree_vdot)
 from jopt.optimizers import adagrad, adam, adamw, rmsprop, sgd
@@ -53,7 +53,7 @@ __all__ = [
     # training
     "minimize", "MinimizeResult", "reason_name", "fit", "FitResult", "Model", "Dataset", "Splits",
     # modules
-    "schedules", "transforms", "losses", "models", "data", "sweep",
+    "schedules", "transforms", "losses", "models", "data", "devices", "sweep",
 ]
 
 
