@@ -33,9 +33,9 @@ def path(name: str) -> Path:
 
 
 def resolve(config: Union[str, Path]) -> Path:
-    """What ``jopt sweep CONFIG`` reads: ``config`` itself when it is a file (or a path
-    that names a folder), else the shipped config of that name, else ``config`` unchanged
-    (the reader then says that the file does not exist)."""
+    """What ``jopt sweep CONFIG`` reads: ``config`` itself when it exists or names a folder
+    (``runs/my.toml``), else the shipped config of that name, else ``config`` unchanged
+    (the caller then says that there is no such file)."""
     given = Path(config)
     if given.exists() or len(given.parts) != 1:
         return given
