@@ -252,7 +252,7 @@ def test_cli_plot_of_a_folder_without_a_sweep(tmp_path):
 
 
 def test_cli_sets_xla_flags_only_when_unset(monkeypatch):
-    from jopt.cli import use_every_core
+    from jopt.devices import use_every_core
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     value = use_every_core()
     assert value is not None and value.startswith("--xla_force_host_platform_device_count=")

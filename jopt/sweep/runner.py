@@ -130,8 +130,8 @@ def _old_objects_frozen():
 
     Tracing and assembling a sweep allocate enough objects to set off full collections,
     each of which walks every object in the process (JAX's and NumPy's modules hold
-    most of them): one took 0.13 s of the reference chunk program's 0.48 s trace.  A
-    caller that froze objects itself keeps its own freeze."""
+    most of them), a noticeable part of a trace.  A caller that froze objects itself
+    keeps its own freeze."""
     if gc.get_freeze_count() > 0:
         yield
         return
