@@ -453,7 +453,7 @@ def test_the_command_line_refuses_a_damaged_manifest_with_exit_status_2(tmp_path
     monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))  # JAX runs already
     Store.open(tmp_path, fx.spec())
     truncate(tmp_path / "manifest.json")
-    config = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "smoke.toml"
+    config = Path(__file__).resolve().parents[1] / "jopt" / "configs" / "smoke.toml"
     assert cli.main(["sweep", str(config), "--out", str(tmp_path), "--quiet"]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "manifest.json is damaged" in error
