@@ -347,7 +347,10 @@ class Store:
             "devices": _devices(),
             "created": old.get("created", now) if resumed else now,
             "updated": now,
-            "status": "running",
+            # a finished folder rerun with its own spec stays finished: the rerun rewrites
+            # its tables only when it ends (a failed rerun leaves it as it was)
+            "status": "finished" if resumed and not overwrite and old.get("status") == "finished"
+            else "running",
             "files": {},
         }
         if resumed:
@@ -463,7 +466,10 @@ class Store:
     # -- results --------------------------------------------------------------
 
     def write_partial(self, summary: Any, curves: Any) -> None:
-        """Write ``summary.parquet`` and ``curves.parquet``; the manifest stays "running"."""
+        """Write ``summary.parquet`` and ``curves.parquet``; the manifest stays "running".  A
+        finished folder's tables are rewritten only by :meth:`finish`."""
+        if self.manifest.get("status") == "finished":
+            return
         self._write_files({SUMMARY: _parquet_bytes(summary), CURVES: _parquet_bytes(curves)})
 
     def finish(self, summary: Any, curves: Any) -> "SweepResult":
