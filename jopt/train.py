@@ -12,12 +12,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jopt import losses
+from jopt.data import SAMPLINGS, check_batch_size, check_splits, epoch_permutation, padded_batch
+from jopt.transforms import average_iterates
 from jopt.base import (GradientTransformation, apply_updates, check_nonnegative,
                        tree_l2_norm)
 
 __all__ = ["minimize", "MinimizeResult", "REASONS", "reason_name", "fit", "FitResult", "evaluate",
-           "evaluate_splits",
-           "resolve_loss", "fit_program", "FitProgram", "FitCarry", "run_program"]
+           "evaluate_splits", "evaluate_rows", "has_classes", "resolve_loss", "fit_program",
+           "FitProgram", "FitCarry", "FitSetup", "Objective", "model_objective",
+           "loss_objective", "fit_init", "next_batch", "fit_step", "fit_evaluate", "fit_final",
+           "run_program"]
 
 REASONS = ("running", "gtol", "max_steps", "no_progress", "diverged")
 """Stop reasons, indexed by ``MinimizeResult.reason``:
@@ -102,8 +107,7 @@ def minimize(fun: Callable, x0: Any, opt: GradientTransformation, *, max_steps: 
     ``vmap`` JAX's batching of ``while_loop`` selects between the new and the old carry
     at every step, the whole history included, so a vmapped run costs
     ``O(max_steps)`` per step (``O(max_steps^2)`` in all).  Use ``loop="scan"`` for
-    long vmapped runs: GD on Rosenbrock, 5 learning rates vmapped, 20 000 steps, takes
-    about 0.03 s of CPU time with ``scan`` and 1.9 s with ``while``.
+    long vmapped runs (``docs/benchmarks.md`` has a measurement).
     """
     if not isinstance(max_steps, int) or max_steps < 0:
         raise ValueError(f"max_steps must be a non-negative int, got {max_steps!r}")
@@ -220,7 +224,7 @@ class FitCarry(NamedTuple):
     evals_since_best: jax.Array
     loss_limit: jax.Array      # a batch loss above this counts as divergence
     order: jax.Array           # the current epoch's permutation of the training set
-    last_metrics: dict         # validation and test loss and accuracy at the last evaluation
+    last_metrics: dict         # held-out metrics at the last evaluation
     best_metrics: dict         # ... at the evaluation of best_params
 
 
@@ -230,8 +234,7 @@ class FitProgram(NamedTuple):
     ``init(params0) -> carry``; ``step(carry, t) -> (carry, batch_loss)`` applies step
     ``t`` (a no-op once the run stopped or its budget ``num_steps`` is spent);
     ``evaluate(carry, batch_losses) -> (carry, row)`` records a history row and applies
-    early stopping; ``final_metrics(carry) -> dict``.  :func:`fit` scans them; the
-    sweep runner vmaps them over configurations and runs them in chunks.
+    early stopping; ``final_metrics(carry) -> dict``.  :func:`fit` scans them.
     """
 
     init: Callable
@@ -240,12 +243,29 @@ class FitProgram(NamedTuple):
     final_metrics: Callable
 
 
+class Objective(NamedTuple):
+    """How a run scores parameters on rows of data (a batch: a pytree of arrays whose
+    leaves share their first axis).
+
+    ``batch_loss(params, batch, weights, key) -> scalar``: a training batch's loss,
+    the ``weights``-weighted mean over its rows (``weights`` None: every row counts);
+    ``key`` is a step's random key (None where the loss takes none).
+    ``per_example(params, batch) -> dict``: each row's ``loss`` and metrics (arrays of
+    one value per row), averaged over a data set by :func:`evaluate_rows`.
+    ``always_weighted``: ``batch_loss`` takes weights for full batches too (a model's
+    loss is a weighted mean of its rows' losses either way).
+    """
+
+    batch_loss: Callable
+    per_example: Callable
+    always_weighted: bool = False
+
+
 def resolve_loss(loss: Any) -> Callable:
     """A loss ``(outputs, targets) -> scalar``, from a callable or a name in :mod:`jopt.losses`.
 
     Per-example values (optax-named losses return them) are averaged.
     """
-    from jopt import losses
     if isinstance(loss, str) and loss in losses.__all__ and callable(getattr(losses, loss)):
         loss = getattr(losses, loss)
     if callable(loss):
@@ -256,6 +276,101 @@ def resolve_loss(loss: Any) -> Callable:
 def _per_example(loss: Callable, outputs: jax.Array, targets: jax.Array) -> jax.Array:
     """``loss`` (a batch mean) of each example alone: one value per row."""
     return jax.vmap(lambda o, t: loss(o[None], t[None]))(outputs, targets)
+
+
+def model_objective(model: Any, loss: Callable, classes: bool,
+                    metrics: Optional[Callable] = None) -> Objective:
+    """The :class:`Objective` of a model's ``apply(params, x)`` scored by ``loss(outputs,
+    targets)`` (a batch mean) on batches ``(x, y)``; ``classes``: also the accuracy
+    (integer labels, one output score per class); ``metrics(params, batch) -> dict``
+    of means, evaluated example by example."""
+    def batch_loss(params, batch, weights, key):
+        xb, yb = batch
+        per_example = _per_example(loss, model.apply(params, xb), yb)
+        return jnp.sum(weights * per_example) / jnp.sum(weights)
+
+    def per_example(params, batch):
+        xb, yb = batch
+        outputs = model.apply(params, xb)
+        values = {"loss": _per_example(loss, outputs, yb)}
+        if classes:
+            values["accuracy"] = jnp.argmax(outputs, axis=-1) == yb
+        return {**values, **_metrics_per_example(metrics, params, batch)}
+    return Objective(batch_loss, per_example, always_weighted=True)
+
+
+def loss_objective(loss: Callable, metrics: Optional[Callable] = None,
+                   takes_key: bool = False) -> Objective:
+    """The :class:`Objective` of a user's ``loss(params, batch[, key]) -> scalar`` or
+    ``(scalar, dict of metrics)``, a mean over the batch's rows: a weighted batch runs it
+    example by example; evaluation passes ``key=None`` (no dropout)."""
+    def scalar(params, batch, key):
+        value = loss(params, batch, key) if takes_key else loss(params, batch)
+        return value if not isinstance(value, tuple) else value[0]
+
+    def each_row(fn, params, batch):
+        return jax.vmap(lambda row: fn(params, jax.tree_util.tree_map(lambda v: v[None], row)))(batch)
+
+    def batch_loss(params, batch, weights, key):
+        if weights is None:
+            return scalar(params, batch, key)
+        per_example = each_row(lambda p, b: scalar(p, b, key), params, batch)
+        return jnp.sum(weights * per_example) / jnp.sum(weights)
+
+    def per_example(params, batch):
+        def one(p, b):
+            value = loss(p, b, None) if takes_key else loss(p, b)
+            return {"loss": value} if not isinstance(value, tuple) else {"loss": value[0], **value[1]}
+        return {**each_row(one, params, batch), **_metrics_per_example(metrics, params, batch)}
+    return Objective(batch_loss, per_example)
+
+
+def _metrics_per_example(metrics: Optional[Callable], params: Any, batch: Any) -> dict:
+    if metrics is None:
+        return {}
+    return jax.vmap(lambda row: metrics(params, jax.tree_util.tree_map(lambda v: v[None], row)))(batch)
+
+
+def _take(tree: Any, start: Any, rows: int) -> Any:
+    return jax.tree_util.tree_map(lambda v: jax.lax.dynamic_slice_in_dim(v, start, rows), tree)
+
+
+def _rows(tree: Any) -> int:
+    return int(jax.tree_util.tree_leaves(tree)[0].shape[0])
+
+
+def evaluate_rows(per_example: Callable, params: Any, splits: Sequence[Any],
+                  block_rows: Optional[int] = None) -> list[dict]:
+    """The mean of each of ``per_example``'s values over each data set of ``splits`` (NaN
+    for an empty one), in one pass: their rows go through it together, ``block_rows`` at
+    a time (a ``lax.scan``; default all at once), so only one block's activations are
+    held.  The last block overlaps the one before and counts only its new rows."""
+    splits = [tuple(split) if isinstance(split, (list, tuple)) else split for split in splits]
+    data = jax.tree_util.tree_map(lambda *parts: jnp.concatenate([jnp.asarray(p) for p in parts]),
+                                  *splits)
+    sizes = [_rows(split) for split in splits]
+    n = sum(sizes)
+    block_rows = n if block_rows is None else min(block_rows, n)
+    ends = np.cumsum(sizes)   # rows at or past a split's end belong to a later one
+    dtype = jnp.result_type(float)
+    names = jax.eval_shape(per_example, params, _take(data, 0, block_rows))
+
+    def block(totals, start):
+        first = jnp.minimum(start, n - block_rows)        # the last block ends at row n
+        rows = first + jnp.arange(block_rows)
+        new = rows >= start                               # rows not in an earlier block
+        which = jnp.sum(rows[:, None] >= jnp.asarray(ends[:-1])[None, :], axis=1)
+        members = (new[:, None] & (which[:, None] == jnp.arange(len(sizes)))).astype(dtype)
+        values = per_example(params, _take(data, first, block_rows))
+        return {k: totals[k] + jnp.where(new, v, 0).astype(dtype) @ members
+                for k, v in values.items()}, None
+
+    starts = block_rows * jnp.arange(-(-n // block_rows))
+    totals, _ = jax.lax.scan(block, {k: jnp.zeros(len(sizes), dtype) for k in names}, starts)
+    counts = jnp.asarray(sizes, dtype)
+    means = {k: jnp.where(counts > 0, v / jnp.where(counts > 0, counts, 1), jnp.nan)
+             for k, v in totals.items()}
+    return [{k: v[i] for k, v in means.items()} for i in range(len(sizes))]
 
 
 def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array,
@@ -273,7 +388,7 @@ def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array
     if block_rows is None or block_rows >= x.shape[0]:
         outputs = model.apply(params, x)
         value = loss(outputs, y)
-        if _has_classes(model, params, x, y):
+        if has_classes(model, params, x, y):
             accuracy = jnp.mean(jnp.argmax(outputs, axis=-1) == y)
         else:
             accuracy = jnp.asarray(jnp.nan)
@@ -281,53 +396,24 @@ def evaluate(model: Any, loss: Callable, params: Any, x: jax.Array, y: jax.Array
     return evaluate_splits(model, loss, params, [(x, y)], block_rows)[0]
 
 
-def _has_classes(model: Any, params: Any, x: jax.Array, y: jax.Array) -> bool:
+def has_classes(model: Any, params: Any, x: jax.Array, y: jax.Array) -> bool:
     """Whether accuracy applies: integer labels and one output score per class."""
-    return bool(jnp.issubdtype(y.dtype, jnp.integer)) and \
-        len(jax.eval_shape(model.apply, params, x[:1]).shape) == 2
+    return bool(jnp.issubdtype(jnp.asarray(y).dtype, jnp.integer)) and \
+        len(jax.eval_shape(model.apply, params, jnp.asarray(x)[:1]).shape) == 2
 
 
 def evaluate_splits(model: Any, loss: Callable, params: Any, splits: Sequence[Any],
                     block_rows: Optional[int] = None) -> list:
-    """:func:`evaluate` of each ``(x, y)`` in ``splits`` (NaN for an empty one), in one pass: their rows
-    go through the model together (``block_rows`` at a time, default all), so a program
-    that evaluates several data sets holds the model's forward pass once.
-
-    ``loss`` must be a mean of per-example losses; each split's loss is the mean of its
-    rows' losses (summed in another order than ``loss`` would).
-    """
+    """:func:`evaluate` of each ``(x, y)`` in ``splits`` (NaN for an empty one), in one
+    pass (:func:`evaluate_rows`).  ``loss`` must be a mean of per-example losses; each
+    split's loss is the mean of its rows' losses (summed in another order)."""
     x = jnp.concatenate([jnp.asarray(x) for x, _ in splits])
     y = jnp.concatenate([jnp.asarray(y) for _, y in splits])
-    sizes = [len(x_split) for x_split, _ in splits]
-    n = x.shape[0]
-    block_rows = n if block_rows is None else min(block_rows, n)
-    classes = _has_classes(model, params, x, y)
-    # each row's split: rows at or past a split's end belong to a later one
-    ends = np.cumsum(sizes)
-
-    def block(totals, start):
-        first = jnp.minimum(start, n - block_rows)        # the last block ends at row n
-        rows = first + jnp.arange(block_rows)
-        new = rows >= start                               # rows not in an earlier block
-        which = jnp.sum(rows[:, None] >= jnp.asarray(ends[:-1])[None, :], axis=1)
-        members = (new[:, None] & (which[:, None] == jnp.arange(len(sizes)))).astype(totals[0].dtype)
-        xb = jax.lax.dynamic_slice_in_dim(x, first, block_rows)
-        yb = jax.lax.dynamic_slice_in_dim(y, first, block_rows)
-        outputs = model.apply(params, xb)
-        per_example = jnp.where(new, _per_example(loss, outputs, yb), 0).astype(members.dtype)
-        right = (jnp.argmax(outputs, axis=-1) == yb) if classes else new
-        loss_sums, right_sums = totals
-        return (loss_sums + per_example @ members, right_sums + right.astype(members.dtype) @ members), None
-
-    dtype = jnp.result_type(float)
-    starts = block_rows * jnp.arange(-(-n // block_rows))
-    zeros = jnp.zeros(len(sizes), dtype)
-    (loss_sums, right_sums), _ = jax.lax.scan(block, (zeros, zeros), starts)
-    counts = jnp.asarray(sizes, dtype)                    # an empty split's metrics: NaN
-    losses = jnp.where(counts > 0, loss_sums / counts, jnp.nan)
-    accuracies = jnp.where(counts > 0, right_sums / counts, jnp.nan) if classes else \
-        jnp.full(len(sizes), jnp.nan, dtype)
-    return [(losses[i], accuracies[i]) for i in range(len(sizes))]
+    classes = has_classes(model, params, x, y)
+    means = evaluate_rows(model_objective(model, loss, classes).per_example, params, splits,
+                          block_rows)
+    nan = jnp.asarray(jnp.nan, jnp.result_type(float))
+    return [(m["loss"], m.get("accuracy", nan)) for m in means]
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -340,152 +426,227 @@ def _where(condition: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree_util.tree_map(lambda a, b: jnp.where(condition, a, b), new, old)
 
 
-def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Callable,
-                batch_size: Any, key: jax.Array, sampling: str = "epoch",
-                patience: Optional[int] = None, ema_decay: Any = 0.99, average_start: Any = 0,
-                num_steps: Any = None, max_batch: Optional[int] = None,
-                divergence_factor: Any = jnp.inf, averages: bool = True,
-                eval_rows: Optional[int] = None) -> FitProgram:
-    """Build the :class:`FitProgram` of one run; ``data`` is ``(train, val, test)`` arrays.
+class FitSetup(NamedTuple):
+    """What every configuration of a training run shares (static, or arrays of data).
 
-    The batch of step ``t`` is :func:`jopt.data.padded_batch`: ``max_batch`` rows (default
-    ``batch_size``, then static) of which the first ``batch_size`` count, so a traced
-    ``batch_size`` pads to ``max_batch`` with zero weights (the sweep's ``mask``
-    strategy).  The batch loss is the weighted mean of per-example losses.  Steps
-    ``t >= num_steps`` (a per-run budget, may be traced) leave the parameters (and
-    averages) as they are; the optimizer state of a stopped run is not kept up, as it
-    is never read again.  A batch loss that is not finite, or above
-    ``divergence_factor`` times the first evaluation's training loss, freezes the run
-    and marks it diverged.  Each evaluation records the validation and test metrics
-    (``last_metrics``, and ``best_metrics`` at the best validation loss), so
-    ``final_metrics`` evaluates only the averages.  ``eval_rows`` evaluates the data
-    sets that many examples at a time (:func:`evaluate`'s ``block_rows``).  ``averages=False`` drops the Polyak and
-    EMA averages (the sweep's built-in task does: they cost a pass over the parameters
-    per step).  With epoch sampling the permutation is drawn once per epoch and kept in
-    the carry, so ``step`` must be called with ``t = 0, 1, ...`` in order (as
-    :func:`run_program` does), starting from ``init``'s carry or a later one.
+    ``train``: the training rows (a pytree of arrays, e.g. ``(x, y)``) or None when
+    ``batches(key, step) -> batch`` draws them; ``held_out``: ``((name, rows), ...)``
+    the non-empty held-out sets each evaluation sees ("val" first, if any); ``rows``:
+    a batch's rows, padded (static); ``masked``: batches carry weights (a traced batch
+    size padded to ``rows``); ``sampling``: :data:`jopt.data.SAMPLINGS`;
+    ``divergence_factor``: a batch loss above this times the first training loss
+    diverges; ``averages``: keep Polyak (from ``average_start``) and EMA
+    (``ema_decay``) averages of the iterates; ``eval_rows``: rows per evaluation block;
+    ``metric_names``: the per-example values of the objective (``loss`` first).
     """
-    from jopt.data import epoch_permutation, padded_batch
-    from jopt.transforms import average_iterates
 
-    (x_train, y_train), val, test = data
-    n = x_train.shape[0]
-    # the held-out data sets each evaluation sees (after the training set): the non-empty ones
-    held_out_splits = [(name, split) for name, split in (("val", val), ("test", test))
-                       if split[0].shape[0] > 0]
-    rows = batch_size if max_batch is None else max_batch
-    polyak = average_iterates(None, average_start) if averages else None
-    ema = average_iterates(ema_decay) if averages else None
+    objective: Objective
+    train: Any
+    held_out: tuple
+    rows: int
+    masked: bool = False
+    sampling: str = "epoch"
+    patience: Optional[int] = None
+    divergence_factor: Any = jnp.inf
+    averages: bool = True
+    ema_decay: Any = 0.99
+    average_start: Any = 0
+    eval_rows: Optional[int] = None
+    batches: Optional[Callable] = None
+    takes_key: bool = False
 
-    def batch_loss(params, xb, yb, weights):
-        per_example = _per_example(loss, model.apply(params, xb), yb)
-        return jnp.sum(weights * per_example) / jnp.sum(weights)
 
-    def init(params0):
-        dtype = jnp.result_type(float)
-        return FitCarry(params0, opt.init(params0), polyak.init(params0) if averages else None,
-                        ema.init(params0) if averages else None,
-                        jnp.zeros([], jnp.int32), jnp.ones([], bool), jnp.zeros([], bool),
-                        jnp.asarray(-1, jnp.int32), params0, jnp.asarray(jnp.inf, dtype),
-                        jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32),
-                        jnp.asarray(jnp.inf, dtype), jnp.arange(n, dtype=jnp.int32),
-                        held_out_template(dtype), held_out_template(dtype))
+def _averagers(setup: FitSetup):
+    return average_iterates(None, setup.average_start), average_iterates(setup.ema_decay)
 
-    def held_out_template(dtype):
-        return {f"{name}_{metric}": jnp.asarray(jnp.nan, dtype)
-                for name, _ in held_out_splits for metric in ("loss", "accuracy")}
 
-    def batch(carry, t):
-        """The batch of step ``t``: :func:`jopt.data.padded_batch`'s indices and weights."""
-        if sampling != "epoch":
-            return carry, padded_batch(key, t, n, batch_size, rows, sampling)
+def _metric_template(setup: FitSetup, params: Any, dtype: Any) -> dict:
+    """NaN for every held-out metric, ``"<split>_<metric>"``."""
+    if not setup.held_out:
+        return {}
+    names = jax.eval_shape(setup.objective.per_example, params,
+                           _take(setup.held_out[0][1], 0, 1))
+    return {f"{split}_{name}": jnp.asarray(jnp.nan, dtype)
+            for split, _ in setup.held_out for name in names}
+
+
+def fit_init(setup: FitSetup, opt: GradientTransformation, params0: Any) -> FitCarry:
+    """The carry before the first step."""
+    dtype = jnp.result_type(float)
+    polyak, ema = _averagers(setup)
+    template = _metric_template(setup, params0, dtype)
+    n = 0 if setup.train is None else _rows(setup.train)
+    return FitCarry(params=params0, opt_state=opt.init(params0),
+                    polyak_state=polyak.init(params0) if setup.averages else None,
+                    ema_state=ema.init(params0) if setup.averages else None,
+                    step=jnp.zeros([], jnp.int32), active=jnp.ones([], bool),
+                    diverged=jnp.zeros([], bool), stop_step=jnp.asarray(-1, jnp.int32),
+                    best_params=params0, best_val=jnp.asarray(jnp.inf, dtype),
+                    best_step=jnp.zeros([], jnp.int32), evals_since_best=jnp.zeros([], jnp.int32),
+                    loss_limit=jnp.asarray(jnp.inf, dtype), order=jnp.arange(n, dtype=jnp.int32),
+                    last_metrics=template, best_metrics=template)
+
+
+def next_batch(setup: FitSetup, carry: FitCarry, key: jax.Array, t: Any,
+               batch_size: Any) -> tuple:
+    """``(carry, batch, weights)`` of step ``t``: the user's ``batches(key, t)``, or rows of
+    the training set by :func:`jopt.data.padded_batch` (weights None unless masked).
+    With epoch sampling the permutation is drawn at each epoch's first step and kept in
+    the carry, so steps run in order from ``t = 0`` (or a carry of a later step)."""
+    if setup.batches is not None:
+        return carry, setup.batches(key, t), None
+    n = _rows(setup.train)
+    if setup.sampling != "epoch":
+        indices, weights = padded_batch(key, t, n, batch_size, setup.rows, setup.sampling)
+    else:
         per_epoch = n // batch_size
         # a new permutation at each epoch's first step only; with a static batch size the
         # predicate is the same for every config, so under vmap the cond stays a branch
         order = jax.lax.cond(t % per_epoch == 0,
                              lambda: epoch_permutation(key, t // per_epoch, n).astype(jnp.int32),
                              lambda: carry.order)
-        position = jnp.arange(rows, dtype=jnp.int32)
+        position = jnp.arange(setup.rows, dtype=jnp.int32)
         indices = order[((t % per_epoch) * batch_size + position) % n]
-        return carry._replace(order=order), (indices, (position < batch_size).astype(jnp.float32))
+        weights = (position < batch_size).astype(jnp.float32)
+        carry = carry._replace(order=order)
+    batch = jax.tree_util.tree_map(lambda v: v[indices], setup.train)
+    return carry, batch, weights
 
-    def step(carry, t):
-        carry, (idx, weights) = batch(carry, t)
-        value, grads = jax.value_and_grad(batch_loss)(carry.params, x_train[idx], y_train[idx],
-                                                      weights.astype(x_train.dtype))
-        updates, opt_state = opt.update(grads, carry.opt_state, carry.params)
-        params = apply_updates(carry.params, updates)
-        polyak_state = polyak.update(updates, carry.polyak_state, carry.params)[1] if averages else None
-        ema_state = ema.update(updates, carry.ema_state, carry.params)[1] if averages else None
-        within = jnp.ones([], bool) if num_steps is None else t < num_steps
-        running = carry.active & within
-        finite = jnp.isfinite(value) & (value <= carry.loss_limit)
-        go = running & finite
-        blew_up = running & ~finite
-        # the optimizer state is not masked: once ``go`` is false it stays false (the
-        # budget is spent, or the run stopped or diverged for good), so the state of a
-        # frozen run is never read again; a select over it would cost a pass per step
-        moved = carry._replace(
-            params=_where(go, params, carry.params), opt_state=opt_state,
-            polyak_state=_where(go, polyak_state, carry.polyak_state),
-            ema_state=_where(go, ema_state, carry.ema_state),
-            step=carry.step + within.astype(jnp.int32), active=carry.active & ~blew_up,
-            diverged=carry.diverged | blew_up,
-            stop_step=jnp.where(blew_up, t, carry.stop_step).astype(jnp.int32))
-        return moved, jnp.where(running, value, jnp.nan)
 
-    def evaluate_(carry, batch_losses):
-        (train_loss, _), *metrics = evaluate_splits(
-            model, loss, carry.params, [(x_train, y_train)] + [split for _, split in held_out_splits],
-            eval_rows)
-        held_out = {}
-        for (name, _), (value, accuracy) in zip(held_out_splits, metrics):
-            held_out[f"{name}_loss"], held_out[f"{name}_accuracy"] = value, accuracy
-        nan = jnp.asarray(jnp.nan, jnp.result_type(train_loss))
-        val_loss, val_accuracy = held_out.get("val_loss", nan), held_out.get("val_accuracy", nan)
-        held_out = {k: v.astype(carry.best_val.dtype) for k, v in held_out.items()}
-        limit = jnp.where(carry.step == 0, divergence_factor * train_loss, carry.loss_limit)
+def fit_step(setup: FitSetup, opt: GradientTransformation, carry: FitCarry, key: jax.Array,
+             t: Any, batch_size: Any, num_steps: Any = None) -> tuple:
+    """Step ``t``: ``(carry, batch_loss)``.  Steps past ``num_steps`` (a per-run budget,
+    may be traced), or of a run that stopped, leave the parameters (and averages) as
+    they are.  A batch loss that is not finite, or above the loss limit, freezes the run
+    and marks it diverged."""
+    carry, batch, weights = next_batch(setup, carry, key, t, batch_size)
+    if setup.batches is not None or not (setup.masked or setup.objective.always_weighted):
+        weights = None
+    else:
+        x_dtype = jax.tree_util.tree_leaves(batch)[0].dtype
+        weights = weights.astype(x_dtype if jnp.issubdtype(x_dtype, jnp.floating) else jnp.float32)
+    step_key = jax.random.fold_in(jax.random.fold_in(key, t), 1) if setup.takes_key else None
+    value, grads = jax.value_and_grad(setup.objective.batch_loss)(carry.params, batch, weights,
+                                                                  step_key)
+    updates, opt_state = opt.update(grads, carry.opt_state, carry.params)
+    params = apply_updates(carry.params, updates)
+    polyak, ema = _averagers(setup)
+    polyak_state = polyak.update(updates, carry.polyak_state, carry.params)[1] \
+        if setup.averages else None
+    ema_state = ema.update(updates, carry.ema_state, carry.params)[1] if setup.averages else None
+    within = jnp.ones([], bool) if num_steps is None else t < num_steps
+    running = carry.active & within
+    finite = jnp.isfinite(value) & (value <= carry.loss_limit)
+    go = running & finite
+    blew_up = running & ~finite
+    # the optimizer state is not masked: once ``go`` is false it stays false (the
+    # budget is spent, or the run stopped or diverged for good), so the state of a
+    # frozen run is never read again; a select over it would cost a pass per step
+    moved = carry._replace(
+        params=_where(go, params, carry.params), opt_state=opt_state,
+        polyak_state=_where(go, polyak_state, carry.polyak_state),
+        ema_state=_where(go, ema_state, carry.ema_state),
+        step=carry.step + within.astype(jnp.int32), active=carry.active & ~blew_up,
+        diverged=carry.diverged | blew_up,
+        stop_step=jnp.where(blew_up, t, carry.stop_step).astype(jnp.int32))
+    return moved, jnp.where(running, value, jnp.nan)
+
+
+def _early_stop(setup: FitSetup, carry: FitCarry, val_loss: jax.Array, held_out: dict) -> FitCarry:
+    """Keep the best parameters by validation loss; stop after ``patience`` evaluations
+    without a better one."""
+    better = carry.active & (val_loss < carry.best_val)
+    since = jnp.where(better, 0, carry.evals_since_best + 1)
+    # best_params stays the initial parameters until a better validation loss, so the
+    # step-0 evaluation's metrics are also theirs until then
+    recorded = better | (carry.step == 0)
+    carry = carry._replace(best_params=_where(better, carry.params, carry.best_params),
+                           best_val=jnp.where(better, val_loss, carry.best_val),
+                           best_step=jnp.where(better, carry.step, carry.best_step),
+                           evals_since_best=since, last_metrics=held_out,
+                           best_metrics=_where(recorded, held_out, carry.best_metrics))
+    if setup.patience is None:
+        return carry
+    stop = carry.active & (since >= setup.patience)
+    return carry._replace(active=carry.active & ~stop,
+                          stop_step=jnp.where(stop, carry.step, carry.stop_step))
+
+
+def fit_evaluate(setup: FitSetup, carry: FitCarry, batch_losses: Any) -> tuple:
+    """An evaluation: ``(carry, row)``, the row the step, the mean batch loss of the block,
+    the training loss and the validation metrics (``val_<name>``; NaN without a
+    validation set).  Sets the divergence limit at step 0 and applies early stopping."""
+    splits = ([] if setup.train is None else [setup.train]) + [rows for _, rows in setup.held_out]
+    means = evaluate_rows(setup.objective.per_example, carry.params, splits, setup.eval_rows)
+    train = means.pop(0) if setup.train is not None else None
+    dtype = carry.best_val.dtype
+    nan = jnp.asarray(jnp.nan, dtype)
+    held_out = {f"{name}_{k}": v.astype(dtype)
+                for (name, _), values in zip(setup.held_out, means) for k, v in values.items()}
+    train_loss = nan if train is None else train["loss"]
+    val_loss = held_out.get("val_loss", nan)
+    if setup.train is not None:
+        limit = jnp.where(carry.step == 0, setup.divergence_factor * train_loss, carry.loss_limit)
         carry = carry._replace(loss_limit=limit.astype(carry.loss_limit.dtype))
-        better = carry.active & (val_loss < carry.best_val)
-        since = jnp.where(better, 0, carry.evals_since_best + 1)
-        # best_params stays the initial parameters until a better validation loss, so
-        # the step-0 evaluation's metrics are also theirs until then
-        recorded = better | (carry.step == 0)
-        carry = carry._replace(best_params=_where(better, carry.params, carry.best_params),
-                               best_val=jnp.where(better, val_loss, carry.best_val),
-                               best_step=jnp.where(better, carry.step, carry.best_step),
-                               evals_since_best=since, last_metrics=held_out,
-                               best_metrics=_where(recorded, held_out, carry.best_metrics))
-        if patience is not None:
-            stop = carry.active & (since >= patience)
-            carry = carry._replace(active=carry.active & ~stop,
-                                   stop_step=jnp.where(stop, carry.step, carry.stop_step))
-        row = {"step": carry.step,
-               "batch_loss": nan if batch_losses is None else jnp.nanmean(batch_losses),
-               "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy}
-        return carry, row
+    carry = _early_stop(setup, carry, val_loss, held_out)
+    row = {"step": carry.step,
+           "batch_loss": nan if batch_losses is None else jnp.nanmean(batch_losses),
+           "train_loss": train_loss, "val_loss": val_loss,
+           **{k: v for k, v in held_out.items() if k.startswith("val_") and k != "val_loss"}}
+    return carry, row
 
-    def final_metrics(carry):
-        """Validation and test loss and accuracy of the last and the best parameters (as
-        evaluated then: a run ends with an evaluation) and, with ``averages``, of the
-        Polyak and EMA averages (evaluated here)."""
-        metrics = {}
-        for name, recorded in (("last", carry.last_metrics), ("best", carry.best_metrics)):
-            for key, value in recorded.items():
-                split, metric = key.split("_")
-                metrics[f"{split}_{metric}/{name}"] = value
-        if not averages or not held_out_splits:
-            return metrics
-        candidates = {"polyak": carry.polyak_state.average, "ema": carry.ema_state.average}
-        for name, candidate in candidates.items():
-            evaluated = evaluate_splits(model, loss, candidate,
-                                        [split for _, split in held_out_splits], eval_rows)
-            for (split_name, _), (value, accuracy) in zip(held_out_splits, evaluated):
-                metrics[f"{split_name}_loss/{name}"] = value
-                metrics[f"{split_name}_accuracy/{name}"] = accuracy
+
+def fit_final(setup: FitSetup, carry: FitCarry) -> dict:
+    """Held-out metrics of the last and the best parameters (as evaluated then: a run
+    ends with an evaluation), ``"<split>_<metric>/last"`` and ``".../best"``, and, with
+    averages, of the Polyak and EMA averages (evaluated here)."""
+    metrics = {}
+    for name, recorded in (("last", carry.last_metrics), ("best", carry.best_metrics)):
+        for key, value in recorded.items():
+            metrics[f"{key}/{name}"] = value
+    if not setup.averages or not setup.held_out:
         return metrics
+    for name, candidate in (("polyak", carry.polyak_state.average),
+                            ("ema", carry.ema_state.average)):
+        evaluated = evaluate_rows(setup.objective.per_example, candidate,
+                                  [rows for _, rows in setup.held_out], setup.eval_rows)
+        for (split, _), values in zip(setup.held_out, evaluated):
+            for key, value in values.items():
+                metrics[f"{split}_{key}/{name}"] = value
+    return metrics
 
-    return FitProgram(init, step, evaluate_, final_metrics)
+
+def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Callable,
+                batch_size: Any, key: jax.Array, sampling: str = "epoch",
+                patience: Optional[int] = None, ema_decay: Any = 0.99, average_start: Any = 0,
+                num_steps: Any = None, max_batch: Optional[int] = None,
+                divergence_factor: Any = jnp.inf, averages: bool = True,
+                eval_rows: Optional[int] = None) -> FitProgram:
+    """The :class:`FitProgram` of one run of ``model`` on ``data = (train, val, test)``
+    arrays: :func:`fit_init`, :func:`fit_step`, :func:`fit_evaluate` and
+    :func:`fit_final` of its :class:`FitSetup`.  ``max_batch`` pads batches to that many
+    rows with zero weights (a traced ``batch_size``)."""
+    (x_train, y_train), val, test = data
+    classes = _model_has_classes(model, x_train, y_train)
+    setup = FitSetup(objective=model_objective(model, loss, classes), train=(x_train, y_train),
+                     held_out=tuple((name, split) for name, split in (("val", val), ("test", test))
+                                    if split[0].shape[0] > 0),
+                     rows=batch_size if max_batch is None else max_batch,
+                     masked=max_batch is not None, sampling=sampling, patience=patience,
+                     divergence_factor=divergence_factor, averages=averages, ema_decay=ema_decay,
+                     average_start=average_start, eval_rows=eval_rows)
+    return FitProgram(init=lambda params0: fit_init(setup, opt, params0),
+                      step=lambda carry, t: fit_step(setup, opt, carry, key, t, batch_size,
+                                                     num_steps),
+                      evaluate=lambda carry, losses: fit_evaluate(setup, carry, losses),
+                      final_metrics=lambda carry: fit_final(setup, carry))
+
+
+def _model_has_classes(model: Any, x: Any, y: Any) -> bool:
+    """:func:`has_classes` from the model's initial parameters' shapes (no parameters at hand)."""
+    params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
+    return bool(jnp.issubdtype(jnp.asarray(y).dtype, jnp.integer)) and \
+        len(jax.eval_shape(model.apply, params, jnp.asarray(x)[:1]).shape) == 2
 
 
 def run_program(program: FitProgram, carry: FitCarry, start: Any, eval_every: int,
@@ -538,7 +699,6 @@ def fit(model: Any, opt: GradientTransformation, splits: Any, *, loss: Any, batc
         jax.vmap(lambda lr, k: fit(model, jopt.adam(lr), splits, loss=..., batch_size=32,
                                    key=k, epochs=5))(lrs, keys)
     """
-    from jopt.data import SAMPLINGS, check_batch_size, check_splits
 
     loss_fn = resolve_loss(loss)
     check_splits(splits)

@@ -15,6 +15,8 @@ import pytest
 import jopt
 import jopt.sweep as sweep
 from jopt import data, models
+from jopt.sweep import engine, runner
+from jopt.sweep.tasks import sweep_program
 from jopt.train import fit
 
 pytest.importorskip("pandas")
@@ -85,13 +87,12 @@ def test_diverging_configs_are_frozen_and_marked_and_the_others_unchanged():
 
 def test_one_compilation_per_bucket():
     """Two batch sizes as buckets, many chunks each: the chunk program is traced twice."""
-    from jopt.sweep import runner
     runner.clear_cache()
-    before = runner.TRACES["chunk"]
+    before = sweep.chunk_compiles()
     grid = sweep.Grid(learning_rate=sweep.logspace(1e-3, 1e-1, 3), batch_size=[16, 64], seed=[0, 1])
     sweep.run(sweep.builtin_task(**SETTINGS), grid, budget=sweep.Budget(steps=60, eval_every=10),
               batch_strategy="bucket", quiet=True, chunk_seconds=1e-3)
-    assert runner.TRACES["chunk"] - before == 2
+    assert sweep.chunk_compiles() - before == 2
 
 
 def test_slices_chosen_by_memory_equal_one_program_and_a_resume_keeps_them(tmp_path):
@@ -99,7 +100,6 @@ def test_slices_chosen_by_memory_equal_one_program_and_a_resume_keeps_them(tmp_p
     on two devices), all through one new program (the estimate reuses the unsliced run's),
     with the results of the unsliced run; the same spec run again in its folder keeps the
     recorded slicing."""
-    from jopt.sweep import runner
     runner.clear_cache()
     task = sweep.builtin_task(**SETTINGS)
     grid = sweep.Grid(learning_rate=[0.03, 0.1, 0.3, 1.0], batch_size=[32], seed=[0, 1])
@@ -107,11 +107,11 @@ def test_slices_chosen_by_memory_equal_one_program_and_a_resume_keeps_them(tmp_p
     whole = sweep.run(task, grid, budget=budget, quiet=True)
     per_config = whole.slices["0"]["bytes_per_config"]
     assert whole.slices["0"]["size"] == 8 and whole.slices["0"]["count"] == 1
-    before = runner.TRACES["chunk"]
+    before = sweep.chunk_compiles()
     sliced = sweep.run(task, grid, budget=budget, quiet=True, memory_limit=3.5 * per_config,
                        out=tmp_path / "sliced")
     # the estimate reuses the whole bucket's program, compiled by the run before
-    assert runner.TRACES["chunk"] - before == 1
+    assert sweep.chunk_compiles() - before == 1
     devices = len(jax.devices())  # slices are whole multiples of the devices
     size = max(devices, 3 // devices * devices)
     assert (sliced.slices["0"]["size"], sliced.slices["0"]["count"]) == (size, -(-8 // size))
@@ -136,22 +136,15 @@ def test_memory_per_config_within_twice_parameters_moments_and_gradients():
     assert 1.0 < ratio < 2.0
 
 
-@pytest.mark.parametrize("static", [(), ("seed",)])
-def test_plain_function_task(static):
-    """Traced seeds, or static ones (a bucket per seed, interleaved in the grid): each row
-    is its own configuration's value, the rows in grid order."""
-    def task(hparams, key):
-        x = jax.random.normal(key, (3,))
-        return {"loss": hparams["learning_rate"] * jax.numpy.sum(x ** 2)}
-    grid = sweep.Grid(learning_rate=[1.0, 2.0], seed=[0, 1])
-    result = sweep.run(task, grid, budget=sweep.Budget(steps=1), static=static,
-                       quiet=True).to_pandas()
-    np.testing.assert_array_equal(result.config, np.arange(4))
-    np.testing.assert_array_equal(result.seed, [c["seed"] for c in grid.configs()])
-    for _, row in result.iterrows():
-        x = jax.random.normal(jax.random.PRNGKey(int(row.seed)), (3,))
-        np.testing.assert_allclose(row.loss, row.learning_rate * float(np.sum(np.square(x))),
-                                   rtol=1e-6)
+def test_a_plain_function_is_refused_in_one_line_before_anything_is_written(tmp_path):
+    """The old ``(hparams, key) -> metrics`` form is not a task: a function given to
+    ``run`` must return ``jopt.sweep.task(...)`` and take static grid axes by name."""
+    def plain(hparams, key):
+        return {"loss": hparams["learning_rate"]}
+    grid = sweep.Grid(learning_rate=[1.0, 2.0], seed=[0, 1], batch_size=[8])
+    with pytest.raises(sweep.TaskError, match="plain takes hparams, key"):
+        sweep.run(plain, grid, budget=sweep.Budget(steps=1), out=tmp_path / "out", quiet=True)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_sweep_traces_with_old_objects_frozen_and_leaves_the_collector_as_it_was():
@@ -161,18 +154,22 @@ def test_a_sweep_traces_with_old_objects_frozen_and_leaves_the_collector_as_it_w
     import gc
     frozen_while_tracing = []
 
-    def task(hparams, key):
+    def loss(params, batch):
         frozen_while_tracing.append(gc.get_freeze_count())
-        return {"loss": hparams["learning_rate"] * jax.random.normal(key, ())}
+        return jax.numpy.mean((batch[0] @ params - batch[1]) ** 2)
+    x = np.linspace(-1, 1, 24).reshape(12, 2).astype(np.float32)
+    task = sweep.task(lambda key: jax.random.normal(key, (2,)), loss=loss, data=(x, x.sum(1)),
+                      optimizer="sgd", batch_size=4)
     grid = sweep.Grid(learning_rate=[1.0, 2.0], seed=[0, 1])
     assert gc.get_freeze_count() == 0
+    frozen_while_tracing.clear()  # task() checked the loss on shapes, outside run
     sweep.run(task, grid, budget=sweep.Budget(steps=1), quiet=True)
     assert frozen_while_tracing and min(frozen_while_tracing) > 0
     assert gc.get_freeze_count() == 0
     gc.freeze()
     try:
         mine = gc.get_freeze_count()
-        sweep.run(task, sweep.Grid(learning_rate=[3.0], seed=[0]), budget=sweep.Budget(steps=1),
+        sweep.run(task, sweep.Grid(learning_rate=[3.0], seed=[7]), budget=sweep.Budget(steps=1),
                   quiet=True)
         assert gc.get_freeze_count() > mine // 2  # not unfrozen (some frozen objects died)
     finally:
@@ -249,12 +246,21 @@ PROCESS_SCRIPT = textwrap.dedent("""
     result = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), out=out,
                        quiet=quiet, chunk_seconds=0.01, checkpoint_seconds=0.0)
     summary = result.to_pandas()
-    plain = sweep.run(lambda h, key: {"value": h["learning_rate"] + jax.random.uniform(key)}, grid,
-                      budget=sweep.Budget(steps=1), quiet=True).to_pandas()
+    import jax.numpy as jnp
+    w = jnp.array([1.0, -2.0, 3.0])
+    def batches(key, step):
+        x = jax.random.normal(jax.random.fold_in(key, step), (8, 3))
+        return x, x @ w
+    x_val = jax.random.normal(jax.random.PRNGKey(9), (16, 3))
+    user = sweep.task(lambda key: {"w": jax.random.normal(key, (3,))},
+                      loss=lambda params, batch: jnp.mean((batch[0] @ params["w"] - batch[1]) ** 2),
+                      data={"train": batches, "val": (x_val, x_val @ w)}, optimizer="sgd")
+    plain = sweep.run(user, sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 50.0], seed=[0, 1, 2]),
+                      budget=sweep.Budget(steps=20, eval_every=10), quiet=True).to_pandas()
     print(json.dumps({"devices": len(jax.devices()), "status": summary.status.tolist(),
                       "val_loss": summary.final_val_loss.tolist(),
                       "curve": result.curves()["val_loss"].tolist(),
-                      "plain": plain.value.tolist()}))
+                      "plain": plain.final_val_loss.tolist()}))
 """)
 
 
@@ -291,7 +297,7 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     """Two processes with one CPU device each (``jax.distributed``, collectives over gloo)
     run the sweep of one process with two devices: the same results on both processes,
     one output folder written by process 0 (and a progress bar there only), and a rerun
-    there resumes to the same; quiet, and a plain-function task, too."""
+    there resumes to the same; quiet, and a user's task drawing its own batches, too."""
     (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
     first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1,
                                    bar=True)
@@ -304,7 +310,7 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
         assert printed["status"] == one["status"]
         np.testing.assert_array_equal(printed["val_loss"], one["val_loss"])
         np.testing.assert_array_equal(printed["curve"], one["curve"])
-        np.testing.assert_array_equal(printed["plain"], one["plain"])  # a plain-function task
+        np.testing.assert_array_equal(printed["plain"], one["plain"])  # a user's task
     written = sweep.load(tmp_path / "two")
     np.testing.assert_array_equal(written.to_pandas().final_val_loss, one["val_loss"])
     assert len(written.manifest["devices"]) == 2 and not written.manifest.get("resumes")
@@ -317,24 +323,23 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
 def test_a_sweep_of_the_same_shape_reuses_the_compiled_programs():
     """Other learning rates and seeds on the same task and budget: nothing is traced again
     (hyperparameters are data), and the results equal those of a sweep compiled afresh."""
-    from jopt.sweep import runner
     budget = sweep.Budget(steps=30, eval_every=10)
     runner.clear_cache()
     sweep.run(sweep.builtin_task(**SETTINGS), sweep.Grid(learning_rate=[0.01, 0.1], seed=[0, 1],
                                                          batch_size=[32]),
               budget=budget, quiet=True)
-    before = runner.TRACES["chunk"]
+    before = sweep.chunk_compiles()
     other = sweep.Grid(learning_rate=[0.03, 0.3], seed=[2, 3], batch_size=[32])
     reused = sweep.run(sweep.builtin_task(**SETTINGS), other, budget=budget, quiet=True)
-    assert runner.TRACES["chunk"] == before
+    assert sweep.chunk_compiles() == before
     runner.clear_cache()
     fresh = sweep.run(sweep.builtin_task(**SETTINGS), other, budget=budget, quiet=True)
-    assert runner.TRACES["chunk"] == before + 1
+    assert sweep.chunk_compiles() == before + 1
     np.testing.assert_array_equal(reused.to_pandas().final_val_loss, fresh.to_pandas().final_val_loss)
     # another budget is another program
     sweep.run(sweep.builtin_task(**SETTINGS), other, budget=sweep.Budget(steps=20, eval_every=10),
               quiet=True)
-    assert runner.TRACES["chunk"] == before + 2
+    assert sweep.chunk_compiles() == before + 2
 
 
 def test_a_task_without_batch_size_is_refused_before_anything_is_written(tmp_path):
@@ -349,16 +354,15 @@ def test_the_init_program_draws_the_initial_weights_of_model_init():
     still bit for bit those of ``model.init(split(PRNGKey(seed))[0])`` compiled by ``jit``
     (run op by op, the normal draws' last bit can differ: XLA fuses their scaling)."""
     from jopt import models
-    from jopt.sweep import runner
     settings = dict(SETTINGS, hidden=[32])
     budget = sweep.Budget(steps=10, eval_every=5)
-    task = sweep.builtin_task(**settings).make({"batch_size": 32}, budget=budget)
-    mesh = runner.mesh_for()
+    task = sweep_program(sweep.builtin_task(**settings).build({"batch_size": 32}), budget, batch_size=32)
+    mesh = engine.mesh_for()
     seeds = [0, 1, 7, 123]
     configs = [{"learning_rate": 0.1, "seed": s} for s in seeds]
-    size = runner._slice_size(len(configs), mesh.devices.size, None)
-    part = runner._slice_of(configs, ["learning_rate", "seed"], size, task, mesh)
-    programs = runner._Programs(task, budget, mesh, blocks=2)
+    size = engine.slice_size_for(len(configs), mesh.devices.size, None)
+    part = engine.make_slice(configs, ["learning_rate", "seed"], size, task, mesh)
+    programs = engine.Programs(task, budget, mesh, blocks=2)
     (fit_carry, _), _ = programs.compiled_init(part.hparams)(part.hparams)
     model = models.mlp([64, 32, 10])
     init = jax.jit(lambda seed: model.init(jax.random.split(jax.random.PRNGKey(seed))[0]))
@@ -372,14 +376,13 @@ def test_compile_options_this_xla_does_not_know_give_a_warning_and_its_defaults(
     """XLA's option names change between versions: with one this jaxlib does not know, the
     programs compile with XLA's defaults (a warning says so) and train as with the usual
     options, up to rounding."""
-    from jopt.sweep import runner
     grid = sweep.Grid(learning_rate=[0.01, 0.1, 3.0], seed=[0, 1], batch_size=[32])
     budget = sweep.Budget(steps=20, eval_every=10)
     runner.clear_cache()
     usual = sweep.run(sweep.builtin_task(**SETTINGS), grid, budget=budget, quiet=True).to_pandas()
     unknown = {"xla_an_option_no_version_has": True}
-    monkeypatch.setattr(runner, "INIT_COMPILER_OPTIONS", unknown)
-    monkeypatch.setattr(runner, "CHUNK_COMPILER_OPTIONS", unknown)
+    monkeypatch.setattr(engine, "INIT_COMPILER_OPTIONS", unknown)
+    monkeypatch.setattr(engine, "CHUNK_COMPILER_OPTIONS", unknown)
     runner.clear_cache()
     with pytest.warns(RuntimeWarning, match="refused one of the compile options"):
         fallback = sweep.run(sweep.builtin_task(**SETTINGS), grid, budget=budget,
@@ -395,19 +398,19 @@ def test_the_chunk_program_trains_as_with_xla_default_options():
     XLA's defaults exactly, and the parameters, optimizer states and evaluations of the
     configurations that did not diverge up to rounding (the two compile some arithmetic
     differently in the last bit)."""
-    from jopt.sweep import runner
     budget = sweep.Budget(steps=60, eval_every=20)
-    task = sweep.builtin_task(**dict(SETTINGS, hidden=[32])).make({"batch_size": 32}, budget=budget)
-    mesh = runner.mesh_for()
+    task = sweep_program(sweep.builtin_task(**dict(SETTINGS, hidden=[32])).build({"batch_size": 32}),
+                         budget, batch_size=32)
+    mesh = engine.mesh_for()
     configs = [{"learning_rate": lr, "seed": s} for lr in (1e-3, 3e-2, 3.0) for s in (0, 1)]
-    size = runner._slice_size(len(configs), mesh.devices.size, None)
-    part = runner._slice_of(configs, ["learning_rate", "seed"], size, task, mesh)
-    programs = runner._Programs(task, budget, mesh, blocks=3)
+    size = engine.slice_size_for(len(configs), mesh.devices.size, None)
+    part = engine.make_slice(configs, ["learning_rate", "seed"], size, task, mesh)
+    programs = engine.Programs(task, budget, mesh, blocks=3)
     init = programs.compiled_init(part.hparams)
-    lowered = programs.chunk.lower(*programs._abstract(init(part.hparams)),
-                                   programs._abstract(part.hparams), np.int32(0), np.int32(1))
+    lowered = programs.chunk.lower(*programs.abstract(init(part.hparams)),
+                                   programs.abstract(part.hparams), np.int32(0), np.int32(1))
     results = []
-    for options in (None, runner.CHUNK_COMPILER_OPTIONS):
+    for options in (None, engine.CHUNK_COMPILER_OPTIONS):
         chunk = lowered.compile(options)
         carry, rows, _ = chunk(*init(part.hparams), part.hparams, np.int32(0), np.int32(1))
         results.append(chunk(carry, rows, part.hparams, np.int32(1), np.int32(2)))
@@ -424,8 +427,7 @@ def test_the_chunk_program_trains_as_with_xla_default_options():
 def test_the_progress_bar_counts_configs_alive_in_every_slice():
     """Configs alive: those of the running slice not done, plus every config of the slices
     not started yet; the best loss is the smallest finite one seen."""
-    from jopt.sweep.runner import _Progress
-    bar = _Progress(total=100, configs=10, quiet=False)
+    bar = runner.Progress(total=100, configs=10, quiet=False)
     bar.start_slice(4)
     bar.update_from(10, 3, {"val_loss": np.array([[0.5, np.nan], [np.inf, 0.25]])})
     assert bar.bar.n == 10 and "alive=9" in bar.bar.postfix and "best=0.25" in bar.bar.postfix
@@ -438,17 +440,16 @@ def test_the_progress_bar_counts_configs_alive_in_every_slice():
 def test_per_config_values_are_computed_on_the_host_elementwise():
     """A task's num_steps / batch_size / steps_per_epoch on the stacked hyperparameters:
     an array per configuration, a constant broadcast, anything else refused by name."""
-    from jopt.sweep.runner import _per_config
     stacked = {"batch_size": np.array([8, 32, 128], np.int32)}
     budget = sweep.Budget(epochs=2, eval_every=5)
     np.testing.assert_array_equal(
-        _per_config(lambda h: budget.steps_for(1000, h["batch_size"]), stacked, 3), [250, 62, 14])
-    np.testing.assert_array_equal(_per_config(lambda h: 7, stacked, 3), [7, 7, 7])
+        engine.per_config(lambda h: budget.steps_for(1000, h["batch_size"]), stacked, 3), [250, 62, 14])
+    np.testing.assert_array_equal(engine.per_config(lambda h: 7, stacked, 3), [7, 7, 7])
 
     def steps_by_layer(h):
         return np.stack([h["batch_size"], h["batch_size"]])
     with pytest.raises(ValueError, match=r"steps_by_layer gave shape \(2, 3\) for 3"):
-        _per_config(steps_by_layer, stacked, 3)
+        engine.per_config(steps_by_layer, stacked, 3)
 
 
 def test_a_static_seed_draws_as_a_traced_one():

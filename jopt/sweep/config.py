@@ -3,6 +3,9 @@
 The schema (every table but ``[run]`` required; defaults in parentheses)::
 
     [task]
+    factory = "pkg.module:function"   # or "path/to/file.py:function" (relative to this file):
+                           # a function returning jopt.sweep.task(...), called once per bucket
+                           # with the static grid axes it names; then no other [task] key
     model = "mlp"          # ("mlp") mlp | linear | logistic | random_features | two_layer_linear
     hidden = [128]         # mlp: the hidden widths (default [128]; a number is one layer);
                            # two_layer_linear, random_features: [width] (required)
@@ -22,6 +25,7 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
                            # less memory per configuration, more run faster
 
     [grid]                 # an argument of the optimizer(s) or the schedule, batch_size, seed, hidden
+                           # (with a factory: any axis; those its function names are static)
     learning_rate = { logspace = [1e-4, 1e-1, 16] }   # or { linspace = [a, b, n] }
     batch_size = [8, 32, 128]                          # a list; a single value is one value
     seed = { range = 4 }                               # or { range = [start, stop] }
@@ -50,37 +54,38 @@ the other numeric axes are traced.
 from __future__ import annotations
 
 import difflib
-import functools
-import inspect
+import importlib
+import importlib.util
+import sys
 import math
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 
+from jopt import data, models
+from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
+from jopt.sweep.runner import run
+from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
 
 __all__ = [
-    "ConfigError", "SweepConfig", "from_toml", "parse_config", "TABLES", "TASK_KEYS",
-    "BUDGET_KEYS", "BUDGET_UNITS", "RUN_KEYS", "MEMORY_UNITS", "parse_bytes", "MODELS", "BATCH_STRATEGIES", "STATIC_AXES",
-    "optimizer_names", "schedule_names", "loss_names", "grid_keys", "train_size",
+    "ConfigError", "SweepConfig", "from_toml", "parse_config", "run_config", "load_factory",
+    "TABLES", "TASK_KEYS", "BUDGET_KEYS", "BUDGET_UNITS", "RUN_KEYS", "MEMORY_UNITS",
+    "parse_bytes", "STATIC_AXES",
 ]
 
-TABLES = ("task", "grid", "budget", "run")
-TASK_KEYS = ("model", "hidden", "activation", "init", "dataset", "loss", "optimizer", "schedule",
-             "sampling", "val_fraction", "test_fraction", "data_seed", "standardize", "eval_rows")
-MODELS = ("mlp", "linear", "logistic", "random_features", "two_layer_linear")
+TABLES = ("task", "grid", "search", "budget", "run")
+TASK_KEYS = ("factory", "model", "hidden", "activation", "init", "dataset", "loss", "optimizer",
+             "schedule", "sampling", "val_fraction", "test_fraction", "data_seed", "standardize",
+             "eval_rows")
 BUDGET_UNITS = ("epochs", "steps", "examples")
 BUDGET_KEYS = (*BUDGET_UNITS, "eval_every", "patience")
 RUN_KEYS = ("batch_strategy", "out", "chunk_seconds", "memory_limit")
 MEMORY_UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2 ** 10,
                 "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40}
-BATCH_STRATEGIES = ("auto", "bucket", "mask")
 STATIC_AXES = ("batch_size", "hidden", "optimizer")
 AXIS_FORMS = ("logspace", "linspace", "range")
-_WIDTH_MODELS = ("two_layer_linear", "random_features")  # hidden is one integer width
-_ACTIVATION_MODELS = {"mlp": "relu", "two_layer_linear": "identity"}
-_NOT_LOSSES = {"REDUCTIONS", "reduce", "predict_sign", "accuracy", "zero_one_loss", "entropy"}
 
 
 class ConfigError(ValueError):
@@ -90,31 +95,42 @@ class ConfigError(ValueError):
 class SweepConfig(NamedTuple):
     """A parsed config file: the task's static settings (defaults filled in), the grid
     (a list ``optimizer`` and a ``hidden`` axis live there, not in the settings), the
-    budget (the keys given) and the ``[run]`` options (``batch_strategy``, always, and
+    budget (the keys given), the ``[run]`` options (``batch_strategy``, always, and
     ``out``, ``chunk_seconds`` and ``memory_limit`` when given: keyword arguments of
-    ``jopt.sweep.run``)."""
+    ``jopt.sweep.run``) and, for ``[task] factory``, the factory it names."""
 
     task_settings: dict
     grid: Grid
     budget: dict
     options: dict
+    factory: Optional[TaskFactory] = None
 
     @property
     def static_axes(self) -> list[str]:
         """The grid axes that make buckets (one program each)."""
-        return self.grid.split(static=STATIC_AXES)[1]
+        return self.grid.split(static=self._static())[1]
 
     @property
     def traced_axes(self) -> list[str]:
         """The grid axes vmapped inside one program."""
-        return self.grid.split(static=STATIC_AXES)[0]
+        return self.grid.split(static=self._static())[0]
 
-    def spec(self) -> dict:
-        """What defines the results (for the store's hash): task, grid, budget and batch
-        strategy; not the output folder or the chunk length."""
-        return {"task": dict(self.task_settings), "grid": self.grid.to_dict(),
-                "budget": dict(self.budget),
-                "batch_strategy": self.options.get("batch_strategy", "auto")}
+    def _static(self) -> tuple:
+        return STATIC_AXES if self.factory is None else ("batch_size", *self.factory.static)
+
+    def task(self) -> TaskFactory:
+        """The factory of the config's tasks: the named one, or the built-in task."""
+        return self.factory if self.factory is not None else builtin_task(**self.task_settings)
+
+
+def run_config(config: SweepConfig, *, out=None, overwrite: bool = False, quiet=None):
+    """Run a parsed config (:func:`from_toml`): its task, grid, budget and ``[run]`` options
+    (``out`` given here wins over ``[run] out``)."""
+    options = dict(config.options)
+    out = out if out is not None else options.pop("out", None)
+    options.pop("out", None)
+    return run(config.task(), config.grid, budget=Budget(**config.budget), out=out,
+               overwrite=overwrite, quiet=quiet, **options)
 
 
 # ----------------------------------------------------------------------------
@@ -122,63 +138,35 @@ class SweepConfig(NamedTuple):
 # ----------------------------------------------------------------------------
 
 
-def optimizer_names() -> tuple[str, ...]:
-    from jopt import optimizers
-    return tuple(n for n in optimizers.__all__ if callable(getattr(optimizers, n)))
-
-
-def schedule_names() -> tuple[str, ...]:
-    """Schedules addressable by name: every argument a number (or a flag with a default)."""
-    from jopt import schedules
-
-    def addressable(p: inspect.Parameter) -> bool:
-        return _is_numeric_parameter(p) or (p.annotation == "bool" and p.default is not p.empty)
-
-    return tuple(n for n in schedules.__all__
-                 if all(addressable(p) for p in inspect.signature(getattr(schedules, n)).parameters.values()))
-
-
-def loss_names() -> tuple[str, ...]:
-    from jopt import losses
-    return tuple(n for n in losses.__all__
-                 if n not in _NOT_LOSSES and callable(getattr(losses, n)))
-
-
-def _is_numeric_parameter(p: inspect.Parameter) -> bool:
-    """A hyperparameter that takes a number: a number default, a required ``Any`` /
-    ``ScalarOrSchedule`` argument, or an ``Optional[Any]`` one defaulting to None."""
-    annotation = str(p.annotation)
-    if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name.endswith("dtype"):
-        return False
-    if p.default is p.empty:
-        return annotation in ("Any", "ScalarOrSchedule")
-    if p.default is None:
-        return annotation == "Optional[Any]"
-    return is_numeric(p.default)
-
-
-def _numeric_arguments(fn: Callable) -> list[str]:
-    return [p.name for p in inspect.signature(fn).parameters.values() if _is_numeric_parameter(p)]
-
-
-def grid_keys(optimizers: Sequence[str], schedule: Optional[str] = None) -> dict[str, str]:
-    """The keys ``[grid]`` accepts, each with its kind: "learning_rate", "optimizer"
-    (a numeric argument of every optimizer in ``optimizers``), "schedule", "batch_size",
-    "seed" or "hidden"."""
-    import jopt
-    from jopt import schedules
-    keys = {"learning_rate": "learning_rate"}
-    shared = None
-    for name in optimizers:
-        arguments = set(_numeric_arguments(getattr(jopt.optimizers, name)))
-        shared = arguments if shared is None else shared & arguments
-    for name in sorted(shared or ()):
-        keys.setdefault(name, "optimizer")
-    if schedule is not None:
-        for name in _numeric_arguments(getattr(schedules, schedule)):
-            keys.setdefault(name, "schedule")
-    keys.update(batch_size="batch_size", seed="seed", hidden="hidden")
-    return keys
+def load_factory(field: str, spec: Any, folder: Path) -> TaskFactory:
+    """The function ``"package.module:function"`` or ``"path/to/file.py:function"`` (relative
+    to ``folder``, the config file's) as a :class:`~jopt.sweep.tasks.TaskFactory`."""
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise ConfigError(f"{field} = {spec!r}: give 'package.module:function' or "
+                          "'path/to/file.py:function'")
+    where, name = spec.split(":")
+    if where.endswith(".py"):
+        path = (folder / where).resolve()
+        if not path.is_file():
+            raise ConfigError(f"{field} = {spec!r}: no such file {str(path)!r}")
+        module_name = f"jopt_factory_{abs(hash(str(path)))}"
+        loader = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[module_name] = module
+        try:
+            loader.loader.exec_module(module)
+        except Exception as error:  # noqa: BLE001  (the user's file: any error, one line)
+            raise ConfigError(f"{field} = {spec!r}: importing {where} failed: "
+                              f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ImportError as error:
+            raise ConfigError(f"{field} = {spec!r}: cannot import module {where!r} ({error})") from None
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise ConfigError(f"{field} = {spec!r}: {where} has no function {name!r}")
+    return factory(function, factory=spec)
 
 
 # ----------------------------------------------------------------------------
@@ -246,7 +234,7 @@ def _fraction(field: str, value: Any) -> float:
 
 
 def _parse_task(table: Mapping, config_grid_keys: Sequence[str] = ()) -> dict:
-    from jopt import data, models
+    defaults = schema.TASK_DEFAULTS
     for key in table:
         if key not in TASK_KEYS and key in ("learning_rate", "batch_size", "seed"):
             raise ConfigError(f"[task] {key} = {table[key]!r}: a grid axis; give it in [grid] "
@@ -269,47 +257,49 @@ def _parse_task(table: Mapping, config_grid_keys: Sequence[str] = ()) -> dict:
         _string("[task] dataset", dataset, [*data.DATASETS, "idx:FOLDER"], "data set")
     settings["dataset"] = dataset
 
-    model = _string("[task] model", table.get("model", "mlp"), MODELS, "model")
+    model = _string("[task] model", table.get("model", defaults["model"]), schema.MODELS, "model")
+    spec = schema.MODELS[model]
     settings["model"] = model
     if "hidden" in table:
         settings["hidden"] = _hidden("[task] hidden", table["hidden"], model)
-    elif model == "mlp":
-        settings["hidden"] = [128]
-    elif model in _WIDTH_MODELS and "hidden" not in config_grid_keys:
+    elif spec.default_hidden is not None:
+        settings["hidden"] = list(spec.default_hidden)
+    elif spec.hidden is not None and "hidden" not in config_grid_keys:
         raise ConfigError(f"[task] hidden is missing: model {model!r} needs its width "
                           f"(hidden = [128])")
     if "activation" in table:
-        if model not in _ACTIVATION_MODELS:
+        if spec.activation is None:
             raise ConfigError(f"[task] activation = {table['activation']!r}: model {model!r} "
                               f"has no activation")
         settings["activation"] = _string("[task] activation", table["activation"],
                                          sorted(models.ACTIVATIONS), "activation")
-    elif model in _ACTIVATION_MODELS:
-        settings["activation"] = _ACTIVATION_MODELS[model]
+    elif spec.activation is not None:
+        settings["activation"] = spec.activation
     if "init" in table:
         settings["init"] = _string("[task] init", table["init"], sorted(models.INIT_SCHEMES),
                                    "init scheme")
 
-    optimizer = table.get("optimizer", "adam")
+    optimizer = table.get("optimizer", defaults["optimizer"])
     if isinstance(optimizer, list):
         if not optimizer:
             raise ConfigError("[task] optimizer = []: give at least one optimizer")
         for name in optimizer:
-            _string("[task] optimizer", name, optimizer_names(), "optimizer")
+            _string("[task] optimizer", name, list(schema.OPTIMIZERS), "optimizer")
         if len(set(optimizer)) != len(optimizer):
             raise ConfigError(f"[task] optimizer = {optimizer!r}: an optimizer is listed twice")
         settings["optimizer"] = list(optimizer)
     else:
-        settings["optimizer"] = _string("[task] optimizer", optimizer, optimizer_names(),
+        settings["optimizer"] = _string("[task] optimizer", optimizer, list(schema.OPTIMIZERS),
                                         "optimizer")
     if "schedule" in table:
-        settings["schedule"] = _string("[task] schedule", table["schedule"], schedule_names(),
-                                       "schedule")
-    settings["sampling"] = _string("[task] sampling", table.get("sampling", "epoch"),
-                                   data.SAMPLINGS, "sampling")
+        settings["schedule"] = _string("[task] schedule", table["schedule"],
+                                       list(schema.SCHEDULES), "schedule")
+    settings["sampling"] = _string("[task] sampling", table.get("sampling", defaults["sampling"]),
+                                   schema.SAMPLINGS, "sampling")
 
-    settings["val_fraction"] = _fraction("[task] val_fraction",
-                                         table.get("val_fraction", 1 / 12 if idx else 0.15))
+    settings["val_fraction"] = _fraction(
+        "[task] val_fraction",
+        table.get("val_fraction", defaults["idx_val_fraction"] if idx else defaults["val_fraction"]))
     if idx:
         for key in ("test_fraction", "standardize"):
             if key in table:
@@ -317,28 +307,25 @@ def _parse_task(table: Mapping, config_grid_keys: Sequence[str] = ()) -> dict:
                                   f"(the t10k files are the test set; pixels are scaled to [0, 1])")
     else:
         settings["test_fraction"] = _fraction("[task] test_fraction",
-                                              table.get("test_fraction", 0.15))
-        standardize = table.get("standardize", True)
+                                              table.get("test_fraction", defaults["test_fraction"]))
+        standardize = table.get("standardize", defaults["standardize"])
         if not isinstance(standardize, bool):
             raise ConfigError(f"[task] standardize must be true or false, got {standardize!r}")
         settings["standardize"] = standardize
-    settings["data_seed"] = _positive_int("[task] data_seed", table.get("data_seed", 0), 0)
+    settings["data_seed"] = _positive_int("[task] data_seed",
+                                          table.get("data_seed", defaults["data_seed"]), 0)
     if "eval_rows" in table:
         settings["eval_rows"] = _positive_int("[task] eval_rows", table["eval_rows"], 1)
-
-    n_train, classification = _data_facts(settings)
     if "loss" in table:
-        settings["loss"] = _string("[task] loss", table["loss"], loss_names(), "loss")
-    else:
-        settings["loss"] = "softmax_cross_entropy" if classification else "mean_squared_error"
-    settings["_n_train"] = n_train  # removed before returning the config
+        settings["loss"] = _string("[task] loss", table["loss"], schema.LOSSES, "loss")
     return settings
 
 
 def _hidden(field: str, value: Any, model: str) -> list[int]:
     """The hidden widths of ``model`` as a list: any number of them for an mlp, exactly
     one for two_layer_linear and random_features (a number or a one-element list)."""
-    if model not in ("mlp", *_WIDTH_MODELS):
+    kind = schema.MODELS[model].hidden
+    if kind is None:
         raise ConfigError(f"{field} = {value!r}: model {model!r} has no hidden layer")
     widths = [value] if _is_int(value) else value
     if not isinstance(widths, list):
@@ -347,43 +334,9 @@ def _hidden(field: str, value: Any, model: str) -> list[int]:
         if not _is_int(width) or width < 1:
             raise ConfigError(f"{field} = {value!r}: widths must be positive integers, "
                               f"got {width!r}")
-    if model in _WIDTH_MODELS and len(widths) != 1:
+    if kind == "width" and len(widths) != 1:
         raise ConfigError(f"{field} = {value!r}: model {model!r} has one hidden width")
     return list(widths)
-
-
-def train_size(task_settings: Mapping) -> int:
-    """The number of training examples the task's data set and fractions give."""
-    return _data_facts(task_settings)[0]
-
-
-def _data_facts(settings: Mapping) -> tuple[int, bool]:
-    """``(training examples, classification?)`` of the settings' data set."""
-    dataset = settings["dataset"]
-    try:
-        if dataset.startswith("idx:"):
-            return _idx_facts(dataset[len("idx:"):], settings["val_fraction"])
-        return _named_facts(dataset, settings["val_fraction"], settings["test_fraction"],
-                            settings["data_seed"])
-    except (ValueError, OSError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"[task] dataset = {dataset!r}: {message}") from None
-
-
-@functools.lru_cache(maxsize=32)
-def _named_facts(name: str, val_fraction: float, test_fraction: float, seed: int) -> tuple[int, bool]:
-    import numpy as np
-    from jopt import data
-    splits = data.load(name, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
-                       standardize=False)
-    return len(splits.train.x), bool(np.issubdtype(splits.train.y.dtype, np.integer))
-
-
-def _idx_facts(folder: str, val_fraction: float) -> tuple[int, bool]:
-    from jopt import data
-    labels = data.load_idx(data.find_mnist_file(folder, data.MNIST_FILES["train_labels"]))
-    n = len(labels)
-    return n - round(val_fraction * n), True
 
 
 # ----------------------------------------------------------------------------
@@ -456,48 +409,52 @@ def _check_axis(key: str, kind: str, values: list, settings: Mapping) -> list:
                 raise ConfigError(f"{field} must be positive, got {value}")
             if kind == "seed" and not 0 <= value < 2 ** 32:
                 raise ConfigError(f"{field} must be in [0, 2**32), got {value}")
-        if kind == "batch_size":
-            n_train = settings["_n_train"]
-            for value in values:
-                if value > n_train:
-                    raise ConfigError(f"{field} = {value} is larger than the training set of "
-                                      f"{settings['dataset']!r} ({n_train} examples)")
         return values
-    _check_numbers(field, values)
-    if kind == "learning_rate":
-        for value in values:
-            if value <= 0:
-                raise ConfigError(f"{field} must be positive, got {value!r}")
+    if kind != "any":
+        _check_numbers(field, values)
     return values
 
 
-def _probe(field: str, key: str, values: list, build: Callable[[Any], Any]) -> None:
-    """Build the optimizer or schedule with each value: its own checks (b1 in [0, 1), ...)."""
-    for value in dict.fromkeys(values):
+def _check_optimizers(axes: Mapping, kinds: Mapping, optimizers: Sequence[str],
+                      schedule: Optional[str]) -> None:
+    """Each optimizer (a static value) built with the first value of every axis, then with
+    each value of each axis in turn: the library's own checks (one rule for the library
+    and the config), so a missing schedule argument or an impossible value is refused
+    here.  Errors name the axis and the value."""
+    hparams = [k for k, kind in kinds.items() if kind in ("learning_rate", "optimizer", "schedule")]
+    base = {k: axes[k][0] for k in hparams if k in axes}
+    for name in optimizers:
         try:
-            build(value)
-        except (ValueError, TypeError) as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            if key in message:
-                raise ConfigError(f"{field} = {value!r}: {message}") from None
+            schema.check_optimizer(name, base, schedule)
+        except TypeError as error:
+            raise ConfigError(f"[task] schedule = {schedule!r}: {error}") from None
+        except ValueError as error:
+            raise ConfigError(f"[grid]: {name} with the first values {base}: {error}") from None
+        for key in base:
+            for value in dict.fromkeys(axes[key]):
+                try:
+                    schema.check_optimizer(name, {**base, key: value}, schedule)
+                except (ValueError, TypeError) as error:
+                    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                    raise ConfigError(f"[grid] {key} = {value!r}: {message}") from None
 
 
-def _parse_grid(table: Mapping, settings: dict) -> Grid:
-    import jopt
-    from jopt import schedules
-    optimizers = settings["optimizer"] if isinstance(settings["optimizer"], list) else [settings["optimizer"]]
-    schedule = settings.get("schedule")
-    known = grid_keys(optimizers, schedule)
+def _parse_grid(table: Mapping, settings: dict, search_table: Optional[Mapping] = None) -> Grid:
+    if "factory" in settings:
+        known = {key: "any" for key in table if key != "zip"}
+        known.update({k: k for k in ("batch_size", "seed") if k in table})
+    else:
+        optimizers = settings["optimizer"] if isinstance(settings["optimizer"], list) \
+            else [settings["optimizer"]]
+        known = schema.grid_keys(optimizers, settings.get("schedule"))
     axes: dict[str, list] = {}
+    sampled: dict[str, Any] = {}
     for key, spec in table.items():
         if key == "zip":
             continue
         if key not in known:
-            all_arguments = {name for opt in optimizers
-                             for name in _numeric_arguments(getattr(jopt.optimizers, opt))}
-            if key in all_arguments:
-                lacking = [opt for opt in optimizers
-                           if key not in _numeric_arguments(getattr(jopt.optimizers, opt))]
+            lacking = [opt for opt in optimizers if key not in schema.OPTIMIZERS[opt]]
+            if lacking and len(lacking) < len(optimizers):
                 raise ConfigError(f"[grid] {key}: not an argument of every optimizer in "
                                   f"[task] optimizer (not of {', '.join(lacking)})")
             if key in TASK_KEYS:
@@ -507,35 +464,34 @@ def _parse_grid(table: Mapping, settings: dict) -> Grid:
         if key == "hidden" and "hidden" in settings.get("_given", ()):
             raise ConfigError("[grid] hidden: also given in [task]; give it in one table")
         field = f"[grid] {key}"
-        values = _check_axis(key, known[key], _axis_values(field, spec), settings)
-        if known[key] == "optimizer":
-            for opt in optimizers:
-                fn = getattr(jopt.optimizers, opt)
-                _probe(field, key, values, lambda v, fn=fn: fn(**{"learning_rate": 1e-3, key: v}))
-        elif known[key] == "schedule":
-            fn = getattr(schedules, schedule)
-            required = {p.name: 1 for p in inspect.signature(fn).parameters.values()
-                        if p.default is p.empty and p.name != key}
-            _probe(field, key, values, lambda v: fn(**required, **{key: v}))
-        axes[key] = values
-    if "learning_rate" not in axes and schedule is None:
-        raise ConfigError("[grid] learning_rate is missing: every optimizer needs one "
-                          "(e.g. learning_rate = { logspace = [1e-4, 1e-1, 16] })")
+        if search.is_sampled(spec):
+            sampled[key] = spec  # drawn below, then checked as a list is
+            continue
+        axes[key] = _check_axis(key, known[key], _axis_values(field, spec), settings)
+    zips = _zip_groups(table["zip"], {**axes, **sampled}) if "zip" in table else []
+    try:
+        space = search.from_tables(search_table, {**axes, **sampled, "zip": zips})
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    for key in search.sampled_names(space):
+        _check_axis(key, known[key], space.axes[key], settings)
+    axes = dict(space.axes)
+    if "factory" not in settings:
+        if "learning_rate" not in axes:
+            raise ConfigError("[grid] learning_rate is missing: every optimizer needs one "
+                              "(e.g. learning_rate = { logspace = [1e-4, 1e-1, 16] })")
+        _check_optimizers(axes, known, optimizers, settings.get("schedule"))
+        if isinstance(settings["optimizer"], list):
+            if isinstance(space, search.Sampler):
+                raise ConfigError("[task] optimizer: a list of optimizers with [search]; give "
+                                  "the optimizers as a grid axis of a factory's task instead")
+            space = Grid({**{k: space.axes[k] for k in space.axes}, "optimizer": list(settings["optimizer"])})
+            for group in zips:
+                space.zip(*group)
     if "batch_size" not in axes:
         raise ConfigError("[grid] batch_size is missing: give one or more "
                           "(e.g. batch_size = [32])")
-    if not axes:
-        raise ConfigError("[grid] is empty: give at least one axis")
-    if isinstance(settings["optimizer"], list):
-        axes["optimizer"] = list(settings["optimizer"])
-    grid = Grid(axes)
-    if "zip" in table:
-        for group in _zip_groups(table["zip"], axes):
-            try:
-                grid.zip(*group)
-            except ValueError as error:
-                raise ConfigError(f"[grid] zip = {table['zip']!r}: {error}") from None
-    return grid
+    return space
 
 
 def _zip_groups(spec: Any, axes: Mapping) -> list[list[str]]:
@@ -586,7 +542,7 @@ def _parse_run(table: Mapping) -> dict:
     _check_keys("run", table, RUN_KEYS)
     options: dict[str, Any] = {
         "batch_strategy": _string("[run] batch_strategy", table.get("batch_strategy", "auto"),
-                                  BATCH_STRATEGIES, "batch strategy")}
+                                  schema.BATCH_STRATEGIES, "batch strategy")}
     if "out" in table:
         out = _string("[run] out", table["out"])
         if not out.strip():
@@ -627,8 +583,9 @@ def parse_bytes(field: str, value: Any) -> float:
 # ----------------------------------------------------------------------------
 
 
-def parse_config(config: Mapping) -> SweepConfig:
-    """Validate a config (the dict a TOML file parses to) into a :class:`SweepConfig`."""
+def parse_config(config: Mapping, folder: Union[str, os.PathLike] = ".") -> SweepConfig:
+    """Validate a config (the dict a TOML file parses to) into a :class:`SweepConfig`,
+    reading no data set; ``folder`` resolves a ``[task] factory`` file path."""
     if not isinstance(config, Mapping):
         raise ConfigError(f"a config is a table of tables, got {_type_name(config)}")
     for name, table in config.items():
@@ -639,20 +596,28 @@ def parse_config(config: Mapping) -> SweepConfig:
     for name in ("task", "grid", "budget"):
         if name not in config:
             raise ConfigError(f"missing table [{name}]")
-    settings = _parse_task(config["task"], list(config["grid"]))
+    task_factory = None
+    if "factory" in config["task"]:
+        others = sorted(set(config["task"]) - {"factory"})
+        if others:
+            raise ConfigError(f"[task] factory: give the task's settings in its function, not "
+                              f"in [task] (found {', '.join(others)})")
+        task_factory = load_factory("[task] factory", config["task"]["factory"], Path(folder))
+        settings = {"factory": config["task"]["factory"]}
+    else:
+        settings = _parse_task(config["task"], list(config["grid"]))
     settings["_given"] = tuple(config["task"])
     try:
-        grid = _parse_grid(config["grid"], settings)
+        grid = _parse_grid(config["grid"], settings, config.get("search"))
         budget = _parse_budget(config["budget"], grid)
         options = _parse_run(config.get("run", {}))
     finally:
-        settings.pop("_n_train", None)
         settings.pop("_given", None)
-    if isinstance(settings["optimizer"], list):
+    if isinstance(settings.get("optimizer"), list):
         del settings["optimizer"]  # a static grid axis
     if "hidden" in grid.axes:
         settings.pop("hidden", None)
-    return SweepConfig(settings, grid, budget, options)
+    return SweepConfig(settings, grid, budget, options, task_factory)
 
 
 def from_toml(path: Union[str, os.PathLike]) -> SweepConfig:
@@ -669,6 +634,6 @@ def from_toml(path: Union[str, os.PathLike]) -> SweepConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {str(error).splitlines()[0]}") from None
     try:
-        return parse_config(config)
+        return parse_config(config, path.parent)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Grid", "logspace", "linspace", "seeds", "is_numeric"]
+__all__ = ["Grid", "logspace", "linspace", "seeds", "is_numeric", "json_ready"]
 
 
 def logspace(start: float, stop: float, num: int) -> list[float]:
@@ -106,7 +106,7 @@ class Grid:
 
     def to_dict(self) -> dict:
         """A JSON-ready description: the axes and the zipped groups."""
-        return {"axes": {k: [_plain(v) for v in vs] for k, vs in self.axes.items()},
+        return {"axes": {k: [json_ready(v) for v in vs] for k, vs in self.axes.items()},
                 "zip": [list(g) for g in self.groups if len(g) > 1]}
 
     @classmethod
@@ -121,8 +121,8 @@ class Grid:
         return f"Grid({axes}; {len(self)} configs)"
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready version of a grid value."""
+def json_ready(value: Any) -> Any:
+    """A JSON-ready version of a grid value: a NumPy scalar as a Python number, a tuple as a list."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, tuple):

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import numpy as np
 
-__all__ = ["assemble", "one_shot", "status_names"]
+__all__ = ["assemble", "status_names", "summary_name"]
 
 
 def status_names(active: np.ndarray, diverged: np.ndarray) -> np.ndarray:
     """``"diverged"``, ``"stopped_early"`` (inactive, not diverged) or ``"finished"``."""
     return np.where(diverged, "diverged", np.where(active, "finished", "stopped_early"))
+
+
+SUMMARY_PREFIXES = {"last": "final", "best": "best", "polyak": "polyak", "ema": "ema"}
+
+
+def summary_name(metric: str) -> str:
+    """The summary column of a final metric ``"<metric>/<which>"``: ``final_<metric>`` (at
+    the last evaluation), ``best_<metric>`` (at the evaluation of the best validation
+    loss), ``polyak_<metric>``, ``ema_<metric>`` (the averaged iterates)."""
+    name, _, which = metric.partition("/")
+    return f"{SUMMARY_PREFIXES.get(which, which)}_{name}" if which else name
 
 
 def assemble(results: list[dict], grid: Any):
@@ -33,19 +43,24 @@ def assemble(results: list[dict], grid: Any):
         take = lambda values: values[np.arange(len(values)), last]
         summary["status"] = status_names(active, diverged)
         summary["diverged_step"] = np.where(diverged, stop_step, -1).astype(np.int64)
-        summary["steps"] = take(steps).astype(np.int64)
-        for metric in ("train_loss", "val_loss", "val_accuracy", "batch_loss"):
-            if metric in rows:
-                summary[f"final_{metric}"] = take(rows[metric])
+        summary["stop_step"] = np.asarray(stop_step).astype(np.int64)
+        # steps trained: where training stopped (early, or diverged), else the last evaluation's
+        summary["steps"] = np.where(summary["stop_step"] >= 0, summary["stop_step"],
+                                    take(steps)).astype(np.int64)
+        for metric, values in rows.items():
+            if metric != "step":
+                summary[f"final_{metric}"] = take(values)
         if "val_loss" in rows:
             val = np.where(np.isfinite(rows["val_loss"]), rows["val_loss"], np.inf)
             best = np.argmin(val, axis=1)
+            at_best = lambda values: values[np.arange(len(values)), best]
             summary["best_val_loss"] = val[np.arange(len(val)), best]
-            summary["best_step"] = steps[np.arange(len(val)), best].astype(np.int64)
-            if "val_accuracy" in rows:
-                summary["best_val_accuracy"] = rows["val_accuracy"][np.arange(len(val)), best]
+            summary["best_step"] = at_best(steps).astype(np.int64)
+            for metric, values in rows.items():
+                if metric.startswith("val_") and metric != "val_loss":
+                    summary[f"best_{metric}"] = at_best(values)
         for name, values in part["final"].items():
-            summary[name.replace("/", "_")] = values
+            summary.setdefault(summary_name(name), values)
         summaries.append(summary)
 
         config_index, row_index = np.nonzero(filled)
@@ -71,37 +86,3 @@ def _ordered_frame(tables: list[dict], keys: list[str]):
     if np.any(order != np.arange(len(order))):
         frame = frame.take(order).reset_index(drop=True)
     return frame
-
-
-def one_shot(task, grid, configs, static, mesh, *, out, overwrite, budget, spec):
-    """A plain task ``(hparams, key) -> metrics``: one vmapped call per bucket, no chunks."""
-    import pandas as pd
-    from jopt.sweep.runner import (_buckets, _config_key, _host, _open_store, _pad, _shard,
-                                   _slice_size, _stack)
-    from jopt.sweep.store import SweepResult
-
-    traced, static_names = grid.split(static=static)
-    spec = {"task": getattr(task, "__name__", repr(task)), "grid": grid.to_dict(),
-            "budget": budget._asdict(), "static": static_names, **(spec or {})}
-    store = _open_store(out, spec, overwrite)
-    tables = []
-    for static_values, indices in _buckets(configs, static_names):
-        part = [configs[i] for i in indices]
-        size = _slice_size(len(part), mesh.devices.size, None)
-        hparams = _shard({k: _pad(v, size) for k, v in _stack(part, traced).items()}, mesh)
-
-        def one(h):
-            return task({**static_values, **h}, _config_key(h, static_values))
-        metrics = jax.jit(jax.vmap(one))(hparams)
-        table = {"config": np.asarray(indices)}
-        for name in grid.axes:
-            table[name] = [c[name] for c in part]
-        for name, values in metrics.items():
-            table[name] = _host(values)[:len(part)]
-        table["status"] = np.full(len(part), "finished")
-        tables.append(table)
-    summary = _ordered_frame(tables, ["config"])
-    curves = pd.DataFrame({"config": pd.Series(dtype=np.int64), "step": pd.Series(dtype=np.int64)})
-    if store is not None:
-        store.finish(summary, curves)
-    return SweepResult(summary, curves, store.manifest if store is not None else {"spec": spec}, out)
