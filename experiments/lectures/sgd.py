@@ -764,7 +764,7 @@ def plot_f35(data: dict):
 
 
 def digits_mlp_task(seeds, batch_sizes, epochs: int, train_size: int = 1500) -> Callable:
-    """A ``jopt.sweep`` task ``(hparams, key) -> metrics``: DIGITS-MLP trained by SGD at
+    """A function ``(hparams, key) -> metrics``: DIGITS-MLP trained by SGD at
     ``hparams["learning_rate"]`` with batch ``hparams["batch_size"]`` (a static axis)
     for ``epochs`` reshuffled epochs on the first ``train_size`` examples; its training
     loss and its accuracy on the other examples.
@@ -807,23 +807,25 @@ class BatchSizeSweep(NamedTuple):
 
 def f36(batch_sizes=pick((1, 10, 100, 1500), (10, 1500)), learning_rates=(0.2, 0.05),
         seeds=pick((0, 1, 2), (0,)), epochs: int = pick(20, 5)) -> BatchSizeSweep:
-    """F36: one ``jopt.sweep.run`` over batch size (static: one program per size) x
-    learning rate x seed (traced: vmapped in each program).
+    """F36: one program per batch size (static), learning rate x seed vmapped in each,
+    as a sweep's buckets are.
 
     Deck 002 "Batch size influences both speed and performance", "Very large batch size
     can yield worse performance"; deck 001 ""standard SGD": k = 1"; deck 003 "as large
     as possible for your machine".  DIGITS-MLP, train on the first 1500 examples, test
     on the last 297; SGD, shuffled epochs.
     """
-    grid = jopt.sweep.Grid(batch_size=list(batch_sizes), learning_rate=list(learning_rates),
-                           seed=list(seeds))
-    result = jopt.sweep.run(digits_mlp_task(seeds, batch_sizes, epochs), grid, static=("batch_size",),
-                            budget=jopt.sweep.Budget(epochs=epochs), quiet=True)
-    table = result.to_pandas().set_index(["learning_rate", "batch_size", "seed"])
+    task = digits_mlp_task(seeds, batch_sizes, epochs)
+    rates, seed_values = np.meshgrid(np.asarray(learning_rates, np.float32), np.asarray(seeds),
+                                     indexing="ij")
+    metrics = {}
+    for size in batch_sizes:  # one program per batch size, rates x seeds vmapped in it
+        run = jax.jit(jax.vmap(lambda rate, seed, size=size: task(
+            {"learning_rate": rate, "seed": seed, "batch_size": size}, None)))
+        metrics[size] = jax.tree_util.tree_map(np.asarray, run(rates.ravel(), seed_values.ravel()))
 
     def cube(metric):
-        return np.array([[[table.loc[(lr, b, s), metric] for s in seeds] for b in batch_sizes]
-                         for lr in grid.axes["learning_rate"]])
+        return np.stack([metrics[b][metric].reshape(rates.shape) for b in batch_sizes], axis=1)
     return BatchSizeSweep(np.asarray(learning_rates), np.asarray(batch_sizes), np.asarray(seeds),
                           cube("train_loss"), cube("test_accuracy"))
 
