@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 SPEC_VERSION = 1
-STATUSES = ("finished", "diverged", "stopped_early", "running")
+STATUSES = ("finished", "diverged", "stopped_early", "pruned", "running")
 CURVE_COLUMNS = ("config", "step", "epoch", "examples", "train_loss", "val_loss", "val_accuracy",
                  "batch_loss")
 MANIFEST, SUMMARY, CURVES, CHECKPOINTS = ("manifest.json", "summary.parquet", "curves.parquet",
@@ -327,7 +327,7 @@ class Store:
 # Results
 # ----------------------------------------------------------------------------
 
-_NOT_AXES = {"config", "status", "diverged_step", "steps", "stop_step", "best_step"}
+_NOT_AXES = {"config", "status", "diverged_step", "steps", "stop_step", "best_step", "rung"}
 
 
 class SweepResult:
