@@ -32,6 +32,7 @@ import numpy as np
 
 from jopt.sweep.engine import Programs, Slice, finish_slice, pad, run_chunks, start_slice
 from jopt.sweep.processes import from_writer, to_host
+from jopt.sweep.tasks import TaskError
 
 __all__ = ["Halving", "MODES", "rung_steps", "survivors", "compact_size", "run_halving",
            "check_metric"]
@@ -58,27 +59,28 @@ class Halving(NamedTuple):
         eta = self.eta
         if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(eta) or eta <= 1:
-            raise ValueError(f"halving eta must be a number > 1, got {eta!r}")
+            raise ValueError(f"halving.eta must be a number > 1, got {eta!r}")
         budget = self.min_budget
         if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-            raise ValueError(f"halving min_budget must be a positive integer (steps), got {budget!r}")
+            raise ValueError(f"halving.min_budget must be a positive integer (steps), got {budget!r}")
         if steps is not None and budget > steps:
-            raise ValueError(f"halving min_budget = {budget} is larger than the budget ({steps} steps)")
+            raise ValueError(f"halving.min_budget = {budget} is larger than the budget ({steps} steps)")
         if self.mode not in MODES:
-            raise ValueError(f"halving mode must be 'min' or 'max', got {self.mode!r}")
+            raise ValueError(f"halving.mode must be 'min' or 'max', got {self.mode!r}")
         if not isinstance(self.metric, str) or not self.metric:
-            raise ValueError(f"halving metric must be a metric's name, got {self.metric!r}")
+            raise ValueError(f"halving.metric must be a metric's name, got {self.metric!r}")
         if self.brackets != 1:
-            raise ValueError(f"halving brackets = {self.brackets!r}: only 1 is implemented "
+            raise ValueError(f"halving.brackets = {self.brackets!r}: only 1 is implemented "
                              "(HyperBand's brackets are not)")
         return self
 
 
 def check_metric(halving: Halving, reported: Sequence[str]) -> None:
-    """A ValueError unless the task reports ``halving.metric`` in its rows."""
+    """A :class:`~jopt.sweep.tasks.TaskError` unless the task reports ``halving.metric``
+    in its rows."""
     if halving.metric not in reported:
         known = ", ".join(sorted(k for k in reported if k != "step"))
-        raise ValueError(f"halving metric = {halving.metric!r}: not a metric the task reports "
+        raise TaskError(f"halving.metric = {halving.metric!r}: not a metric the task reports "
                          f"(it reports {known})")
 
 
