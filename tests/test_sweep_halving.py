@@ -216,3 +216,14 @@ def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("jopt: error: "), done.stderr
     assert lines[0].endswith("[search] halving.eta must be a number > 1, got 1")
     assert sorted(os.listdir(tmp_path)) == ["bad.toml"]
+
+
+def test_plot_sweep_draws_the_rungs(runs, task, tmp_path):
+    pytest.importorskip("matplotlib")
+    from jopt.plot import PlotSkipped, plot_rungs, plot_sweep
+    sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(tmp_path), quiet=True)
+    written = plot_sweep(tmp_path, quiet=True)
+    assert tmp_path / "rungs.png" in written
+    assert (tmp_path / "rungs.png").stat().st_size > 1000
+    with pytest.raises(PlotSkipped, match="no successive halving"):
+        plot_rungs(runs[1], tmp_path / "none.png")

@@ -357,7 +357,9 @@ def run_chunks(programs: Programs, part: Slice, state: Running, *, until: int,
     (its row evaluated), or until no configuration is left training.  Adds
     ``run_seconds`` and ``config_steps`` (steps times the slice's padded size) to
     ``timings``."""
-    chunk = programs.compiled_chunk(part.hparams)
+    started = time.perf_counter()
+    chunk = programs.compiled_chunk(part.hparams)  # a new size (a compacted slice) compiles
+    _add(timings, "compile_seconds", time.perf_counter() - started)
     carry, rows, next_block, blocks_per_chunk, status = state
     padded = len(part.num_steps)
     last_checkpoint = time.monotonic()

@@ -16,7 +16,7 @@ results and checkpoints (only the files this module writes; nothing else in the 
 
 Columns.  ``summary``: ``config`` (int id, the position in ``Grid.configs()``), one
 column per grid axis, ``status`` (one of :data:`STATUSES`), ``diverged_step`` (-1 if
-none), and metrics named ``final_<metric>`` and ``best_<metric>`` (e.g.
+none), with successive halving ``rung`` (where a ``pruned`` one stopped; -1), and metrics named ``final_<metric>`` and ``best_<metric>`` (e.g.
 ``final_val_loss``, ``best_val_loss``).  ``curves``: :data:`CURVE_COLUMNS`.
 """
 
