@@ -42,12 +42,12 @@ def runs(task):
     return halved, plain
 
 
-def expected_rungs(curves, eta):
+def expected_rungs(curves, eta, rungs=RUNGS):
     """Successive halving replayed on a plain sweep's val_loss curves: per rung, the
     configurations pruned there, and the survivors at the end."""
     still_in = list(curves.columns)
     pruned = []
-    for step in RUNGS[:-1]:
+    for step in rungs[:-1]:
         values = curves.loc[step, still_in].to_numpy()
         ranked = sorted(range(len(still_in)),
                         key=lambda i: (not np.isfinite(values[i]), values[i], still_in[i]))
@@ -111,6 +111,26 @@ def test_compaction_compiles_once_per_rung_size_and_costs_fewer_steps(runs, task
                       quiet=True)
     assert sweep.chunk_compiles() == before  # other values, the same sizes: no compile
     assert (again.to_pandas().status == "pruned").sum() == 11
+
+
+def test_halving_by_two_pads_the_compacted_slices(runs, task):
+    """eta = 2: 12 configurations, then 6 in a slice of 8, 3 in 4, 1: the padding
+    (copies of the last survivor) changes nothing."""
+    _, plain = runs
+    halving = sweep.Halving(min_budget=10, eta=2)
+    rungs = [10, 20, 40, 60]
+    halved = sweep.run(task, grid(), budget=BUDGET, halving=halving, quiet=True)
+    assert halved.manifest["halving"]["rungs"] == {"0": rungs}
+    assert halved.manifest["timings"]["config_steps"] == 12 * 10 + 8 * 10 + 4 * 20 + 1 * 20
+    summary = halved.to_pandas()
+    pruned, survivors = expected_rungs(plain.curves("val_loss"), 2, rungs)
+    assert [len(p) for p in pruned] == [6, 3, 2]
+    for rung, configs in enumerate(pruned):
+        assert sorted(summary.config[summary.rung == rung]) == configs
+    finished = summary[summary.status == "finished"]
+    assert list(finished.config) == survivors
+    np.testing.assert_allclose(finished.final_val_loss,
+                               plain.to_pandas().final_val_loss[survivors], rtol=1e-5)
 
 
 def test_rungs_survivors_and_sizes():

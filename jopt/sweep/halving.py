@@ -161,7 +161,7 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
         status, rows, final = finish_slice(programs, part, state, timings)
         leaving = np.flatnonzero(~kept)
         # pruned: still training (not diverged, not stopped early, budget not spent)
-        pruned = (status[0] & ~status[1] & (part.num_steps[:real] > step))[leaving]
+        pruned = (status[0] & ~status[1] & (part.num_steps > step))[leaving]
         stop_step = np.where(pruned, step, status[2][leaving])
         pieces.append(_Piece(
             slots=slots[leaving], status=(status[0][leaving], status[1][leaving], stop_step),
