@@ -247,3 +247,10 @@ def test_plot_sweep_draws_the_rungs(runs, task, tmp_path):
     assert (tmp_path / "rungs.png").stat().st_size > 1000
     with pytest.raises(PlotSkipped, match="no successive halving"):
         plot_rungs(runs[1], tmp_path / "none.png")
+
+
+def test_planned_sizes_are_the_compacted_sizes():
+    assert halving_module.planned_sizes(12, 3, 2, 1, 12) == [4, 1]
+    assert halving_module.planned_sizes(12, 2, 3, 1, 12) == [8, 4, 1]
+    assert halving_module.planned_sizes(81, 3, 3, 1, 81) == [32, 16, 4]
+    assert halving_module.planned_sizes(3, 3, 4, 2, 4) == [2]

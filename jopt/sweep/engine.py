@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
+import threading
 import time
 import warnings
 from typing import Any, Callable, NamedTuple, Optional, Sequence
@@ -124,6 +125,7 @@ class Programs:
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
         self._compiled: dict = {}   # slice signature -> what _compile returns
+        self._compiling = threading.Lock()  # one compile at a time (see compile_ahead)
 
         # the batch losses before the first step: all NaN, one per step of a block (in the
         # default float type, to which the steps' losses are cast: finding the task's own
@@ -223,28 +225,46 @@ class Programs:
         ``hparams``, compiled on first use.  The init program is traced first (its
         outputs' shapes are the chunk's inputs) and lowered, then compiled in a thread while
         this one traces the chunk program: XLA's compiler releases the GIL; tracing and
-        lowering need it, so both run here, one after the other."""
+        lowering need it, so both run here, one after the other.  One compile at a time:
+        a size asked for while :meth:`compile_ahead` compiles it waits for that one."""
         signature = self._signature(hparams)
-        if signature not in self._compiled:
-            hparams = self.abstract(hparams)
-            traced = self.init.trace(hparams)
-            init_lowered = traced.lower()
-            cpu = self.mesh.devices.flat[0].platform == "cpu"
-            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                init = pool.submit(_compile_with, init_lowered,
-                                   INIT_COMPILER_OPTIONS if cpu else None)
-                carry, rows = self.abstract(traced.out_info)
-                chunk_lowered = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1))
-                chunk = _compile_with(chunk_lowered, CHUNK_COMPILER_OPTIONS if cpu else None)
-                _CHUNK_COMPILES[0] += 1
-                size = next(iter(hparams.values())).shape[0]
-                init = init.result()
-                # the larger of the two programs' needs (init holds its draws and the carry)
-                estimates = [_bytes_per_config(program, size, self.mesh.devices.size)
-                             for program in (init, chunk)]
-                per_config = None if None in estimates else max(estimates)
-                self._compiled[signature] = (init, chunk, traced.out_info, per_config)
+        with self._compiling:
+            return self._compiled.get(signature) or self._compile_new(signature, hparams)
+
+    def _compile_new(self, signature: tuple, hparams: dict) -> tuple:
+        """:meth:`_compile` of a signature not compiled yet (holding the lock)."""
+        hparams = self.abstract(hparams)
+        traced = self.init.trace(hparams)
+        init_lowered = traced.lower()
+        cpu = self.mesh.devices.flat[0].platform == "cpu"
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            init = pool.submit(_compile_with, init_lowered,
+                               INIT_COMPILER_OPTIONS if cpu else None)
+            carry, rows = self.abstract(traced.out_info)
+            chunk_lowered = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1))
+            chunk = _compile_with(chunk_lowered, CHUNK_COMPILER_OPTIONS if cpu else None)
+            _CHUNK_COMPILES[0] += 1
+            size = next(iter(hparams.values())).shape[0]
+            init = init.result()
+            # the larger of the two programs' needs (init holds its draws and the carry)
+            estimates = [_bytes_per_config(program, size, self.mesh.devices.size)
+                         for program in (init, chunk)]
+            per_config = None if None in estimates else max(estimates)
+            self._compiled[signature] = (init, chunk, traced.out_info, per_config)
         return self._compiled[signature]
+
+    def compile_ahead(self, hparams: dict, sizes: Sequence[int]) -> concurrent.futures.Future:
+        """Compile the programs for slices of ``sizes`` configurations (shaped like
+        ``hparams`` otherwise) in a thread, largest first, while this one runs chunks:
+        successive halving's compacted sizes are known before its rungs.  The thread's
+        compiles are those a later :meth:`compiled_chunk` would make; its errors are
+        left to that call."""
+        shapes = [{k: jax.ShapeDtypeStruct((size,) + tuple(v.shape[1:]), v.dtype)
+                   for k, v in hparams.items()} for size in sorted(sizes, reverse=True)]
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(lambda: [self._compile(shape) for shape in shapes])
+        pool.shutdown(wait=False)
+        return future
 
 
 def _compile_with(lowered, options: Optional[dict]):

@@ -13,7 +13,9 @@ configuration axis, :attr:`~jopt.sweep.engine.Programs.gather`) into a slice of
 :func:`compact_size` configurations, a power of two, so the chunk program compiles at
 most once per rung size.  The carry, the rows, the traced hyperparameters (on the
 devices and on the host), the budgets in steps and a slot -> configuration map are
-gathered alike; each configuration's key comes from its hyperparameters
+gathered alike.  The compacted sizes are known before the first rung
+(:func:`planned_sizes`): their programs compile in a thread while the bucket trains
+(:meth:`~jopt.sweep.engine.Programs.compile_ahead`).  Each configuration's key comes from its hyperparameters
 (:func:`~jopt.sweep.engine.config_key`), so a survivor's results equal those of a plain
 sweep.
 
@@ -34,8 +36,8 @@ from jopt.sweep.engine import Programs, Slice, finish_slice, pad, run_chunks, st
 from jopt.sweep.processes import from_writer, to_host
 from jopt.sweep.tasks import TaskError
 
-__all__ = ["Halving", "MODES", "rung_steps", "survivors", "compact_size", "run_halving",
-           "check_metric"]
+__all__ = ["Halving", "MODES", "rung_steps", "survivors", "compact_size", "planned_sizes",
+           "run_halving", "check_metric"]
 
 MODES = ("min", "max")
 
@@ -117,6 +119,19 @@ def compact_size(survivors: int, n_devices: int, current: int) -> int:
     return min(size, current)
 
 
+def planned_sizes(configs: int, eta: float, rungs: int, n_devices: int, size: int) -> list[int]:
+    """The slice sizes that ``rungs`` pruning rungs will compact ``configs``
+    configurations (in a slice of ``size``) into, when every configuration reaches them."""
+    sizes = []
+    for _ in range(rungs):
+        configs = max(1, int(configs // eta))
+        smaller = compact_size(configs, n_devices, size)
+        if smaller < size:
+            sizes.append(smaller)
+        size = smaller
+    return sizes
+
+
 class _Piece(NamedTuple):
     """Results of some of a slice's configurations: ``slots`` (their places in the
     original slice), ``status`` (active, diverged, stop_step), ``rows``, ``final`` and
@@ -142,6 +157,8 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
     configurations in their order, host arrays (``rung``: the pruned ones' rung index,
     else -1).  ``rungs``: :func:`rung_steps` of the slice's budget."""
     state = start_slice(programs, part, None, timings)
+    ahead = programs.compile_ahead(part.hparams, planned_sizes(
+        part.size, halving.eta, len(rungs) - 1, programs.mesh.devices.size, len(part.num_steps)))
     slots = np.arange(len(part.num_steps))
     pieces = []
     for index, step in enumerate(rungs[:-1]):
@@ -172,6 +189,7 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
     state = run_chunks(programs, part, state, until=programs.blocks, chunk_seconds=chunk_seconds,
                        checkpoint=_never, progress=progress, timings=timings)
     status, rows, final = finish_slice(programs, part, state, timings)
+    ahead.exception()  # its compiles done (a rung that pruned nothing left one unused)
     real = np.arange(part.size)
     pieces.append(_Piece(slots[real], tuple(s[real] for s in status),
                          {k: v[real] for k, v in rows.items()},
