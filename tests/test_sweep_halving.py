@@ -183,12 +183,6 @@ def test_bad_halving_is_one_line_naming_the_field(task, changes, expected):
     assert expected in str(error.value) and "\n" not in str(error.value)
 
 
-def test_unknown_metric_is_refused(runs, task):
-    with pytest.raises(sweep.TaskError, match="halving.metric = 'val_f1'.*val_loss"):
-        sweep.run(task, grid(), budget=BUDGET, halving=HALVING._replace(metric="val_f1"),
-                  quiet=True)
-
-
 CONFIG = {"task": {"model": "linear", "dataset": "iris", "optimizer": "sgd"},
           "grid": {"learning_rate": [0.1, 1.0], "batch_size": [16]},
           "budget": {"steps": 80, "eval_every": 10}}
@@ -254,3 +248,10 @@ def test_planned_sizes_are_the_compacted_sizes():
     assert halving_module.planned_sizes(12, 2, 3, 1, 12) == [8, 4, 1]
     assert halving_module.planned_sizes(81, 3, 3, 1, 81) == [32, 16, 4]
     assert halving_module.planned_sizes(3, 3, 4, 2, 4) == [2]
+
+
+def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
+    with pytest.raises(sweep.TaskError, match="halving.metric = 'val_f1'.*val_loss"):
+        sweep.run(task, grid(), budget=BUDGET, halving=HALVING._replace(metric="val_f1"),
+                  out=str(tmp_path / "out"), quiet=True)
+    assert not (tmp_path / "out").exists()

@@ -30,6 +30,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jopt.sweep.engine import Programs, Slice, finish_slice, pad, run_chunks, start_slice
@@ -77,9 +79,15 @@ class Halving(NamedTuple):
         return self
 
 
-def check_metric(halving: Halving, reported: Sequence[str]) -> None:
-    """A :class:`~jopt.sweep.tasks.TaskError` unless the task reports ``halving.metric``
-    in its rows."""
+def check_metric(halving: Halving, program: Any, hparams: dict, eval_every: int) -> None:
+    """A :class:`~jopt.sweep.tasks.TaskError` unless ``program`` (a
+    :class:`~jopt.sweep.tasks.SweepTask`) records ``halving.metric`` in its rows, for one
+    configuration's ``hparams``; from shapes only (nothing compiles or runs)."""
+    def row(h):
+        carry = program.init(h, jax.random.PRNGKey(0))
+        return program.evaluate(carry, h, jnp.zeros((eval_every,)))[1]
+
+    reported = list(jax.eval_shape(row, hparams))
     if halving.metric not in reported:
         known = ", ".join(sorted(k for k in reported if k != "step"))
         raise TaskError(f"halving.metric = {halving.metric!r}: not a metric the task reports "

@@ -358,14 +358,17 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
 
 def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budget) -> dict:
     """Each bucket's rungs in steps (:func:`~jopt.sweep.halving.rung_steps` of its longest
-    budget); empty without halving.  A ``min_budget`` above a bucket's budget is refused."""
+    budget); empty without halving.  A ``min_budget`` above a bucket's budget, or a metric
+    its task does not report, is refused."""
     if halving is None:
         return {}
     rungs = {}
     for bucket in buckets:
-        steps = int(np.max(per_config(bucket.program.num_steps, stack(bucket.configs, traced),
-                                      len(bucket.configs))))
+        stacked = stack(bucket.configs, traced)
+        steps = int(np.max(per_config(bucket.program.num_steps, stacked, len(bucket.configs))))
         halving.check(steps)
+        check_metric(halving, bucket.program, {k: v[0] for k, v in stacked.items()},
+                     budget.eval_every)
         rungs[bucket.number] = rung_steps(halving, steps, budget.eval_every)
     return rungs
 
@@ -462,7 +465,6 @@ def _halve_slice(programs, part, name: str, store, halving: Halving, rungs: list
     halved to the end by an earlier run is read from its checkpoint (one process only:
     under ``jax.distributed`` it is trained again); one that was not is trained from the
     start (a killed run saved nothing of it)."""
-    check_metric(halving, list(programs.state_shapes(part.hparams)[1]))
     saved = store.load_checkpoint(name) if store is not None and jax.process_count() == 1 else None
     if saved is not None and f"{HALVED}rung" in saved:
         return (*_unpack_halved(saved), {})
