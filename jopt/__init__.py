@@ -2,10 +2,13 @@
 
 Optimizers are pure ``(init, update)`` pairs composed into chains (as in optax), every
 numeric hyperparameter is data (traceable under ``jit``, ``vmap`` and ``grad``), and
-the lectures' update-rule conventions are named options.  See DESIGN.md and README.md.
+the lectures' update-rule conventions are named options.  The repository's README.md
+is the guide (the API, the conventions, sweeps) and docs/ holds the figure catalogue
+and the benchmark notes.  :mod:`jopt.sweep` runs vectorized hyperparameter sweeps (also
+the ``jopt`` command); :mod:`jopt.devices` gives a CPU's cores to JAX before it starts.
 """
 
-from jopt import data, losses, models, schedules, transforms
+from jopt import data, devices, losses, models, schedules, transforms
 from jopt.base import (ChainState, EmptyState, GradientTransformation, Schedule, apply_updates,
                        chain, find_state, tree_l2_norm, tree_vdot)
 from jopt.optimizers import adagrad, adam, adamw, rmsprop, sgd
@@ -50,7 +53,7 @@ __all__ = [
     # training
     "minimize", "MinimizeResult", "reason_name", "fit", "FitResult", "Model", "Dataset", "Splits",
     # modules
-    "schedules", "transforms", "losses", "models", "data", "sweep",
+    "schedules", "transforms", "losses", "models", "data", "devices", "sweep",
 ]
 
 

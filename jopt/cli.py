@@ -1,9 +1,12 @@
 """The ``jopt`` command line (also ``python -m jopt``).
 
     jopt sweep CONFIG.toml [--out DIR] [--overwrite] [--quiet]
+    jopt sweep default | smoke         (the configs shipped with jopt, in jopt/configs/)
     jopt plot DIR [--metric NAME]
-    jopt bench [--quick] [NAME ...]
-    jopt figures [--out DIR] [--only F1,F16] [--fast] [--dpi N]
+
+The command offers what the installed package can do on its own; the lecture figures and
+the benchmarks are scripts of the repository (``python -m experiments.figures``,
+``python -m experiments.bench``).
 
 ``jopt sweep`` validates the config file (a bad one: one line ``jopt: error: ...`` on
 stderr, exit status 2, nothing written), runs the sweep into DIR (``--out``, else the
@@ -15,42 +18,25 @@ Every core of a CPU.  XLA runs a CPU program on one device, and a sweep's config
 sharded over the devices, so ``jopt sweep`` asks XLA for one host device per core by
 setting ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>`` before JAX starts,
 unless ``XLA_FLAGS`` is already set (then it is left alone: set the flag there yourself).
-A library user does the same before the first JAX computation::
-
-    import os
-    os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={os.cpu_count()}")
-    import jax  # the flag is read when JAX's CPU backend starts
+A library user calls :func:`jopt.devices.use_every_core` before the first JAX
+computation.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
+
+from jopt import configs
+from jopt.devices import use_every_core
 
 __all__ = ["main", "use_every_core"]
 
 PROG = "jopt"
 EXIT_USAGE = 2
 
-
-def use_every_core() -> Optional[str]:
-    """Set ``XLA_FLAGS`` to one host device per usable core, unless it is set already.
-
-    Returns the value set, or None when ``XLA_FLAGS`` was left as it was.  Takes
-    effect only if JAX's backends have not started yet in this process.
-    """
-    if "XLA_FLAGS" in os.environ:
-        return None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={max(cores, 1)}"
-    return os.environ["XLA_FLAGS"]
 
 
 def _error(message: str, status: int = EXIT_USAGE) -> int:
@@ -129,8 +115,12 @@ def _sweep(args: argparse.Namespace) -> int:
     from jopt.sweep.config import ConfigError, from_toml, run_config
     from jopt.sweep.store import SpecMismatchError
     from jopt.sweep.tasks import TaskError
+    path = configs.resolve(args.config)
+    if not path.exists():
+        return _error(f"{args.config}: no such config file, nor a config shipped with jopt "
+                      f"({', '.join(configs.names())})")
     try:
-        config = from_toml(args.config)
+        config = from_toml(path)
     except ConfigError as error:
         return _error(error)
     out = Path(args.out or config.options.get("out") or Path("results") / Path(args.config).stem)
@@ -160,7 +150,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------
-# jopt plot, bench, figures
+# jopt plot
 # ----------------------------------------------------------------------------
 
 
@@ -175,61 +165,6 @@ def _plot(args: argparse.Namespace) -> int:
     return 0 if plots else 1
 
 
-def _experiments_folder(name: str) -> Optional[Path]:
-    """``experiments/<name>`` of the repository jopt runs from, else of the current folder."""
-    import jopt
-    for root in (Path(jopt.__file__).resolve().parents[1], Path.cwd()):
-        folder = root / "experiments" / name
-        if folder.is_dir():
-            return folder
-    return None
-
-
-def _bench(args: argparse.Namespace) -> int:
-    folder = _experiments_folder("bench")
-    if folder is None:
-        return _error("no experiments/bench folder: the benchmarks live in the jopt repository; "
-                      "run from a clone of it")
-    scripts = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
-    if args.names:
-        known = {p.stem: p for p in scripts}
-        missing = [n for n in args.names if n not in known]
-        if missing:
-            return _error(f"unknown benchmark {missing[0]!r}; known: {', '.join(known)}")
-        scripts = [known[n] for n in args.names]
-    if not scripts:
-        return _error(f"no benchmark scripts in {folder}")
-    failed = []
-    for script in scripts:
-        print(f"== {script.name}{' --quick' if args.quick else ''}", flush=True)
-        command = [sys.executable, str(script), *(["--quick"] if args.quick else [])]
-        status = subprocess.call(command, cwd=folder.parents[1])
-        if status != 0:
-            failed.append(f"{script.name} (exit status {status})")
-    if failed:
-        return _error(f"benchmarks failed: {', '.join(failed)}", 1)
-    return 0
-
-
-def _figures(args: argparse.Namespace) -> int:
-    folder = _experiments_folder("lectures")
-    if folder is None:
-        return _error("no experiments/lectures folder: the lecture figures live in the jopt "
-                      "repository; run from a clone of it")
-    if args.fast:
-        os.environ["JOPT_FAST"] = "1"
-    sys.path.insert(0, str(folder.parents[1]))
-    from experiments.lectures import figures
-    try:
-        ids = figures.parse_ids(args.only, figures.registry())
-    except ValueError as error:
-        return _error(error)
-    if args.dpi <= 0:
-        return _error(f"--dpi must be positive, got {args.dpi}")
-    figures.render(ids, Path(args.out), dpi=args.dpi)
-    return 0
-
-
 # ----------------------------------------------------------------------------
 # main
 # ----------------------------------------------------------------------------
@@ -237,7 +172,7 @@ def _figures(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="jopt: vectorized hyperparameter sweeps, plots and benchmarks.",
+        prog=PROG, description="jopt: vectorized hyperparameter sweeps and their plots.",
         epilog="On a CPU, 'jopt sweep' sets XLA_FLAGS=--xla_force_host_platform_device_count="
                "<cores> unless XLA_FLAGS is set, so that a sweep uses every core.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -245,7 +180,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run the sweep of a TOML config file",
                                 description="Run the sweep of a TOML config file; re-running "
                                             "resumes it.")
-    sweep.add_argument("config", metavar="CONFIG.toml", help="the config file")
+    sweep.add_argument("config", metavar="CONFIG.toml",
+                       help="the config file, or the name of a config shipped with jopt: "
+                            + ", ".join(configs.names()))
     sweep.add_argument("--out", metavar="DIR",
                        help="output folder (default: [run] out, else results/<config name>)")
     sweep.add_argument("--overwrite", action="store_true",
@@ -269,21 +206,6 @@ def _parser() -> argparse.ArgumentParser:
                       help="the curve and heatmap metric (default: val_loss, else train_loss)")
     plot.set_defaults(run=_plot)
 
-    bench = commands.add_parser("bench", help="run the benchmarks in experiments/bench")
-    bench.add_argument("--quick", action="store_true", help="small, fast runs")
-    bench.add_argument("names", nargs="*", metavar="NAME",
-                       help="benchmarks to run (script names without .py; default: all)")
-    bench.set_defaults(run=_bench)
-
-    figures = commands.add_parser("figures", help="render the lectures' figures to PNG files")
-    figures.add_argument("--out", default="figures", metavar="DIR",
-                         help="folder for the PNG files, one per id (default: figures)")
-    figures.add_argument("--only", metavar="IDS",
-                         help="comma-separated figure ids, e.g. F1,F16 (default: all)")
-    figures.add_argument("--fast", action="store_true",
-                         help="small step counts and grids (as JOPT_FAST=1)")
-    figures.add_argument("--dpi", type=int, default=110, help="resolution (default: 110)")
-    figures.set_defaults(run=_figures)
     return parser
 
 

@@ -7,7 +7,7 @@ regression.  Nothing reads the network: :func:`load` serves scikit-learn's bundl
 files and jopt's synthetic problems, :func:`load_idx` and :func:`load_mnist` read
 MNIST-format files the user already has.
 
-The synthetic generators reproduce FIGURES.md's shared problems with NumPy's
+The synthetic generators reproduce docs/FIGURES.md's shared problems with NumPy's
 ``default_rng(seed)`` and the draw order written there, in float64.
 
 The samplers (:func:`batch_indices`, :func:`epoch_batches`) are pure JAX functions of
@@ -23,6 +23,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.random import threefry_2x32
 
 from jopt.base import is_concrete
 
@@ -545,8 +546,8 @@ def epoch_permutation(key: jax.Array, epoch: Any, n: int) -> jax.Array:
     sort stable, so a pair tied in every round keeps its order), with each round's key
     and position packed into one uint32 word: ``random << b | position`` for
     ``b = bit_length(n - 1)``.  XLA sorts a single integer array several times faster
-    than ``sort_key_val``'s pair of arrays on a CPU (29 ms against 173 ms for 832
-    permutations of 1257 here), and the tie-break by position is the stable sort's.
+    than ``sort_key_val``'s pair of arrays on a CPU (docs/benchmarks.md), and the
+    tie-break by position is the stable sort's.
     With ``32 - b`` random bits per round, ``ceil(3 log2 n / (32 - b))`` rounds leave a
     given pair tied in all of them with probability at most ``n^-3``, as JAX's choice
     of rounds does with 32 bits.  The random words are :func:`epoch_words`.  For
@@ -575,15 +576,14 @@ def epoch_words(key: jax.Array, epoch: Any, size: int) -> jax.Array:
     Threefry-2x32 hash of the counters ``(epoch, 0), (epoch, 1), ...``, both output words
     of each, pair by pair (so fewer words are a prefix of more): one hash per epoch,
     where ``jax.random.bits(fold_in(key, epoch), ...)`` hashes twice (the fold, then the
-    bits), which costs compile time inside a training loop.  Distinct epochs use disjoint counters.  Other key types get
-    ``jax.random.bits(fold_in(key, epoch), (size,))``.
+    bits), which costs compile time inside a training loop.  Distinct epochs use
+    disjoint counters.  Other key types get ``jax.random.bits(fold_in(key, epoch), (size,))``.
     """
     typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
     if typed and str(jax.random.key_impl(key)) == "threefry2x32":
         key, typed = jax.random.key_data(key), False
     if typed or key.shape != (2,):
         return jax.random.bits(jax.random.fold_in(key, epoch), (size,), jnp.uint32)
-    from jax.extend.random import threefry_2x32
     pairs = -(-size // 2)
     counters = jnp.concatenate([jnp.full((pairs,), epoch, jnp.uint32),
                                 jnp.arange(pairs, dtype=jnp.uint32)])

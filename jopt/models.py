@@ -77,8 +77,7 @@ def _standard_normal(key: jax.Array, rows: int, cols: int, dtype: Any = None) ->
 
     The values are bit-identical to the 2-D draw (the bits are generated in row-major
     order either way; checked for float32 and float64, threefry and rbg keys), but the
-    1-D draw compiles several times faster on a CPU: for ``(64, 10)``, about 0.4 s
-    against 1.5 to 2.5 s.
+    1-D draw compiles several times faster on a CPU (``docs/benchmarks.md``).
     """
     return jax.random.normal(key, (rows * cols,), dtype).reshape(rows, cols)
 

@@ -23,6 +23,8 @@ import numpy as np
 
 __all__ = ["plot_curves", "plot_heatmap", "plot_rungs", "plot_sweep", "PlotSkipped"]
 
+from jopt.sweep.store import SweepResult, atomic_write, load
+
 PathLike = Union[str, os.PathLike]
 
 
@@ -31,13 +33,11 @@ class PlotSkipped(ValueError):
 
 
 def _result(result: Any):
-    from jopt.sweep.store import SweepResult, load
     return result if isinstance(result, SweepResult) else load(result)
 
 
 def _save(fig: Any, path: PathLike) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from jopt.sweep.store import atomic_write
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
@@ -281,7 +281,6 @@ def plot_sweep(out_dir: PathLike, *, metric: Optional[str] = None, quiet: bool =
     ``train_loss``.  A plot the results do not allow is skipped with a message on
     stderr (unless ``quiet``).
     """
-    from jopt.sweep.store import load
     out = Path(out_dir)
     result = load(out)
     if metric is None:

@@ -107,8 +107,7 @@ def minimize(fun: Callable, x0: Any, opt: GradientTransformation, *, max_steps: 
     ``vmap`` JAX's batching of ``while_loop`` selects between the new and the old carry
     at every step, the whole history included, so a vmapped run costs
     ``O(max_steps)`` per step (``O(max_steps^2)`` in all).  Use ``loop="scan"`` for
-    long vmapped runs: GD on Rosenbrock, 5 learning rates vmapped, 20 000 steps, takes
-    about 0.03 s of CPU time with ``scan`` and 1.9 s with ``while``.
+    long vmapped runs (``docs/benchmarks.md`` has a measurement).
     """
     if not isinstance(max_steps, int) or max_steps < 0:
         raise ValueError(f"max_steps must be a non-negative int, got {max_steps!r}")

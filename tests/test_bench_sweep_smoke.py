@@ -1,7 +1,7 @@
 """Smoke test of the sweep-speed benchmark: ``--quick`` runs and prints its tables.
 
-A subprocess, because the script sets ``XLA_FLAGS`` (one host device per core) before
-JAX starts.  No timing is asserted.  About a minute on 2 cores (it compiles ~10 programs).
+A subprocess (``python -m experiments.bench.sweep_speed --quick``), because the script
+sets ``XLA_FLAGS`` (one host device per core) before JAX starts.  No timing is asserted.  About a minute on 2 cores (it compiles ~10 programs).
 """
 
 import os
@@ -10,25 +10,25 @@ import sys
 
 import pytest
 
+from jopt.devices import usable_cores
+
 pytest.importorskip("optax")
 pytest.importorskip("torch")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "experiments", "bench", "sweep_speed.py")
 
 
 @pytest.mark.slow
 def test_sweep_speed_quick_prints_its_tables():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, SCRIPT, "--quick"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "experiments.bench.sweep_speed", "--quick"], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     lines = out.splitlines()
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert f"{cores} devices" in out  # the script gave JAX one host device per core
+    assert f"{usable_cores()} devices" in out  # the script gave JAX one host device per core
     assert "load average" in out
     for name in ("jopt sweep", "optax vmap sweep (1 device)", "optax loop over configs",
                  "pytorch one config at a time"):

@@ -11,8 +11,9 @@ The jax runs of one (problem, dtype) are compiled together in one program
 (``problems.jax_trajectories``) and cached for the module, which keeps the file fast.
 
 Also here: the schedules against optax's, torch's schedulers and closed forms, and the
-interop promise of DESIGN.md (optax inside jopt.chain, jopt inside optax.chain,
-optax.apply_updates on jopt updates), each checked against the pure-optax chain.
+interop promise of README.md, "What jopt is" (optax inside jopt.chain, jopt inside
+optax.chain, optax.apply_updates on jopt updates), each checked against the pure-optax
+chain.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ CASES = [
                  [optax.constant_schedule(lr), optax.polynomial_schedule(lr, 0.1 * lr, 2, 30)],
                  [15]))),
          optax_f64_rtol=F32_SCHEDULE),
-    # --- interop (DESIGN.md "The core protocol"), each against the pure-optax chain --------
+    # --- interop (README.md "What jopt is"), each against the pure-optax chain ------------
     # optax transforms inside jopt.chain: one that keeps its own counter
     # (scale_by_schedule), a nested optax.chain (extra arguments pass through), and a jopt
     # schedule read at the jopt chain's counter.

@@ -2106,7 +2106,7 @@ def test_f49_validation_beats_final_beats_interpolant(stopping):
 
 
 def test_every_figure_id_has_a_test():
-    """Each id F1-F49 of ``jopt figures``' registry starts the name of a test here."""
+    """Each id F1-F49 of ``experiments.lectures.figures``' registry starts a test name here."""
     from experiments.lectures import figures
     tested = {name.split("_")[1].upper() for name in globals() if re.match(r"test_f\d+_", name)}
     assert list(figures.registry()) == [f"F{n}" for n in range(1, 50)]

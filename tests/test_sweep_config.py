@@ -13,7 +13,7 @@ from jopt.sweep.schema import grid_keys
 from jopt.sweep.grid import Grid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = os.path.join(ROOT, "experiments", "configs")
+CONFIGS = os.path.join(ROOT, "jopt", "configs")  # shipped in the wheel
 
 TASK = """
 [task]
@@ -245,23 +245,6 @@ def test_cli_missing_config_exits_2(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_cli_figures_unknown_id_exits_2_and_writes_nothing(tmp_path):
-    done = run_cli("figures", "--only", "F1,F99", "--out", "figs", cwd=tmp_path)
-    assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1 and "'F99'" in done.stderr
-    assert os.listdir(tmp_path) == []
-
-
-def test_cli_figures_renders_the_asked_ids(tmp_path):
-    """``jopt figures --only`` draws exactly the ids asked for, as PNG files."""
-    done = run_cli("figures", "--fast", "--only", "F27,f42", "--out", "figs", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    written = sorted(os.listdir(tmp_path / "figs"))
-    assert written == ["F27.png", "F42.png"]
-    for name in written:
-        assert (tmp_path / "figs" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_cli_plot_of_a_folder_without_a_sweep(tmp_path):
     done = run_cli("plot", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 2
@@ -269,7 +252,7 @@ def test_cli_plot_of_a_folder_without_a_sweep(tmp_path):
 
 
 def test_cli_sets_xla_flags_only_when_unset(monkeypatch):
-    from jopt.cli import use_every_core
+    from jopt.devices import use_every_core
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     value = use_every_core()
     assert value is not None and value.startswith("--xla_force_host_platform_device_count=")

@@ -159,7 +159,8 @@ def test_resume_reads_a_halved_slice_and_recomputes_a_missing_one(runs, task, tm
     again = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
     assert again.manifest["timings"].get("config_steps", 0) == 0  # read, not trained
     checkpoints[0].unlink()  # as if killed while the slice was halved: it trains again
-    third = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
+    with pytest.warns(RuntimeWarning, match="missing"):
+        third = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
     assert third.manifest["timings"]["config_steps"] == halved.manifest["timings"]["config_steps"]
     for result in (first, again, third, sweep.load(str(out))):
         frame = result.to_pandas()

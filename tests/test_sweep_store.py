@@ -284,3 +284,294 @@ def test_repr_is_short():
     text = repr(fx.result())
     assert text.startswith("SweepResult(12 configs")
     assert "diverged" in text and "\n" not in text and len(text) < 200
+
+
+# ----------------------------------------------------------------------------
+# Checksums: damaged files (issue 20, item 6)
+# ----------------------------------------------------------------------------
+
+LOSS = "softmax_cross_entropy_with_integer_labels"
+# 6 configs in 3 slices of 2; the last slice (learning rate 50) diverges whole: NaN-free
+# curves that stop early, and a slice that ends before its last block
+DAMAGE_GRID = dict(learning_rate=[0.05, 0.5, 50.0], seed=[0, 1])
+
+
+def run_small(out, **options):
+    import jopt.sweep as sweep
+    task = sweep.builtin_task(model="mlp", hidden=[8], dataset="digits", optimizer="sgd",
+                              batch_size=32, loss=LOSS)
+    return sweep.run(task, sweep.Grid(**DAMAGE_GRID), budget=sweep.Budget(steps=40, eval_every=10),
+                     out=out, quiet=True, chunk_seconds=0.0, checkpoint_seconds=0.0, max_configs=2,
+                     **options)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished small sweep's folder (copy it before damaging it) and its tables."""
+    out = tmp_path_factory.mktemp("finished") / "out"
+    run_small(out)
+    result = load(out)
+    assert len(result.manifest["files"]) == 5  # 3 checkpoints, 2 tables
+    return out, result.summary, result.curves_frame
+
+
+def copy_of(finished, tmp_path):
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(finished[0], out)
+    return out
+
+
+def truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def flip(path, where=0.5):
+    """Flip the lowest bit of the byte at ``where`` (a fraction of the length)."""
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * where)] ^= 1
+    path.write_bytes(bytes(data))
+
+
+DAMAGES = {"truncated": truncate, "flipped": flip, "missing": lambda path: path.unlink()}
+
+
+def assert_same_tables(result, finished):
+    """The sweep's tables equal the uninterrupted run's: same rows, order, values (NaN = NaN)."""
+    pd.testing.assert_frame_equal(result.summary, finished[1], check_exact=True)
+    pd.testing.assert_frame_equal(result.curves_frame, finished[2], check_exact=True)
+
+
+def one_warning_naming(records, name):
+    messages = [str(r.message) for r in records if issubclass(r.category, RuntimeWarning)]
+    assert len(messages) == 1 and name in messages[0] and "\n" not in messages[0], messages
+    return messages[0]
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+@pytest.mark.parametrize("slice_name", ["b0s1", "b0s2"])
+def test_a_damaged_checkpoint_is_ignored_with_a_warning_and_its_slice_recomputed(
+        finished, tmp_path, damage, slice_name):
+    out = copy_of(finished, tmp_path)
+    DAMAGES[damage](out / "checkpoints" / f"{slice_name}.npz")
+    with pytest.warns(RuntimeWarning) as records:
+        again = run_small(out)
+    message = one_warning_naming(records, f"{slice_name}.npz")
+    assert ("missing" if damage == "missing" else "damaged") in message
+    assert_same_tables(load(out), finished)
+    assert_same_tables(again, finished)
+    assert Store.open(out, again.manifest["spec"]).file_problem(
+        f"checkpoints/{slice_name}.npz") is None  # written again, whole
+
+
+def test_an_unreadable_checkpoint_of_the_right_checksum_is_ignored(tmp_path):
+    # what a folder written before checksums (or a bad disk before the write) can hold
+    store = Store.open(tmp_path, fx.spec())
+    store.save_checkpoint("b0", {"x": np.ones(3)})
+    (tmp_path / "checkpoints" / "b0.npz").write_bytes(b"PK\x03\x04 not a zip")
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["files"]["checkpoints/b0.npz"] = store_module.checksum(b"PK\x03\x04 not a zip")
+    manifest["checksum"] = store_module.manifest_checksum(manifest)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    again = Store.open(tmp_path, fx.spec())
+    with pytest.warns(RuntimeWarning, match=r"b0\.npz is unreadable \(BadZipFile\)"):
+        assert again.load_checkpoint("b0") is None
+
+
+def test_a_checkpoint_the_manifest_does_not_know_is_ignored(tmp_path):
+    Store.open(tmp_path, fx.spec())
+    (tmp_path / "checkpoints").mkdir()
+    np.savez(tmp_path / "checkpoints" / "b0.npz", x=np.ones(3))
+    with pytest.warns(RuntimeWarning, match=r"b0\.npz is not recorded in the manifest"):
+        assert Store.open(tmp_path, fx.spec()).load_checkpoint("b0") is None
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+@pytest.mark.parametrize("table", ["summary.parquet", "curves.parquet"])
+def test_a_damaged_table_is_refused_by_load_and_recomputed_by_a_rerun(finished, tmp_path,
+                                                                       damage, table):
+    out = copy_of(finished, tmp_path)
+    DAMAGES[damage](out / table)
+    with pytest.raises(store_module.DamagedFileError) as error:
+        load(out)
+    message = str(error.value)
+    assert isinstance(error.value, ValueError) and "\n" not in message
+    assert str(out / table) in message and "again to recompute it" in message
+    with pytest.warns(RuntimeWarning) as records:
+        again = run_small(out)
+    assert "recomputes it" in one_warning_naming(records, table)
+    assert_same_tables(again, finished)
+    assert_same_tables(load(out), finished)
+
+
+def test_damaged_tables_and_checkpoints_together_are_recomputed(finished, tmp_path):
+    out = copy_of(finished, tmp_path)
+    flip(out / "summary.parquet")
+    truncate(out / "curves.parquet")
+    for name in ("b0s0", "b0s1", "b0s2"):
+        flip(out / "checkpoints" / f"{name}.npz", where=0.9)
+    with pytest.warns(RuntimeWarning) as records:
+        again = run_small(out)
+    assert len([r for r in records if issubclass(r.category, RuntimeWarning)]) == 5
+    assert_same_tables(again, finished)
+    assert_same_tables(load(out), finished)
+
+
+def alter_manifest(path):
+    """Valid JSON still, one value changed: only the checksum can tell."""
+    text = path.read_text()
+    assert '"resumes"' not in text
+    path.write_text(text.replace('"status": "finished"', '"status": "running"'))
+
+
+MANIFEST_DAMAGES = {"truncated": truncate, "flipped": flip, "altered": alter_manifest,
+                    "flipped_early": lambda path: flip(path, where=0.1)}
+
+
+@pytest.mark.parametrize("damage", sorted(MANIFEST_DAMAGES))
+def test_a_damaged_manifest_is_refused_in_one_line_until_overwritten(finished, tmp_path, damage):
+    out = copy_of(finished, tmp_path)
+    MANIFEST_DAMAGES[damage](out / "manifest.json")
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for attempt in (load, lambda out: run_small(out)):
+        with pytest.raises(store_module.DamagedManifestError) as error:
+            attempt(out)
+        message = str(error.value)
+        assert "\n" not in message and str(out / "manifest.json") in message
+        assert "--overwrite" in message
+        assert isinstance(error.value, SpecMismatchError)  # refused as another spec's folder
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert_same_tables(run_small(out, overwrite=True), finished)
+    assert_same_tables(load(out), finished)
+
+
+def test_the_command_line_refuses_a_damaged_manifest_with_exit_status_2(tmp_path, monkeypatch,
+                                                                        capsys):
+    from pathlib import Path
+    from jopt import cli
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))  # JAX runs already
+    Store.open(tmp_path, fx.spec())
+    truncate(tmp_path / "manifest.json")
+    config = Path(__file__).resolve().parents[1] / "jopt" / "configs" / "smoke.toml"
+    assert cli.main(["sweep", str(config), "--out", str(tmp_path), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "manifest.json is damaged" in error
+
+
+def announce(folder, name, data):
+    """What a run killed inside a write leaves: the manifest announces ``data`` for ``name``."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.setdefault("writing", {})[name] = store_module.checksum(data)
+    manifest["checksum"] = store_module.manifest_checksum(manifest)
+    atomic_write(folder / "manifest.json", json.dumps(manifest))
+
+
+def npz(**arrays):
+    import io
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("replaced", [False, True])
+def test_a_run_killed_inside_a_write_leaves_a_sound_file(tmp_path, recwarn, replaced):
+    store = Store.open(tmp_path, fx.spec())
+    store.save_checkpoint("b0", {"x": np.zeros(3)})
+    new = npz(x=np.ones(3))
+    announce(tmp_path, "checkpoints/b0.npz", new)
+    if replaced:  # killed after the os.replace, before the manifest's update
+        atomic_write(tmp_path / "checkpoints" / "b0.npz", new)
+    again = Store.open(tmp_path, fx.spec())
+    np.testing.assert_array_equal(again.load_checkpoint("b0")["x"], np.full(3, float(replaced)))
+    assert "writing" not in again.manifest
+    # the next write of the same file is announced again: the old content still passes
+    again.save_checkpoint("b0", {"x": np.full(3, 2.0)})
+    assert int(Store.open(tmp_path, fx.spec()).load_checkpoint("b0")["x"][0]) == 2
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    no_temporary_files(tmp_path)
+
+
+# ----------------------------------------------------------------------------
+# Partial results of a killed sweep, by hand (the real kill: test_sweep_kills.py)
+# ----------------------------------------------------------------------------
+
+
+def killed_in_second_slice(folder):
+    """A store as a sweep killed in its second slice leaves it: configs 0-5 finished (in the
+    tables), configs 6-11 checkpointed after their block 1 (rows 0 and 1 of 4 filled)."""
+    summary, curves = fx.frames()
+    store = Store.open(folder, fx.spec())
+    store.start_slice("b0s0", list(range(6)), batch_size=[8, 8, 32, 32, 8, 8],
+                      steps_per_epoch=[225] * 6)
+    store.write_partial(summary.iloc[:6], curves[curves["config"] < 6])
+    configs = list(range(6, 12))
+    store.start_slice("b0s1", configs, batch_size=[32, 32, 8, 8, 32, 32],
+                      steps_per_epoch=[56, 56, 225, 225, 56, 56])
+    rows = {name: np.full((8, 4), np.nan) for name in ("step", "train_loss", "val_loss")}
+    rows["step"][:, :2] = [0, 10]
+    rows["val_loss"][:, :2] = [[2.0 + c, 1.0 + c] for c in range(8)]  # 2 rows of padding
+    rows["train_loss"][:, :2] = 0.5
+    store.save_checkpoint("b0s1", {"carry/0": np.zeros((8, 3)), "next_block": np.asarray(1),
+                                   **{f"rows/{k}": v for k, v in rows.items()}})
+    return summary
+
+
+def test_load_of_a_killed_sweep_returns_what_its_checkpoints_hold(tmp_path):
+    summary = killed_in_second_slice(tmp_path)
+    partial = load(tmp_path)
+    assert partial.status == "running"
+    frame = partial.summary
+    assert frame["config"].tolist() == list(range(12))  # slices not started would be absent
+    assert frame["status"].tolist()[:6] == summary["status"].tolist()[:6]
+    assert frame["status"].tolist()[6:] == ["running"] * 6
+    pd.testing.assert_frame_equal(frame.iloc[:6][summary.columns], summary.iloc[:6],
+                                  check_dtype=False)
+    running = frame.iloc[6:]
+    assert running[["learning_rate", "batch_size", "seed"]].to_dict("records") == \
+        fx.grid().configs()[6:]
+    assert running["steps"].tolist() == [10] * 6
+    assert running["final_val_loss"].tolist() == [1.0 + c for c in range(6)]
+    assert running["best_val_loss"].tolist() == [1.0 + c for c in range(6)]
+    assert (running["diverged_step"] == -1).all()
+    curves = partial.curves()
+    late = curves[curves["config"] >= 6]
+    assert late[["config", "step"]].values.tolist() == [[c, s] for c in range(6, 12) for s in (0, 10)]
+    assert late["examples"].tolist() == [s * b for b in (32, 32, 8, 8, 32, 32) for s in (0, 10)]
+    assert not curves.duplicated(["config", "step"]).any()
+
+
+def test_load_of_a_killed_sweep_leaves_out_a_damaged_checkpoint_with_a_warning(tmp_path):
+    killed_in_second_slice(tmp_path)
+    truncate(tmp_path / "checkpoints" / "b0s1.npz")
+    with pytest.warns(RuntimeWarning, match=r"b0s1\.npz is damaged"):
+        partial = load(tmp_path)
+    assert partial.summary["config"].tolist() == list(range(6))
+
+
+def test_load_of_a_killed_sweep_with_a_damaged_table_reads_the_checkpoints(tmp_path):
+    killed_in_second_slice(tmp_path)
+    flip(tmp_path / "summary.parquet")
+    with pytest.warns(RuntimeWarning, match=r"summary\.parquet is damaged"):
+        partial = load(tmp_path)
+    # the first slice has no checkpoint here: only the second slice's configs, running
+    assert partial.summary["config"].tolist() == list(range(6, 12))
+    assert set(partial.summary["status"]) == {"running"}
+
+
+def test_load_of_a_sweep_killed_between_its_two_tables_reads_the_slice_from_its_checkpoint(
+        tmp_path, recwarn):
+    import io
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    summary = killed_in_second_slice(tmp_path)
+    buffer = io.BytesIO()  # the summary of both slices, announced and in place; curves not yet
+    pq.write_table(pa.Table.from_pandas(summary, preserve_index=False), buffer)
+    announce(tmp_path, "summary.parquet", buffer.getvalue())
+    atomic_write(tmp_path / "summary.parquet", buffer.getvalue())
+    partial = load(tmp_path)
+    assert partial.summary["config"].tolist() == list(range(12))
+    assert partial.summary["status"].tolist()[6:] == ["running"] * 6
+    assert sorted(set(partial.curves()["config"])) == list(range(12))
+    assert not partial.curves().duplicated(["config", "step"]).any()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -1,4 +1,4 @@
-"""Bad input, traced values, low precision and counters (DESIGN.md, "The core protocol").
+"""Bad input, traced values, low precision and counters (README.md, "API overview").
 
 - A concrete bad value raises ``ValueError`` or ``TypeError`` naming the argument and
   the value, when the optimizer, transform or schedule is built (``BAD_VALUES``).

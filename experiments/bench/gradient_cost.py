@@ -1,69 +1,24 @@
 """The cost of one gradient against the number of examples in it (FIGURES.md F37).
 
-    python experiments/bench/gradient_cost.py            # m = 10 ... 60 000
-    python experiments/bench/gradient_cost.py --quick    # m = 10, 100, 1000
+    python -m experiments.bench.gradient_cost            # m = 10 ... 60 000
+    python -m experiments.bench.gradient_cost --quick    # m = 10, 100, 1000
 
 Deck 004 "Mini-batches": "n = 60,000, m = 10 => 6,000x speedup" and "The update cost is
-constant regardless of the size of T".  The workload: the gradient of the mean softmax
-cross-entropy of a softmax regression (MNIST's shape: 784 inputs, 10 classes, weights
-and a bias) on m Gaussian examples (drawn by NumPy: nothing but the gradient compiles), jitted and compiled first; the time is the median
-of ``--repeats`` calls.  Timings are printed, never asserted.
-
-Findings (FIGURES.md F37, 2-core CPU): 26.6 us (m = 10), 165 us (100), 1.10 ms (1000),
-12.6 ms (10 000) and 78.9 ms (60 000).  The full/mini ratio is 2970x against the flop
-ratio of 6000x: a small gradient pays a fixed overhead, and the time is linear in m
-above m ~ 1000.
+constant regardless of the size of T".  The workload (FIGURES.md F37) is
+:func:`experiments.lectures.timing.gradient_times`, which figure F37 also draws: the
+jitted gradient of a softmax regression of MNIST's shape on m examples, the median of
+``--repeats`` calls after a compile.  This script prints it as a table.  What it
+measured: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from typing import NamedTuple, Sequence
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-import jopt
-
-
-class Row(NamedTuple):
-    """One batch: ``examples`` (m) and the median ``seconds`` of a gradient on them."""
-
-    examples: int
-    seconds: float
-
-
-def softmax_regression_gradient(in_dim: int, classes: int):
-    """``grad(params, x, y)``: the jitted gradient of mean softmax cross-entropy."""
-    model = jopt.models.logistic(in_dim, classes)
-
-    def loss(params, x, y):
-        return jnp.mean(jopt.losses.softmax_cross_entropy(model.apply(params, x), y))
-    return model, jax.jit(jax.grad(loss))
-
-
-def measure(sizes: Sequence[int] = (10, 100, 1000, 10_000, 60_000), in_dim: int = 784,
-            classes: int = 10, repeats: int = 20, seed: int = 0) -> list[Row]:
-    """The median seconds of one gradient on ``m`` examples, for each ``m`` in ``sizes``."""
-    model, grad = softmax_regression_gradient(in_dim, classes)
-    params = model.init(jax.random.PRNGKey(seed))
-    rng = np.random.default_rng(seed)
-    rows = []
-    for m in sizes:
-        x = jnp.asarray(rng.standard_normal((m, in_dim), dtype=np.float32))
-        y = jnp.asarray(np.eye(classes, dtype=np.float32)[rng.integers(0, classes, m)])
-        compiled = grad.lower(params, x, y).compile()
-        jax.block_until_ready(compiled(params, x, y))
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            jax.block_until_ready(compiled(params, x, y))
-            times.append(time.perf_counter() - started)
-        rows.append(Row(m, statistics.median(times)))
-    return rows
+from experiments.lectures.timing import GradientTime as Row
+from experiments.lectures.timing import gradient_times as measure
 
 
 def format_table(rows: list[Row]) -> str:

@@ -1,7 +1,7 @@
 """A user's own model in a sweep: no slower than the built-in task or a hand-written sweep.
 
-    python experiments/bench/own_model.py            # both parts, ~10 min on 2 cores
-    python experiments/bench/own_model.py --quick    # a smoke run
+    python -m experiments.bench.own_model            # both parts (minutes)
+    python -m experiments.bench.own_model --quick    # a smoke run
 
 Part 1, the same MLP 64-128-10 with adam on the digits (16 learning rates x 4 seeds,
 batch 32, 500 steps) through ``builtin_task`` and through ``jopt.sweep.task`` built by
@@ -15,25 +15,40 @@ every 50 steps) through jopt against the sweep a JAX user writes by hand:
 ``warmup_cosine_decay_schedule`` takes no traced peak), ``jax.vmap`` over the
 configurations and ``lax.scan`` over the steps in one ``jax.jit``.  Each runs in a fresh
 process with one host device, and jopt also with one device per core and with its own
-device choice (``choose_devices``).  Timings are printed, never asserted.
+device choice (``choose_devices``).  Timings are printed, never asserted; what it
+measured goes to ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
 import sys
 import time
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jopt.sweep as sweep
+from jopt import data, models
+from jopt.devices import usable_cores
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def flax_linen_cnn():
+    """``examples/flax_linen_cnn.py`` (it needs flax, and its folder on the path)."""
+    if EXAMPLES not in sys.path:
+        sys.path.insert(0, EXAMPLES)
+    return importlib.import_module("flax_linen_cnn")
 
 
 def mlp_part(rounds: int, steps: int) -> None:
-    import jax
-    import jopt.sweep as sweep
-    from jopt import data, models
     splits = data.load("digits", seed=0)
     model = models.mlp([64, 128, 10])
     grid = sweep.Grid(learning_rate=sweep.logspace(1e-4, 1e-1, 16), batch_size=[32],
@@ -61,39 +76,31 @@ def mlp_part(rounds: int, steps: int) -> None:
     for kind in ("first", "steady"):
         b, u = median(times["builtin"][kind]), median(times["user"][kind])
         print(f"MLP {kind:6s}: builtin {b:.2f} s, user task {u:.2f} s, user/builtin {u / b:.2f}x")
-    import numpy as np
     print(f"MLP final val losses equal: {bool(np.allclose(losses['builtin'], losses['user'], rtol=1e-5, equal_nan=True))}")
 
 
 def cnn_jopt(devices: str, steps: int) -> dict:
-    import jax
-    sys.path.insert(0, os.path.join(ROOT, "examples"))
-    import flax_linen_cnn
-    import jopt.sweep as sweep
-    task = flax_linen_cnn.make_task()
+    cnn = flax_linen_cnn()
+    task = cnn.make_task()
     chosen = None if devices == "auto" else jax.devices()[:int(devices)]
     out = {}
     for kind in ("first", "steady"):
         started = time.perf_counter()
-        result = sweep.run(task, flax_linen_cnn.GRID, devices=chosen, quiet=True,
+        result = sweep.run(task, cnn.GRID, devices=chosen, quiet=True,
                            budget=sweep.Budget(steps=steps, eval_every=50))
         out[kind] = time.perf_counter() - started
-    out["devices"] = len(sweep.choose_devices(chosen, task, len(flax_linen_cnn.GRID)))
+    out["devices"] = len(sweep.choose_devices(chosen, task, len(cnn.GRID)))
     out["best_val_loss"] = float(result.to_pandas().final_val_loss.min())
     return out
 
 
 def cnn_optax(steps: int) -> dict:
-    import jax
-    import jax.numpy as jnp
-    import optax
-    sys.path.insert(0, os.path.join(ROOT, "examples"))
-    import flax_linen_cnn
-    from jopt import data
-    model = flax_linen_cnn.CNN()
-    splits = flax_linen_cnn.digits_splits(images=True)
+    import optax  # an optional dependency (the test extra)
+    cnn = flax_linen_cnn()
+    model = cnn.CNN()
+    splits = cnn.digits_splits(images=True)
     (x, y), (x_val, y_val) = jax.device_put((splits["train"], splits["val"]))
-    configs = flax_linen_cnn.GRID.configs()
+    configs = cnn.GRID.configs()
     lrs = jnp.array([c["learning_rate"] for c in configs], jnp.float32)
     wds = jnp.array([c["weight_decay"] for c in configs], jnp.float32)
     seeds = jnp.array([c["seed"] for c in configs])
@@ -163,7 +170,7 @@ def main(argv=None) -> None:
         result = cnn_optax(args.steps) if kind == "optax" else cnn_jopt(devices, args.steps)
         print(json.dumps(result))
         return
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     print(f"load average {os.getloadavg()[0]:.1f}, {cores} cores")
     if args.part in ("mlp", "both"):
         mlp_part(1 if args.quick else args.rounds, args.steps or (40 if args.quick else 500))

@@ -1,7 +1,7 @@
 """A grid larger than memory: 100,000 configurations of the reference MLP run in slices.
 
-    python experiments/bench/sweep_memory.py                  # 100,000 configs, 10 steps each
-    python experiments/bench/sweep_memory.py --quick          # 2,000 configs, a smoke run
+    python -m experiments.bench.sweep_memory          # 100,000 configs, 10 steps each
+    python -m experiments.bench.sweep_memory --quick  # 2,000 configs, a smoke run
 
 The reference workload of ``sweep_speed.py`` (MLP 64-128-10 on digits, adam, batch 32)
 with 100 log-spaced learning rates from 1e-4 to 1e-1 times 1000 seeds and a budget of
@@ -14,12 +14,13 @@ Printed: the estimate per configuration against the configuration's parameters, 
 two moments and the gradient (4 copies of the parameters), what all the configurations
 at once would need against the free memory, the slices chosen, the wall time, the
 statuses and the best configurations.  Nothing is asserted; the per-configuration ratio
-is also checked, on a small grid, by ``tests/test_sweep_runner.py``.
+is also checked, on a small grid, by ``tests/test_sweep_runner.py``.  What it measured:
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
-from jopt.cli import use_every_core  # noqa: E402  (before JAX starts)
+from jopt.devices import use_every_core  # imports no JAX
 
 use_every_core()
 
@@ -29,12 +30,11 @@ import time  # noqa: E402
 from typing import Optional  # noqa: E402
 
 import jax  # noqa: E402
-import numpy as np  # noqa: E402
 
 import jopt.sweep as sweep  # noqa: E402
-from jopt.sweep import runner  # noqa: E402
+from experiments.bench.sweep_speed import BATCH, HIDDEN, IN, OUT, reference_task  # noqa: E402
+from jopt.sweep import engine  # noqa: E402
 
-IN, HIDDEN, OUT = 64, 128, 10
 PARAMETERS = IN * HIDDEN + HIDDEN + HIDDEN * OUT + OUT
 
 
@@ -61,15 +61,14 @@ def main(argv: Optional[list] = None) -> dict:
     rates = 100 if args.configs >= 100 else args.configs
     seeds = math.ceil(args.configs / rates)
     grid = sweep.Grid(learning_rate=sweep.logspace(1e-4, 1e-1, rates), seed=sweep.seeds(seeds))
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=32)
+    task = reference_task()
     budget = sweep.Budget(steps=args.steps, eval_every=args.steps)
     devices = jax.devices()
-    free = runner.free_memory(devices)
-    print(f"sweep_memory: MLP {IN}-{HIDDEN}-{OUT} on digits, adam, batch 32, {args.steps} steps, "
+    free = engine.free_memory(devices)
+    print(f"sweep_memory: MLP {IN}-{HIDDEN}-{OUT} on digits, adam, batch {BATCH}, {args.steps} steps, "
           f"{rates} learning rates x {seeds} seeds = {len(grid)} configs")
     print(f"devices: {len(devices)} x {devices[0].platform}; free memory {gib(free or 0)}; "
-          f"limit {gib(args.memory_limit) if args.memory_limit else f'{runner.MEMORY_FRACTION:.0%} of free'}")
+          f"limit {gib(args.memory_limit) if args.memory_limit else f'{engine.MEMORY_FRACTION:.0%} of free'}")
     started = time.perf_counter()
     result = sweep.run(task, grid, budget=budget, quiet=False, memory_limit=args.memory_limit)
     wall = time.perf_counter() - started

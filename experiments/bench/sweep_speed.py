@@ -1,9 +1,9 @@
 """The speed of a whole sweep: jopt.sweep.run against the hand-written optax sweep, optax
 one config at a time and PyTorch one config at a time, on CPU, all in one run.
 
-    python experiments/bench/sweep_speed.py            # the reference workload, ~5 min on 2 cores
-    python experiments/bench/sweep_speed.py --quick    # a smoke run (a few configs, 20 steps)
-    python experiments/bench/sweep_speed.py --profile  # also: steady times in interleaved rounds
+    python -m experiments.bench.sweep_speed            # the reference workload, minutes
+    python -m experiments.bench.sweep_speed --quick    # a smoke run (a few configs, 20 steps)
+    python -m experiments.bench.sweep_speed --profile  # also: steady times in interleaved rounds
 
 The reference workload (issue 5): an MLP 64-128-10 (He init, ReLU) on scikit-learn's
 digits (standardized; 1257 training examples), softmax cross-entropy, adam, batch size
@@ -31,7 +31,7 @@ Timings: "first call" is everything from the call to the results (tracing, compi
 running; for jopt the wall clock of ``sweep.run`` and its ``init + compile + run + final``
 timings); for jopt and the optax vmap sweep it is the median over ``--fresh-rounds``
 fresh processes each (alternating), because in one process the second to run finds
-JAX's tracing caches warm (0.3-1 s here), and the in-process figures are printed beside;
+JAX's tracing caches warm, and the in-process figures are printed beside;
 "steady" is a second call of the same thing, already compiled: for jopt a second
 ``sweep.run`` of the same grid, which reuses the programs the first compiled (the
 runner keeps them), so it is the whole call (init, chunks, final metrics, the results'
@@ -41,88 +41,14 @@ evaluated row, over the steady time, against a batched matmul
 ``configs x (32x64 @ 64x128)`` timed in the same run (best of several calls).
 Timings are printed, never asserted; the machine's load average is printed with them.
 
-Findings (2-core AMD EPYC VM shared with other jobs, jax 0.10.2, optax 0.2.8, torch 2.13;
-single runs vary by 30 % or more with the neighbours' load, even in CPU seconds, so compare
-ratios within one run; ``--profile`` repeats the steady measurements in interleaved rounds):
-
-- Final losses agree for lr <= 1e-2 (largest relative difference to the optax vmap sweep
-  5.7e-5 to 8.6e-5 for jopt, whose batch loss is a weighted mean of per-example losses;
-  ~4e-5 optax loop, ~5e-5 PyTorch).  Above 1e-2 adam on this MLP is chaotic: rounding
-  differences grow to O(1) in all four.
-- Steady (2026-12-03): jopt 0.40-0.62x the optax vmap sweep in single calls, 0.41x best
-  of interleaved rounds (two devices against one: the hand-written sweep sharded by hand
-  over both devices is 0.38-0.57x); 22-33x faster than PyTorch one config at a time.
-  On 2026-12-07 (load average 1.3-1.5 at the starts): 0.55x, 0.51x, 0.39x, 0.47x and
-  0.54x; 28.9x, 20.6x, 26.5x, 26.9x and 23.1x faster than PyTorch.
-- First call, medians of fresh processes: 1.06x to 1.29x on 2026-12-03 morning; after
-  that evening's changes 1.08x, 1.03x, 0.95x and 1.07x; on 2026-12-04, before the chunk
-  program was compiled at -O1, 0.96x; after, 1.01x and 0.99x (6 alternating pairs each;
-  pair ratios 0.79-1.24x; the optax sweep's own first call ranged 2.5-4.3 s between
-  runs).  On 2026-12-07 0.80x; then, with the init program lowered before the chunk is
-  traced and compiled on one thread (``runner.INIT_COMPILER_OPTIONS``: its compile
-  takes the core the chunk's trace leaves idle; 26 alternating fresh-process pairs,
-  19 faster, median pair 0.95x), 0.92x, 0.91x, 0.86x and 0.86x (in the last
-  run jopt was faster in all 6 pairs).
-  What it spends (quiet machine): 0.02 s before compiling, 0.13 s tracing and lowering
-  init, 0.2-0.35 s tracing the chunk program, 0.1 s lowering it, 1.25-1.6 s compiling it
-  at -O1 (XLA uses ~1.7 cores; init's 0.3 s compile runs in a thread beside the trace),
-  then 0.6-0.8 s running (the hand-written sweep: 0.2-0.4 s trace and lower, 1.45-1.8 s
-  compile, 1.1-1.7 s run on one device).  Per device the two runs cost the same (jopt
-  on one device 1.04-1.23 s, the optax sweep 1.06-1.15 s, 4 interleaved rounds): jopt's
-  lead in the run is its second device, and its evaluations, bookkeeping and extra
-  tracing cost about as much on a first call.
-  The chunk program at LLVM -O1 (``runner.CHUNK_COMPILER_OPTIONS``, 2026-12-04): compile
-  1.37-1.59 s against 1.59-1.81 s at the default -O3 (medians of 3, 3 alternating
-  rounds), run unchanged; fresh-process first calls 3.00 s against 3.44 s in one batch of
-  6 pairs, 3.30 s against 3.28 s in another (the noise is as large as the gain).
-  What the 2026-12-03 evening's changes took off, each measured alone:
-  init as a ``vmap`` instead of a ``lax.map`` (a lax.map's loop writes each of the 41
-  carry leaves into its stacked output in its own kernel: compile 0.46 -> 0.28 s);
-  ``gc.freeze`` while ``sweep.run`` traces (a full collection of the process's 200,000
-  objects took 0.13 s of a 0.48 s trace); no small eager programs before the compile
-  (``jnp.asarray`` of the data sets and ``vmap`` of ``num_steps`` compiled 7 little
-  programs: 0.10 -> 0.02 s); the task's step and evaluation vmapped inside the chunk's
-  loops (vmap no longer batches the traced loop bodies again: trace 0.3 -> 0.2 s).
-  Measured and left: an unweighted batch loss for a static batch size, evaluation blocks
-  padded with constant split masks, and XLA's ``xla_llvm_disable_expensive_passes`` or
-  ``xla_cpu_parallel_codegen_split_count`` (for the chunk program) changed neither the
-  compile nor the run beyond the noise (nor, on 2026-12-04, ``xla_cpu_use_xnnpack``,
-  ``xla_cpu_enable_concurrency_optimized_scheduler``, ``xla_cpu_prefer_vector_width``
-  or ``xla_cpu_copy_insertion_use_region_analysis``); no fusion emitters halves the
-  compile (1.06 s against 2.04 s) but runs 1.7x slower; -O0 runs 3.5x slower; evaluations
-  stubbed out compile 0.2-0.4 s faster (what the curves cost).  On 2026-12-07: the
-  chunk split into a steps program and an evaluation program compiled in two threads
-  took as long as the one program (XLA's compile already keeps both cores busy);
-  ``jax_include_full_tracebacks_in_locations`` off did not shorten lowering; an argmax
-  without a variadic reduce did not shorten the compile.
-- Cost per config, steady: jopt's ``sweep.run`` has a fixed cost of about 3-4 ms (Python:
-  the grid, device_put, the results' tables; 7 ms before the tables were built without
-  ``concat`` and ``sort_values``), so one config costs 9-10 ms per 100 steps against the
-  hand-written sweep's 6-7 ms; from 16 configs on jopt is faster (0.49-0.74x).  A first
-  execution of a compiled program costs 35-90 ms more than the next (both have it).
-- What made the chunk cheaper (each measured with the compiled program's time and XLA's
-  CPU seconds): the epoch permutation carried and redrawn once per epoch instead of once
-  per step (chunk 5.8 s -> 1.6 s); a permutation from single-array sorts of packed words
-  (3x faster to run than ``sort_key_val``) over one Threefry hash per epoch (a
-  ``fold_in`` before the bits cost ~0.3 s of compile); no ``where`` over the optimizer
-  state (a frozen run never reads it again); the batch key split once in init; the
-  step-0 evaluation inside the chunk program, not in init (init compile -0.4 s); the
-  validation and test metrics recorded at each evaluation, so no final program of
-  forward passes (0.65 s of compile -> 0.04 s).
-- Memory: evaluating the 1257 training rows at once made a configuration take 10x its
-  parameters, moments and gradient (XLA's estimate); in blocks of 64 rows 1.5x, and the
-  chunk runs faster.
-- PyTorch's default (2 intra-op threads) can be pathological on a loaded 2-core machine
-  (60-110 ms per step against 0.8-0.95 ms with one thread); the script probes both and
-  runs the faster.
+What it measured, machine by machine and date by date: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
 import os
 
-
-from jopt.cli import use_every_core  # noqa: E402  (JAX's backends start lazily, later)
+from jopt.devices import usable_cores, use_every_core  # imports no JAX
 
 _SET_XLA_FLAGS = use_every_core()
 
@@ -165,6 +91,25 @@ TARGETS = {"first": 1.0, "steady": 0.6, "torch": 20.0}  # from issue 5
 
 def forward_flops(rows: int) -> int:
     return 2 * rows * MACS
+
+
+def reference_task() -> "sweep.TaskFactory":
+    """The reference workload as ``jopt.sweep``'s built-in task (MLP 64-128-10 on digits,
+    adam, batch 32); the grid gives the learning rates and seeds."""
+    return sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
+                              batch_size=BATCH)
+
+
+def shard_configs(*arrays: np.ndarray) -> tuple[tuple, NamedSharding]:
+    """``arrays`` (configurations first) padded with copies of their last row to a multiple
+    of the devices and placed across every device, the way the sweep runner shards its
+    configurations; and the sharding, for ``jax.jit``'s ``in_shardings``."""
+    mesh = sweep.mesh_for()
+    sharding = NamedSharding(mesh, PartitionSpec("configs"))
+    count = len(arrays[0])
+    size = math.ceil(count / mesh.devices.size) * mesh.devices.size
+    padded = tuple(np.concatenate([a, np.repeat(a[-1:], size - count, axis=0)]) for a in arrays)
+    return jax.device_put(padded, sharding), sharding
 
 
 # ----------------------------------------------------------------------------
@@ -276,8 +221,7 @@ def run_jopt(work: Workload, *, devices: Optional[list] = None,
              label: str = "jopt sweep", steady: bool = True) -> Timing:
     """``sweep.run`` twice on the same grid: the first call compiles, the second (unless
     not ``steady``) reuses the compiled programs, as a second call of a jitted function does."""
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=BATCH)
+    task = reference_task()
     budget = sweep.Budget(steps=work.steps, eval_every=work.eval_every)
     first, result = timed(lambda: sweep.run(task, work.grid(), budget=budget, out=None,
                                             quiet=True, devices=devices))
@@ -303,11 +247,7 @@ def run_vmap(work: Workload, *, sharded: bool = False, label: str = "optax vmap 
     train = jax.vmap(make_train(work.model, x, y, work.steps))
     lr, seed = work.lr, work.seed
     if sharded:  # what-if: the hand-written sweep sharded over every device
-        mesh = sweep.mesh_for()
-        size = math.ceil(len(lr) / mesh.devices.size) * mesh.devices.size
-        lr, seed = (np.concatenate([a, np.repeat(a[-1:], size - len(a))]) for a in (lr, seed))
-        sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        lr, seed = jax.device_put((lr, seed), sharding)
+        (lr, seed), sharding = shard_configs(lr, seed)
         program = jax.jit(train, in_shardings=sharding, out_shardings=sharding)
     else:
         program = jax.jit(train)
@@ -406,11 +346,7 @@ def batched_matmul_gflops(configs: int, repeats: int, sharded: bool) -> float:
     b = rng.standard_normal((configs, IN, HIDDEN), np.float32)
     matmul = lambda a, b: jnp.einsum("cij,cjk->cik", a, b)
     if sharded:
-        mesh = sweep.mesh_for()
-        size = math.ceil(configs / mesh.devices.size) * mesh.devices.size
-        a, b = (np.concatenate([m, np.repeat(m[-1:], size - configs, axis=0)]) for m in (a, b))
-        sharding = NamedSharding(mesh, PartitionSpec("configs"))
-        a, b = jax.device_put((a, b), sharding)
+        (a, b), sharding = shard_configs(a, b)
         program = jax.jit(matmul, in_shardings=sharding, out_shardings=sharding)
     else:
         a, b = jax.device_put((a, b))
@@ -510,8 +446,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help="a smoke run: 4 learning rates x 2 seeds, 20 steps, small table")
     parser.add_argument("--fresh-rounds", type=int, default=None,
                         help="fresh processes per implementation for the first-call times, "
-                             "default 4 (--quick: 1; single pairs vary by +-20%% on a shared "
-                             "2-core VM); 0: the in-process first calls only")
+                             "default 4 (--quick: 1; single pairs vary on a shared machine); "
+                             "0: the in-process first calls only")
     parser.add_argument("--first-call", choices=("jopt", "vmap"), default=None,
                         help=argparse.SUPPRESS)  # internal: one first call, printed as JSON
     args = parser.parse_args(argv)
@@ -538,7 +474,7 @@ def first_call_here(args: argparse.Namespace) -> None:
 def fresh_first_calls(args: argparse.Namespace) -> dict:
     """First-call seconds of jopt and of the optax vmap sweep, each in fresh processes,
     alternating: in one process the second to run finds JAX's tracing and lowering
-    caches warm (about 0.5-1 s here), which favours whichever runs second."""
+    caches warm, which favours whichever runs second."""
     command = [sys.executable, os.path.abspath(__file__), "--steps", str(args.steps),
                "--learning-rates", str(args.learning_rates), "--seeds", str(args.seeds),
                "--eval-every", str(args.eval_every)]
@@ -563,10 +499,7 @@ def main(argv: Optional[list] = None) -> dict:
                     args.eval_every)
     n_configs = len(work.configs)
     devices = jax.devices()
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count()
+    cores = usable_cores()
     print(f"sweep_speed: MLP {IN}-{HIDDEN}-{OUT} on digits (standardized, {work.n_train} training "
           f"examples), adam, batch {BATCH}, {args.steps} steps, {args.learning_rates} learning "
           f"rates in [1e-4, 1e-1] x {args.seeds} seeds = {n_configs} configs")
@@ -676,39 +609,27 @@ def load() -> str:
 
 
 def run_profile(work: Workload, rounds: int) -> dict:
-    """Steady times without the noise of one call: jopt's compiled chunk program (on every
-    device and on one) and the optax vmap sweep (on one device, and sharded by hand over
-    every device), each compiled once, then run in ``rounds`` interleaved rounds (the
-    machine's load drifts; the best round is the least disturbed)."""
-    from jopt.sweep import runner
-
+    """Steady times without the noise of one call: the chunks of jopt's sweep (on every
+    device and on one: ``timings["run_seconds"]`` of a ``sweep.run`` whose programs are
+    compiled already, in chunks as long as the runner allows) and the optax vmap sweep
+    (on one device, and sharded by hand over every device), each compiled once, then run
+    in ``rounds`` interleaved rounds (the machine's load drifts; the best round is the
+    least disturbed)."""
     budget = sweep.Budget(steps=work.steps, eval_every=work.eval_every)
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=BATCH).make({}, budget=budget)
     blocks = math.ceil(work.steps / work.eval_every)
     every, one = jax.devices(), jax.devices()[:1]
     runs: dict = {}
-    for name, devices in ((f"jopt chunk program, {len(every)} devices", every),
-                          ("jopt chunk program, 1 device", one)):
-        mesh = runner.mesh_for(devices)
-        size = math.ceil(len(work.configs) / len(devices)) * len(devices)
-        part = runner._slice_of(work.configs, ["learning_rate", "seed"], size, task, mesh)
-        programs = runner._Programs(task, budget, mesh, blocks)
-        compiled = programs.compiled_chunk(part.hparams)
-        start = jax.device_get(programs.init(part.hparams))
-
-        def call(compiled=compiled, start=start, mesh=mesh, part=part):
-            carry, rows = jax.block_until_ready(runner._shard(start, mesh))
-            return timed(lambda: compiled(carry, rows, part.hparams, np.int32(0),
-                                          np.int32(blocks)))[0]
+    for name, devices in ((f"jopt sweep's chunks, {len(every)} devices", every),
+                          ("jopt sweep's chunks, 1 device", one)):
+        def call(devices=devices):
+            result = sweep.run(reference_task(), work.grid(), budget=budget, out=None,
+                               quiet=True, devices=devices, chunk_seconds=3600.0)
+            return result.timings["run_seconds"]
+        call()  # compiles the programs, which later calls reuse
         runs[name] = (len(devices), call)
     x, y = map(jnp.asarray, work.splits.train)
     hand = jax.jit(jax.vmap(make_train(work.model, x, y, work.steps)))
-    mesh = sweep.mesh_for()
-    sharding = NamedSharding(mesh, PartitionSpec("configs"))
-    size = math.ceil(len(work.configs) / mesh.devices.size) * mesh.devices.size
-    sharded_args = jax.device_put(tuple(np.concatenate([a, np.repeat(a[-1:], size - len(a))])
-                                        for a in (work.lr, work.seed)), sharding)
+    sharded_args, sharding = shard_configs(work.lr, work.seed)
     hand_sharded = jax.jit(jax.vmap(make_train(work.model, x, y, work.steps)),
                            in_shardings=sharding, out_shardings=sharding)
     jax.block_until_ready((hand(work.lr, work.seed), hand_sharded(*sharded_args)))
@@ -735,8 +656,7 @@ def run_scaling(args: argparse.Namespace, work: Workload) -> list:
     steps = args.scaling_steps
     x, y = map(jnp.asarray, work.splits.train)
     train = jax.vmap(make_train(work.model, x, y, steps))
-    task = sweep.builtin_task(model="mlp", hidden=[HIDDEN], dataset="digits", optimizer="adam",
-                              batch_size=BATCH)
+    task = reference_task()
     budget = sweep.Budget(steps=steps, eval_every=steps)
     print(f"\n== cost per config: {steps} steps per config (not {args.steps}), learning rates "
           f"cycled, seed = cycle; jopt on {len(jax.devices())} devices, optax vmap on 1 ==")

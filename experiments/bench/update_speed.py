@@ -1,7 +1,7 @@
 """The time of one optimizer update step: jopt against optax and torch.optim, on CPU.
 
-    python experiments/bench/update_speed.py            # 10M parameters, about a minute
-    python experiments/bench/update_speed.py --quick    # a small smoke run
+    python -m experiments.bench.update_speed            # 10M parameters
+    python -m experiments.bench.update_speed --quick    # a small smoke run
 
 One step is ``update`` + ``apply_updates`` under ``jax.jit`` with the parameters and the
 optimizer state donated (so XLA updates them in place), or ``optimizer.step()`` for torch
@@ -16,43 +16,7 @@ fresh ``a`` also costs a hidden read of ``a`` (write-allocate), which in-place u
 not pay, so the in-place ``a = a + s*c`` is shown too: it is the real ceiling for an
 optimizer step.  Timings are printed, never asserted.
 
-Findings (10.0M parameters in 6 leaves, 2-core AMD EPYC VM shared with other jobs,
-load 2-3; jax 0.10.2, optax 0.2.8, torch 2.13; three runs):
-
-- jopt meets optax: time ratios jopt/optax 0.95-1.11 for sgd-momentum, 0.94-1.01 for
-  adam, 0.95-1.00 for adamw (single runs scatter by ~10 %; a 100-step A/B run gave
-  1.00-1.03).  They compile to the same program: per leaf, XLA's CPU backend emits one
-  loop fusion per array written (sgd-momentum: m, then p; adam: m, v, then p reading the
-  new m and v back), operation for operation the same for both libraries.  No dtype
-  cast survives compilation, the chain's extra transforms fold into the last fusion, and
-  the chain's counter is a scalar, so nothing in jopt needed fixing.
-- Bandwidth: jopt's adam moves its 7 arrays at 90-105 % of the triad's GB/s and
-  sgd-momentum at 106-127 %, i.e. >= 70 %; against the in-place ``a = a + s*c`` (the
-  ceiling without write-allocate) adam reaches 61-79 % and sgd-momentum 75-95 %.
-- Donation matters: without it every step allocates fresh 40 MB outputs and pays their
-  page faults: 1.5-1.6x slower (the "no donation" rows).  One flat buffer for all leaves
-  changes nothing measurable (0.89-1.04x; the "one flat buffer" rows): with leaves of
-  millions of elements, per-kernel overhead is microseconds.
-- torch's fused kernels are faster: jopt takes 1.45-1.63x the time of
-  ``torch.optim.Adam(fused=True)`` (11.8-14.1 ms here; jopt 18-21 ms), 1.6-1.7x AdamW's
-  and 1.26-1.40x fused SGD's; jopt is 2-2.3x faster than torch's default (for-loop) and
-  foreach Adam and 1.2-1.4x faster than their SGD.  The gap is memory traffic: torch's fused
-  kernel reads p, g, m, v and writes p, m, v in one pass (7 arrays), while XLA on CPU has
-  no multi-output loop fusion, so the three fusions per leaf move 10 arrays (g read
-  twice, m and v written and read back), and sgd-momentum 6 instead of 5.  10/7 = 1.43
-  and 6/5 = 1.2 are most of the measured gaps; XLA's fusions themselves run at the
-  in-place bandwidth.  What would close it: a kernel that writes p, m and v in one pass,
-  that is, multi-output fusion in XLA's CPU backend (the GPU backend has it) or a
-  ``jax.ffi`` custom call doing what torch's fused kernel does.  Donation is already on
-  and a flat buffer per dtype does not help.  An interleaved state layout (p, m, v as the
-  last axis of one array, written by one fusion) was tried and is 5-10x slower: XLA
-  emits a concatenate and a copy.
-- torch's OpenMP threads spin-wait by default, and on a shared machine that made every
-  torch step stall for whole scheduler ticks (fused Adam 48 ms); the script sets
-  ``OMP_WAIT_POLICY=PASSIVE`` unless it is set already.  The issue's quiet-machine
-  figures (optax adam 11.3 ms, fused Adam 5.3 ms: 2.1x) were not reproduced: at the
-  quietest moment here, measured separately, jopt's and optax's adam took 12.5-13.2 ms
-  and fused Adam 7.6 ms (1.7x).
+What it measured: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

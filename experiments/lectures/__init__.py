@@ -1,4 +1,4 @@
-"""The setups behind the lectures' figures (``../shared/FIGURES.md``, ids F1-F49).
+"""The setups behind the lectures' figures (``docs/FIGURES.md``, ids F1-F49).
 
 One module per lecture topic, each written only against jopt's public API so that it
 reads as an example:
@@ -18,8 +18,9 @@ For each figure id ``Fn`` a module defines ``fn(...)``, which builds the setup a
 returns the figure's data as NumPy arrays (its defaults are FIGURES.md's setup, with
 step counts and grids shrunk when ``JOPT_FAST=1``), and ``plot_fn(data)``, which draws
 it and returns the matplotlib figure.  ``FIGURES`` in each module maps the id to the
-pair; :mod:`experiments.lectures.figures` collects them for ``jopt figures``.  The
-shared problems (Q10, Q100, QH, QUART, ROSEN, LINREG, DIGITS-MLP, RF) are in
-:mod:`experiments.lectures.problems`; helpers every module uses are in
-:mod:`experiments.lectures.common`.
+pair; :mod:`experiments.lectures.figures` collects them for
+``python -m experiments.figures``.  The shared problems (Q10, Q100, QH, QUART, ROSEN,
+LINREG, DIGITS-MLP, RF) are in :mod:`experiments.lectures.problems`; helpers every
+module uses are in :mod:`experiments.lectures.common`; the timed workloads of F35 and
+F37 (which the benchmarks also print) are in :mod:`experiments.lectures.timing`.
 """

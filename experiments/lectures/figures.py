@@ -1,4 +1,4 @@
-"""Every lecture figure by id, and rendering to PNG files (``jopt figures``).
+"""Every lecture figure by id, and rendering to PNG files (``python -m experiments.figures``).
 
 :data:`MODULES` lists the lecture modules in deck order; each has ``FIGURES``, a dict
 ``id -> (data_fn, plot_fn)``.  :func:`render` calls ``plot_fn(data_fn())``, the same two

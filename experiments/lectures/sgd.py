@@ -23,9 +23,10 @@ losses).  The batches are drawn on the host by NumPy in the catalogue's draw ord
 (:func:`numpy_batches`), so that FIGURES.md's [seeded] numbers reproduce.  Sweeps over
 the learning rate and the seed are one ``jax.vmap`` over a function that builds
 ``jopt.sgd`` from the traced values; the batch size, a shape, is a static axis of
-``jopt.sweep.run`` (F36).  The two timing figures call the benchmark
-scripts ``experiments/bench/batch_size_time.py`` (F35) and
-``experiments/bench/gradient_cost.py`` (F37); timings are shown, never asserted.
+``jopt.sweep.run`` (F36).  The two timing figures measure the workloads of
+:mod:`experiments.lectures.timing` (F35, F37), which the benchmarks
+``batch_size_time`` and ``gradient_cost`` print as tables; timings are shown, never
+asserted.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import jopt
-from experiments.bench.batch_size_time import he_weights
 from experiments.lectures import problems
 from experiments.lectures.common import (contour, draw_paths, first_index, float64, pick,
                                          subplots, trajectory)
+from experiments.lectures.timing import epoch_times, gradient_times, he_weights
 
 # ----------------------------------------------------------------------------
 # Shared pieces: mini-batches drawn on the host, an epoch-by-epoch training loop
@@ -717,13 +718,13 @@ MEASURED_EPOCH_SECONDS = {  # FIGURES.md F35: 50 000 x 784, MLP 784-500-500-10, 
 def f35(n: int = pick(50_000, 2_000), hidden=pick((500, 500), (64, 64)),
         batch_sizes=pick((1, 10, 100, 1000), (1, 10)), repeats: int = pick(1, 3)) -> dict:
     """F35: seconds per epoch and per update against the batch size, measured here by
-    ``experiments/bench/batch_size_time.py`` (steady state: compiled and warmed up first).
+    :func:`experiments.lectures.timing.epoch_times` (steady state: compiled and warmed up
+    first; also ``python -m experiments.bench.batch_size_time``).
 
     Deck 002 "Speed" (batch 1: 166 s, batch 10: 17 s per epoch of 50 000); deck 001
     "larger k better for utilizing concurrency".  Fast mode shrinks the workload.
     """
-    from experiments.bench import batch_size_time
-    rows = batch_size_time.measure(n=n, hidden=hidden, batch_sizes=batch_sizes, repeats=repeats)
+    rows = epoch_times(n=n, hidden=hidden, batch_sizes=batch_sizes, repeats=repeats)
     return {"n": n, "hidden": tuple(hidden), "device": jax.devices()[0].device_kind,
             "batch_sizes": np.array([r.batch_size for r in rows]),
             "epoch_seconds": np.array([r.epoch_seconds for r in rows]),
@@ -886,13 +887,12 @@ def f37(gd_tolerances=(1e-3, 1e-6, 1e-9), sgd_tolerances=(1e-2, 1e-3), seeds=LIN
     regardless of the size of T"; deck 001 "Large Scale Learning".  GD on Q100 at
     eta = 1/L (F3); SGD with batch 1 on LINREG at eta_t = 1/(100 + t) (from
     :func:`linreg_runs`, shared with F33 and F34, whence ``average_from``, which F37
-    does not use); the gradient timing is ``experiments/bench/gradient_cost.py``.
+    does not use); the gradient timing is :func:`experiments.lectures.timing.gradient_times`.
     """
-    from experiments.bench import gradient_cost
     gd_values = gd_on_q100()
     excess, _ = linreg_runs(LINREG_RATES, tuple(seeds), epochs, average_from)["replacement"]
     sgd_excess = excess[-1].mean(axis=0)
-    rows = gradient_cost.measure(sizes=examples)
+    rows = gradient_times(sizes=examples)
     return CostTable(gd_values, np.asarray(gd_tolerances), steps_to(gd_values, gd_tolerances),
                      sgd_excess, np.asarray(sgd_tolerances),
                      steps_to(sgd_excess, sgd_tolerances, every=linreg_arrays().x.shape[0]),

@@ -59,6 +59,9 @@ the other numeric axes are traced.
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
+import sys
 import math
 import os
 import tomllib
@@ -69,6 +72,7 @@ from jopt import data, models
 from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
 from jopt.sweep.halving import MODES, Halving
+from jopt.sweep.runner import run
 from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
 
 __all__ = [
@@ -129,7 +133,6 @@ class SweepConfig(NamedTuple):
 def run_config(config: SweepConfig, *, out=None, overwrite: bool = False, quiet=None):
     """Run a parsed config (:func:`from_toml`): its task, grid, budget and ``[run]`` options
     (``out`` given here wins over ``[run] out``)."""
-    from jopt.sweep.runner import run
     options = dict(config.options)
     out = out if out is not None else options.pop("out", None)
     options.pop("out", None)
@@ -145,9 +148,6 @@ def run_config(config: SweepConfig, *, out=None, overwrite: bool = False, quiet=
 def load_factory(field: str, spec: Any, folder: Path) -> TaskFactory:
     """The function ``"package.module:function"`` or ``"path/to/file.py:function"`` (relative
     to ``folder``, the config file's) as a :class:`~jopt.sweep.tasks.TaskFactory`."""
-    import importlib
-    import importlib.util
-    import sys
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
         raise ConfigError(f"{field} = {spec!r}: give 'package.module:function' or "
                           "'path/to/file.py:function'")

@@ -87,27 +87,16 @@ def stack(configs: list[dict], names: Sequence[str]) -> dict:
 INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1,
                          "xla_cpu_use_fusion_emitters": False,
                          "xla_cpu_parallel_codegen_split_count": 1}
-"""XLA's options for the init program on a CPU.  It runs once and briefly, so it is compiled
-for a fast compile: for the reference MLP (whose compile is mostly the threefry draws of
-the initial weights) 0.28 s against 0.6 s, which it spends beside the chunk program's
-trace.  Its machine code is generated in one piece, on one thread: the compile then
-takes the core that the trace (Python, one thread) leaves idle instead of competing for
-both (sweep first calls 0.95x, median of 26 alternating fresh-process pairs, 19 of them
-faster).  Its outputs are integer hashes and elementwise maps of them;
-``tests/test_sweep_runner.py`` checks that they are bit for bit those of ``model.init``
-compiled with the default options."""
+"""XLA's options for the init program on a CPU: it runs once and briefly, so it is compiled
+for a fast compile, on one thread (the core the chunk program's trace leaves idle).  Its
+outputs are integer hashes and elementwise maps of them, so they are bit for bit those of
+the default options (``tests/test_sweep_runner.py``; figures in ``docs/benchmarks.md``)."""
 
 CHUNK_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
-"""XLA's options for the chunk program on a CPU: LLVM's ``-O1`` instead of ``-O3``.  The
-program's heavy work is in library calls (the dots) and in loops that XLA's fusion
-emitters write already vectorized, so ``-O3`` buys it no speed.  Reference MLP: compile
-1.4 s against 1.7 s (medians, 3 alternating rounds), run the same 0.6-0.7 s.  A
-1024-config logistic regression: compile 1.33 s against 1.63 s, run unchanged.  An MLP
-64-1024-1024-10 (64 configs, a 2-minute run): compile the same, run 121 s against 117 s,
-within this 2-core machine's noise.  Results agree with the default options' up to
-rounding: some arithmetic is compiled differently in the last bit (in four of the five
-tasks tried only the mean of a block's batch losses differed), and
-``tests/test_sweep_runner.py`` checks the statuses exactly and the rest to 1e-4."""
+"""XLA's options for the chunk program on a CPU: LLVM's ``-O1``.  Its heavy work is in
+library calls (the dots) and loops that XLA's fusion emitters write already vectorized,
+so ``-O3`` buys no speed and costs compile time (``docs/benchmarks.md``); results agree
+with the default options' up to rounding (``tests/test_sweep_runner.py``)."""
 
 
 class Programs:
@@ -144,7 +133,7 @@ class Programs:
 
         # every configuration's step and evaluation: vmapped inside the loops, not around
         # them, so that vmap batches the task's functions as they are traced instead of
-        # batching the loops' traced bodies again (the chunk's trace: 0.2 s against 0.3 s)
+        # batching the loops' traced bodies again
         step_all = jax.vmap(task.step, in_axes=(0, 0, None))
         evaluate_all = jax.vmap(task.evaluate, in_axes=(0, 0, 1))  # losses: (steps, configs)
         status_all = jax.vmap(task.status)
@@ -184,7 +173,7 @@ class Programs:
         sharded = self.sharding
         # vmap, not lax.map: the same values (threefry is a hash of the key), and a
         # lax.map's loop writes each of the carry's leaves into its stacked output in a
-        # kernel of its own: 0.46 s of compile against 0.28 s for the reference MLP
+        # kernel of its own: it compiles slower
         self.init = jax.jit(jax.vmap(init_one), out_shardings=sharded)
         self.chunk = jax.jit(chunk, donate_argnums=(0, 1), out_shardings=sharded)
         self.status = jax.jit(status_all)
@@ -404,7 +393,8 @@ def run_chunks(programs: Programs, part: Slice, state: Running, *, until: int,
         alive = active & (part.num_steps > done_steps)
         progress(n_blocks * programs.eval_every, int(alive[:part.size].sum()), rows)
         if due or not alive.any() or next_block >= programs.blocks:
-            checkpoint(carry, rows, next_block)
+            # a slice left without a live config is done: a resume runs none of its blocks
+            checkpoint(carry, rows, next_block if alive.any() else programs.blocks)
             last_checkpoint = time.monotonic()
         if not alive.any():
             break
@@ -450,7 +440,7 @@ def per_config(fn: Callable, stacked: dict, size: int) -> np.ndarray:
     """``fn`` (a task's ``num_steps``, ``batch_size`` or ``steps_per_epoch``: integer
     arithmetic on one configuration's hyperparameters) of every configuration, called
     once on the stacked NumPy arrays: ``jax.vmap`` would compile and dispatch small
-    programs for it (about 30 ms on a sweep's first call).  ``size``: the configurations."""
+    programs for it.  ``size``: the configurations."""
     values = np.asarray(fn(stacked))
     if values.shape not in ((), (size,)):
         raise ValueError(f"{getattr(fn, '__name__', fn)} gave shape {values.shape} for {size} "

@@ -137,8 +137,8 @@ def _old_objects_frozen():
 
     Tracing and assembling a sweep allocate enough objects to set off full collections,
     each of which walks every object in the process (JAX's and NumPy's modules hold
-    most of them): one took 0.13 s of the reference chunk program's 0.48 s trace.  A
-    caller that froze objects itself keeps its own freeze."""
+    most of them), a noticeable part of a trace.  A caller that froze objects itself
+    keeps its own freeze."""
     if gc.get_freeze_count() > 0:
         yield
         return
@@ -414,6 +414,13 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         part = first if start == 0 and first is not None else \
             make_slice(chosen, traced, slice_size, bucket.program, mesh)
         name = f"b{bucket.number}s{start // slice_size}"
+        n = part.size
+        per_config_values = {  # what the tables need beside the rows
+            "batch_size": per_config(bucket.program.batch_size, part.host, slice_size)[:n],
+            "steps_per_epoch": per_config(bucket.program.steps_per_epoch, part.host,
+                                          slice_size)[:n]}
+        if store is not None:  # the manifest maps the slice's checkpoint to its configs
+            store.start_slice(name, bucket.indices[start:start + n], **per_config_values)
         bar.start_slice(part.size)
         if halving is not None:
             status, rows, final, rung, slice_timings = _halve_slice(
@@ -424,15 +431,12 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
                 checkpoint_seconds=checkpoint_seconds)
         for key, seconds in slice_timings.items():
             timings[key] = timings.get(key, 0.0) + seconds
-        n = part.size
         parts.append({
             "indices": bucket.indices[start:start + n], "configs": chosen,
             "status": tuple(s[:n] for s in status),
             "rows": {k: v[:n] for k, v in rows.items()},
             "final": {k: v[:n] for k, v in final.items()},
-            "num_steps": part.num_steps[:n],
-            "batch_size": per_config(bucket.program.batch_size, part.host, slice_size)[:n],
-            "steps_per_epoch": per_config(bucket.program.steps_per_epoch, part.host, slice_size)[:n],
+            "num_steps": part.num_steps[:n], **per_config_values,
         })
         if halving is not None:
             parts[-1]["rung"] = rung[:n]

@@ -14,31 +14,56 @@ the new one, never half of one.  Opening a folder that holds a manifest of the s
 :class:`SpecMismatchError` unless ``overwrite=True``, which first removes the old
 results and checkpoints (only the files this module writes; nothing else in the folder).
 
+Checksums.  The manifest records the sha256 and size of every checkpoint and table
+(``files``) and a checksum of itself (``checksum``).  A file is registered in two manifest
+writes around its ``os.replace`` (first under ``writing``, then under ``files``), so a
+run killed between them leaves a file that matches one of the two.  A checkpoint that is
+missing, truncated, altered or unreadable is ignored with a ``RuntimeWarning`` naming it
+(its slice starts again from its first step); a damaged table of a finished sweep makes
+:func:`load` refuse in one line (:class:`DamagedFileError`), and a rerun of the same spec
+recomputes it; a damaged manifest is refused in one line (:class:`DamagedManifestError`:
+the folder's sweep cannot be identified; ``overwrite=True`` starts again).
+
+Partial results.  When a slice starts, the manifest records which configurations it
+holds (``slice_configs``).  :func:`load` of a killed or running sweep returns the rows
+of the finished slices (``summary.parquet``) and, from the checkpoints, every
+configuration of a started slice with its curves up to the checkpoint and status
+``running``; configurations of slices without a checkpoint yet are absent.
+
 Columns.  ``summary``: ``config`` (int id, the position in ``Grid.configs()``), one
 column per grid axis, ``status`` (one of :data:`STATUSES`), ``diverged_step`` (-1 if
-none), with successive halving ``rung`` (where a ``pruned`` one stopped; -1), and metrics named ``final_<metric>`` and ``best_<metric>`` (e.g.
-``final_val_loss``, ``best_val_loss``).  ``curves``: :data:`CURVE_COLUMNS`.
+none), with successive halving ``rung`` (where a ``pruned`` one stopped; -1), and
+metrics named ``final_<metric>`` and ``best_<metric>`` (e.g. ``final_val_loss``,
+``best_val_loss``).  ``curves``: :data:`CURVE_COLUMNS`.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import json
 import os
 import platform
 import re
 import shutil
 import uuid
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
+from jopt.sweep import search
+from jopt.sweep.results import assemble
+
 __all__ = [
     "SPEC_VERSION", "STATUSES", "CURVE_COLUMNS", "MANIFEST", "SUMMARY", "CURVES", "CHECKPOINTS",
     "PLOTS", "spec_hash", "canonical", "atomic_write", "Store", "SpecMismatchError",
-    "SweepResult", "load",
+    "SweepResult", "load", "DamagedFileError", "DamagedManifestError", "checksum",
+    "manifest_checksum", "file_problem",
 ]
 
 SPEC_VERSION = 1
@@ -55,6 +80,16 @@ _BUCKET = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 class SpecMismatchError(ValueError):
     """The output folder holds a sweep of another spec (pass ``overwrite=True`` / ``--overwrite``)."""
+
+
+class DamagedFileError(ValueError):
+    """A file of the output folder is missing, truncated or altered: its checksum is not
+    the manifest's, or it cannot be read.  The message is one line naming the file."""
+
+
+class DamagedManifestError(DamagedFileError, SpecMismatchError):
+    """``manifest.json`` is damaged: the folder's sweep cannot be identified, so it is
+    refused as another spec's would be (``overwrite=True`` / ``--overwrite`` starts again)."""
 
 
 # ----------------------------------------------------------------------------
@@ -147,11 +182,67 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_parquet(path: Path, frame: Any) -> None:
+def _parquet_bytes(frame: Any) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    atomic_write(path, lambda f: pq.write_table(table, f))
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer)
+    return buffer.getvalue()
+
+
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------
+# Checksums
+# ----------------------------------------------------------------------------
+
+
+def checksum(data: bytes) -> dict:
+    """``{"sha256": hex digest, "bytes": length}`` of ``data``: a file's entry in the manifest."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def _file_checksum(path: Path) -> dict:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+def file_problem(path: PathLike, committed: Optional[dict], writing: Optional[dict] = None
+                 ) -> Optional[str]:
+    """Why the file ``path`` does not hold what the manifest recorded, or None if it does.
+
+    ``committed``: its checksum in the manifest's ``files`` (None: never written whole);
+    ``writing``: the checksum of a write in flight (a run killed between the file's
+    ``os.replace`` and the manifest's update leaves either content).  An absent file is a
+    problem only if it was written whole once; a present one must match one of the two."""
+    path = Path(path)
+    if not path.exists():
+        return "is missing" if committed else None
+    recorded = [entry for entry in (committed, writing) if entry]
+    if not recorded:
+        return "is not recorded in the manifest"
+    actual = _file_checksum(path)
+    if actual in recorded:
+        return None
+    if all(actual["bytes"] != entry["bytes"] for entry in recorded):
+        return (f"is damaged (truncated or extended: {actual['bytes']} bytes, the manifest "
+                f"recorded {recorded[0]['bytes']})")
+    return "is damaged (altered: its sha256 is not the manifest's)"
+
+
+def manifest_checksum(manifest: Mapping) -> str:
+    """The sha256 of the manifest's canonical JSON, its own ``checksum`` field left out."""
+    body = {key: value for key, value in manifest.items() if key != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _now() -> str:
@@ -179,13 +270,28 @@ def _devices() -> list[str]:
 
 
 def _read_manifest(out: Path) -> Optional[dict]:
+    """The manifest in ``out``, None if there is none; :class:`DamagedManifestError` if it
+    cannot be parsed or its checksum does not match (a manifest of a jopt older than the
+    checksums has neither ``checksum`` nor ``files``, and is read as it is)."""
     path = out / MANIFEST
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a readable manifest ({error})") from None
+        raise _damaged_manifest(path, f"not readable JSON: {str(error).splitlines()[0]}") from None
+    if not isinstance(manifest, dict):
+        raise _damaged_manifest(path, "not a JSON object")
+    if "checksum" in manifest or "files" in manifest:
+        if manifest.get("checksum") != manifest_checksum(manifest):
+            raise _damaged_manifest(path, "altered: its checksum does not match its content")
+    return manifest
+
+
+def _damaged_manifest(path: Path, why: str) -> DamagedManifestError:
+    return DamagedManifestError(
+        f"{path} is damaged ({why}); the sweep in {path.parent} cannot be identified: pass "
+        f"--overwrite (overwrite=True) to run it again from scratch, or choose another folder")
 
 
 # ----------------------------------------------------------------------------
@@ -213,8 +319,10 @@ class Store:
         """Create or reopen the folder ``out`` for ``spec`` and write its manifest.
 
         Same spec hash as the manifest there: a resume (``store.resumed``), unless
-        ``overwrite``.  Another spec: :class:`SpecMismatchError`, unless ``overwrite``,
-        which removes the old manifest, results, checkpoints and plots first.
+        ``overwrite``; a damaged table is then named in a ``RuntimeWarning`` (the run
+        rewrites it).  Another spec, or a damaged manifest: :class:`SpecMismatchError`
+        (:class:`DamagedManifestError`), unless ``overwrite``, which removes the old
+        manifest, results, checkpoints and plots first.
         """
         out = Path(out)
         spec = canonical(spec)
@@ -222,13 +330,13 @@ class Store:
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out} is a file, not a folder for sweep results")
         out.mkdir(parents=True, exist_ok=True)
-        old = _read_manifest(out)
-        if old is not None and old.get("spec_hash") != digest and not overwrite:
+        old = _read_manifest(out) if not overwrite else None
+        if old is not None and old.get("spec_hash") != digest:
             raise SpecMismatchError(
                 f"{out} holds results of a different sweep spec (hash {str(old.get('spec_hash'))[:12]}, "
                 f"this one {digest[:12]}); pass --overwrite (overwrite=True) to replace them, "
                 f"or choose another output folder")
-        resumed = old is not None and not overwrite
+        resumed = old is not None
         if overwrite:
             cls._remove_results(out)
         now = _now()
@@ -240,13 +348,25 @@ class Store:
             "devices": _devices(),
             "created": old.get("created", now) if resumed else now,
             "updated": now,
-            "status": "running",
+            # a finished folder rerun with its own spec stays finished: the rerun rewrites
+            # its tables only when it ends (a failed rerun leaves it as it was)
+            "status": "finished" if resumed and not overwrite and old.get("status") == "finished"
+            else "running",
+            "files": {},
         }
         if resumed:
             manifest["resumes"] = int(old.get("resumes", 0)) + 1
-            if "slices" in old:  # how the first run sliced its buckets: a resume must match
-                manifest["slices"] = old["slices"]
+            # how the first run sliced its buckets (a resume must match) and what it wrote
+            for key in ("slices", "slice_configs", "files", "writing"):
+                if key in old:
+                    manifest[key] = old[key]
         store = cls(out, spec, manifest, resumed)
+        store._settle_writes()
+        for name in (SUMMARY, CURVES):
+            problem = store.file_problem(name)
+            if problem:
+                warnings.warn(f"{out / name} {problem}; this run recomputes it", RuntimeWarning,
+                              stacklevel=2)
         store._write_manifest()
         return store
 
@@ -259,6 +379,7 @@ class Store:
 
     def _write_manifest(self) -> None:
         self.manifest["updated"] = _now()
+        self.manifest["checksum"] = manifest_checksum(self.manifest)
         atomic_write(self.out / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
 
     def update_manifest(self, **fields: Any) -> None:
@@ -266,35 +387,77 @@ class Store:
         self.manifest.update(canonical(fields, "manifest"))
         self._write_manifest()
 
-    # -- checkpoints --------------------------------------------------------
+    # -- files and their checksums ------------------------------------------
+
+    def file_problem(self, name: str) -> Optional[str]:
+        """Why the file ``name`` (relative to the folder) does not hold what the manifest
+        recorded (:func:`file_problem`), or None."""
+        return file_problem(self.out / name, self.manifest.get("files", {}).get(name),
+                            self.manifest.get("writing", {}).get(name))
+
+    def _settle_writes(self) -> None:
+        """Writes a killed run left in flight: a file that holds the new content is
+        registered; otherwise the old registration stands."""
+        for name, entry in self.manifest.pop("writing", {}).items():
+            path = self.out / name
+            if path.exists() and _file_checksum(path) == entry:
+                self.manifest["files"][name] = entry
+
+    def _write_files(self, contents: Mapping[str, bytes], **fields: Any) -> None:
+        """Write the files ``contents`` (name -> bytes) atomically, each registered with its
+        checksum: announced under ``writing`` before its ``os.replace`` and moved to
+        ``files`` after it, with ``fields``, in one manifest update."""
+        writing = self.manifest.setdefault("writing", {})
+        writing.update({name: checksum(data) for name, data in contents.items()})
+        self._write_manifest()
+        for name, data in contents.items():
+            atomic_write(self.out / name, data)
+        files = self.manifest.setdefault("files", {})
+        for name in contents:
+            files[name] = writing.pop(name)
+        if not writing:
+            del self.manifest["writing"]
+        self.manifest.update(fields)
+        self._write_manifest()
+
+    # -- slices and checkpoints -------------------------------------------------
+
+    def start_slice(self, bucket: str, configs: Any, batch_size: Any, steps_per_epoch: Any) -> None:
+        """Record that the slice checkpointed as ``bucket`` holds the configurations
+        ``configs`` (their positions in the grid), with their batch sizes and steps per
+        epoch: what :func:`load` needs to read its checkpoint as partial results."""
+        self.checkpoint_path(bucket)  # a valid name
+        record = canonical({"configs": configs, "batch_size": batch_size,
+                            "steps_per_epoch": steps_per_epoch}, "slice")
+        recorded = self.manifest.setdefault("slice_configs", {})
+        if recorded.get(bucket) != record:
+            recorded[bucket] = record
+            self._write_manifest()
 
     def checkpoint_path(self, bucket: str) -> Path:
-        if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket):
-            raise ValueError(f"bucket name must be a short name of letters, digits, '_', '.', "
-                             f"'-', got {bucket!r}")
-        return self.out / CHECKPOINTS / f"{bucket}.npz"
+        return self.out / _checkpoint_name(bucket)
 
     def load_checkpoint(self, bucket: str) -> Optional[dict[str, np.ndarray]]:
-        """The arrays last saved for ``bucket``, or None if it has no checkpoint."""
-        path = self.checkpoint_path(bucket)
-        if not path.exists():
-            return None
-        with np.load(path, allow_pickle=False) as saved:
-            return {name: saved[name] for name in saved.files}
+        """The arrays last saved for ``bucket``, or None if it has none.  A checkpoint that
+        is missing, truncated, altered or unreadable is None too, with a ``RuntimeWarning``
+        naming it: its slice starts again."""
+        return _read_checkpoint(self.out, self.manifest, bucket)
 
     def save_checkpoint(self, bucket: str, arrays: Mapping[str, Any]) -> Path:
         """Save ``arrays`` (name -> array; no object arrays) as ``checkpoints/<bucket>.npz``."""
-        path = self.checkpoint_path(bucket)
+        name = _checkpoint_name(bucket)
         plain = {}
-        for name, value in arrays.items():
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"checkpoint array names must be non-empty strings, got {name!r}")
+        for key, value in arrays.items():
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"checkpoint array names must be non-empty strings, got {key!r}")
             array = np.asarray(value)
             if array.dtype == object:
-                raise ValueError(f"checkpoint array {name!r} of bucket {bucket!r} has dtype object")
-            plain[name] = array
-        path.parent.mkdir(exist_ok=True)
-        return atomic_write(path, lambda f: np.savez(f, **plain))
+                raise ValueError(f"checkpoint array {key!r} of bucket {bucket!r} has dtype object")
+            plain[key] = array
+        data = _npz_bytes(plain)
+        (self.out / CHECKPOINTS).mkdir(exist_ok=True)
+        self._write_files({name: data})
+        return self.out / name
 
     def checkpoints(self) -> list[str]:
         """The names of the buckets that have a checkpoint."""
@@ -304,23 +467,54 @@ class Store:
     # -- results --------------------------------------------------------------
 
     def write_partial(self, summary: Any, curves: Any) -> None:
-        """Write ``summary.parquet`` and ``curves.parquet``; the manifest stays "running"."""
-        _write_parquet(self.out / SUMMARY, summary)
-        _write_parquet(self.out / CURVES, curves)
-        self._write_manifest()
+        """Write ``summary.parquet`` and ``curves.parquet``; the manifest stays "running".  A
+        finished folder's tables are rewritten only by :meth:`finish`."""
+        if self.manifest.get("status") == "finished":
+            return
+        self._write_files({SUMMARY: _parquet_bytes(summary), CURVES: _parquet_bytes(curves)})
 
     def finish(self, summary: Any, curves: Any) -> "SweepResult":
         """Write the final results and mark the manifest "finished"."""
-        _write_parquet(self.out / SUMMARY, summary)
-        _write_parquet(self.out / CURVES, curves)
-        self.manifest["status"] = "finished"
-        self.manifest["finished"] = _now()
-        self._write_manifest()
+        self._write_files({SUMMARY: _parquet_bytes(summary), CURVES: _parquet_bytes(curves)},
+                          status="finished", finished=_now())
         return SweepResult(summary, curves, self.manifest, self.out)
 
     def __repr__(self) -> str:
         state = "resumed" if self.resumed else "new"
         return f"Store({str(self.out)!r}, {state}, hash {self.hash[:12]})"
+
+
+def _checkpoint_name(bucket: str) -> str:
+    """``checkpoints/<bucket>.npz``, the checkpoint's name relative to the folder."""
+    if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket):
+        raise ValueError(f"bucket name must be a short name of letters, digits, '_', '.', "
+                         f"'-', got {bucket!r}")
+    return f"{CHECKPOINTS}/{bucket}.npz"
+
+
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError)
+
+
+def _read_checkpoint(out: Path, manifest: Mapping, bucket: str, prefix: str = ""
+                     ) -> Optional[dict[str, np.ndarray]]:
+    """The arrays (those whose names start with ``prefix``) of ``bucket``'s checkpoint in
+    ``out`` if it holds what ``manifest`` recorded; else None, with a ``RuntimeWarning``
+    naming the file when one was expected."""
+    name = _checkpoint_name(bucket)
+    path = out / name
+    problem = file_problem(path, manifest.get("files", {}).get(name),
+                           manifest.get("writing", {}).get(name))
+    if problem is None and not path.exists():
+        return None
+    if problem is None:
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                return {key: saved[key] for key in saved.files if key.startswith(prefix)}
+        except _UNREADABLE as error:
+            problem = f"is unreadable ({type(error).__name__})"
+    warnings.warn(f"{path} {problem}; ignored: its slice is computed again from the start",
+                  RuntimeWarning, stacklevel=3)
+    return None
 
 
 # ----------------------------------------------------------------------------
@@ -440,19 +634,119 @@ class SweepResult:
 def load(out_dir: PathLike) -> SweepResult:
     """Read the sweep in ``out_dir`` back: finished, or partial (a killed or running run).
 
-    Missing ``summary.parquet`` / ``curves.parquet`` (a run stopped before its first
-    chunk ended) give empty frames.  A folder without ``manifest.json`` raises
-    ``FileNotFoundError`` naming it.
+    A finished sweep: its tables, checked against the manifest's checksums; a table that
+    is missing, truncated, altered or unreadable raises :class:`DamagedFileError` (one
+    line naming it: a rerun of the same spec into the folder recomputes it).
+
+    A partial sweep (manifest status ``running``): the rows of the slices that finished
+    (``summary.parquet``, ``curves.parquet``) and, read from their checkpoints, the
+    configurations of the slices that started, with status ``running`` and their curves
+    up to the checkpoint (``final_*`` / ``best_*`` so far; metrics the task computes only
+    at the end are NaN).  Configurations of slices without a checkpoint yet are absent.  A damaged
+    file is left out with a ``RuntimeWarning`` naming it.  Nothing written yet: empty
+    frames.  A folder without ``manifest.json`` raises ``FileNotFoundError`` naming it;
+    a damaged manifest :class:`DamagedManifestError`.
     """
-    import pandas as pd
     out = Path(out_dir)
     if not out.is_dir():
         raise FileNotFoundError(f"{out}: no such folder of sweep results")
     manifest = _read_manifest(out)
     if manifest is None:
         raise FileNotFoundError(f"{out}: no {MANIFEST}; not a folder of sweep results")
-    summary = (pd.read_parquet(out / SUMMARY, engine="pyarrow") if (out / SUMMARY).exists()
-               else pd.DataFrame(columns=["config", "status", "diverged_step"]))
-    curves = (pd.read_parquet(out / CURVES, engine="pyarrow") if (out / CURVES).exists()
-              else pd.DataFrame(columns=list(CURVE_COLUMNS)))
+    if manifest.get("status") == "finished":
+        summary, curves = (_read_table(out, manifest, name) for name in (SUMMARY, CURVES))
+        return SweepResult(summary, curves, manifest, out)
+    summary, curves = _partial_tables(out, manifest)
     return SweepResult(summary, curves, manifest, out)
+
+
+def _read_table(out: Path, manifest: Mapping, name: str) -> Any:
+    """The table ``name`` of the folder, or :class:`DamagedFileError` saying why not."""
+    import pandas as pd
+    path = out / name
+    if "files" in manifest:  # not a manifest of a jopt older than the checksums
+        problem = file_problem(path, manifest["files"].get(name),
+                               manifest.get("writing", {}).get(name))
+        if problem is None and not path.exists():
+            problem = "is missing"
+        if problem:
+            raise _damaged_table(path, problem)
+    try:
+        return pd.read_parquet(path, engine="pyarrow")
+    except Exception as error:  # noqa: BLE001  (pyarrow's errors vary: ArrowInvalid, OSError, ...)
+        raise _damaged_table(path, f"is unreadable ({type(error).__name__})") from None
+
+
+def _damaged_table(path: Path, problem: str) -> DamagedFileError:
+    return DamagedFileError(f"{path} {problem}; run the same sweep spec into {path.parent} "
+                            "again to recompute it")
+
+
+def _partial_tables(out: Path, manifest: Mapping) -> tuple:
+    """``(summary, curves)`` of a sweep that has not finished: the finished slices' rows,
+    then the started slices' rows from their checkpoints, ordered by config (and step)."""
+    import pandas as pd
+    summary = pd.DataFrame(columns=["config", "status", "diverged_step"])
+    curves = pd.DataFrame(columns=list(CURVE_COLUMNS))
+    if (out / SUMMARY).exists() or (out / CURVES).exists():
+        try:
+            summary, curves = (_read_table(out, manifest, name) for name in (SUMMARY, CURVES))
+        except DamagedFileError as error:
+            warnings.warn(f"{error} (partial results are read from the checkpoints instead)",
+                          RuntimeWarning, stacklevel=3)
+    grid_description = manifest.get("spec", {}).get("grid")
+    if not isinstance(grid_description, Mapping) or not manifest.get("slice_configs"):
+        return summary, curves
+    grid = search.from_dict(grid_description)
+    # a run killed between the two tables' os.replace leaves one a slice ahead of the other:
+    # a slice is finished when both hold it, else it is read from its checkpoint
+    finished = set(summary["config"].tolist()) & set(curves["config"].tolist())
+    parts = _running_parts(out, manifest, grid.configs(), finished)
+    if not parts:
+        return summary, curves
+    running, running_curves = assemble(parts, grid)
+    running["status"] = "running"
+    summary = _concat_ordered([_without(summary, running["config"]), running], ["config"])
+    curves = _concat_ordered([_without(curves, running["config"]), running_curves],
+                             ["config", "step"])
+    return summary, curves
+
+
+def _without(frame: Any, configs: Any) -> Any:
+    """The rows of ``frame`` not of ``configs``."""
+    return frame[~frame["config"].isin(configs)]
+
+
+def _running_parts(out: Path, manifest: Mapping, configs: list[dict], finished: set) -> list[dict]:
+    """The started slices not among the ``finished`` configs whose checkpoints are sound, as
+    :func:`jopt.sweep.results.assemble` takes them (status: active, not diverged);
+    ``configs``: the grid's."""
+    parts = []
+    for bucket, record in manifest["slice_configs"].items():
+        indices = np.asarray(record["configs"], np.int64)
+        if set(indices.tolist()) <= finished:
+            continue
+        arrays = _read_checkpoint(out, manifest, bucket, prefix="rows/")
+        if arrays is not None and "rows/step" in arrays:  # (a runner's checkpoint)
+            parts.append(_running_part(record, indices, arrays, configs))
+    return parts
+
+
+def _running_part(record: Mapping, indices: np.ndarray, arrays: Mapping, configs: list) -> dict:
+    """One started slice's checkpoint as a part of :func:`jopt.sweep.results.assemble`."""
+    n = len(indices)
+    rows = {key[len("rows/"):]: value[:n] for key, value in arrays.items()
+            if key.startswith("rows/")}
+    return {"indices": indices, "configs": [configs[i] for i in indices],
+            "status": (np.ones(n, bool), np.zeros(n, bool), np.full(n, -1, np.int64)),
+            "rows": rows, "final": {},
+            "batch_size": np.broadcast_to(np.asarray(record["batch_size"]), (n,)),
+            "steps_per_epoch": np.broadcast_to(np.asarray(record["steps_per_epoch"]), (n,))}
+
+
+def _concat_ordered(frames: list, keys: list[str]) -> Any:
+    """The frames one under the other (empty ones left out), rows ordered by ``keys``."""
+    import pandas as pd
+    frames = [frame for frame in frames if len(frame)]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
