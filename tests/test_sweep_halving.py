@@ -256,3 +256,37 @@ def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
         sweep.run(task, grid(), budget=BUDGET, halving=HALVING._replace(metric="val_f1"),
                   out=str(tmp_path / "out"), quiet=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_halving_interrupted_mid_slice_resumes_to_the_uninterrupted_results(runs, task, tmp_path,
+                                                                            monkeypatch):
+    """Three slices of 4 (``max_configs``), each halved on its own; the run stops while the
+    second slice is being halved (after its first rung).  The rerun reads the first slice
+    from its checkpoint, trains the second from its start and the third: the results
+    equal an uninterrupted run's."""
+    options = dict(budget=BUDGET, halving=HALVING, max_configs=4, quiet=True)
+    whole = sweep.run(task, grid(), **options)
+    compact = halving_module._compact
+    calls = []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return compact(*args)
+
+    monkeypatch.setattr(halving_module, "_compact", interrupted)
+    out = str(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(task, grid(), out=out, **options)
+    monkeypatch.setattr(halving_module, "_compact", compact)
+    partial = sweep.load(out).to_pandas()
+    assert list(partial.config) == [0, 1, 2, 3]
+    resumed = sweep.run(task, grid(), out=out, **options)
+    assert resumed.manifest["timings"]["config_steps"] == 2 * (4 * 10 + 1 * 50)
+    for frame, expected in ((resumed.to_pandas(), whole.to_pandas()),
+                            (resumed.curves_frame, whole.curves_frame)):
+        pd = pytest.importorskip("pandas")
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True),
+                                      expected.reset_index(drop=True), check_dtype=False)
+    assert (whole.to_pandas().status == "finished").sum() == 3  # one per slice
