@@ -1,4 +1,5 @@
-"""Plots of a sweep's results: loss curves and a learning-rate x batch-size heatmap.
+"""Plots of a sweep's results: loss curves, a learning-rate x batch-size heatmap and,
+for a sweep with successive halving, its rungs.
 
 Each function takes a :class:`jopt.sweep.store.SweepResult` or an output folder, draws on
 a matplotlib ``Figure`` with the Agg canvas (no pyplot, no global backend change, so it
@@ -20,7 +21,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-__all__ = ["plot_curves", "plot_heatmap", "plot_sweep", "PlotSkipped"]
+__all__ = ["plot_curves", "plot_heatmap", "plot_rungs", "plot_sweep", "PlotSkipped"]
 
 from jopt.sweep.store import SweepResult, atomic_write, load
 
@@ -219,8 +220,62 @@ def plot_heatmap(result: Any, path: PathLike, metric: str = "val_loss",
     return _save(fig, path)
 
 
+def plot_rungs(result: Any, path: PathLike, metric: Optional[str] = None) -> Path:
+    """Successive halving's rungs: ``metric`` (default: the one halving ranked by)
+    against the budget in steps, one line per configuration, coloured by the last rung
+    it reached; a pruned configuration's line ends at its rung (a dot), the rungs are
+    dashed vertical lines labelled with how many configurations reached them."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    result = _result(result)
+    halving = result.manifest.get("halving")
+    if not halving or "rung" not in result.summary.columns:
+        raise PlotSkipped("the sweep used no successive halving; no rungs to plot")
+    metric = metric or halving.get("metric", "val_loss")
+    if metric not in result.curves_frame.columns or result.curves_frame[metric].notna().sum() == 0:
+        raise PlotSkipped(f"no {metric} values in the curves; nothing to plot")
+    wide = result.curves(metric)
+    summary = result.summary.set_index("config")
+    rung = summary["rung"].reindex(wide.columns).to_numpy()
+    rungs = sorted({int(step) for steps in halving.get("rungs", {}).values() for step in steps})
+    reached = np.where(rung >= 0, rung, len(rungs) - 1)  # survivors reached the last rung
+    cmap = matplotlib.colormaps["viridis"]
+    color = lambda k: cmap(k / max(len(rungs) - 1, 1))
+
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.add_subplot()
+    for config, k, pruned in zip(wide.columns, reached, rung >= 0):
+        line = wide[config].dropna()
+        if line.empty:
+            continue
+        ax.plot(line.index, line.to_numpy(), color=color(k), lw=0.8 if pruned else 1.8,
+                alpha=0.6 if pruned else 0.95)
+        if pruned:
+            ax.plot(line.index[-1], line.iloc[-1], "o", color=color(k), ms=3)
+    for k, step in enumerate(rungs):
+        count = int((reached >= k).sum())
+        ax.axvline(step, color="0.5", ls="--", lw=0.8)
+        ax.annotate(f"{count}", (step, 1.0), xycoords=("data", "axes fraction"),
+                    ha="center", va="bottom", fontsize=8, color="0.3")
+    finite = wide.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size and np.all(finite > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("budget (steps)")
+    ax.set_ylabel(_label(metric))
+    ax.set_title(f"successive halving (eta = {halving.get('eta')}): {len(wide.columns)} "
+                 f"configurations, {int((rung >= 0).sum())} pruned", pad=14)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(handles=[Line2D([], [], color=color(k), label=f"reached rung {k} ({step} steps)")
+                       for k, step in enumerate(rungs)], fontsize=8, loc="best")
+    return _save(fig, path)
+
+
 def plot_sweep(out_dir: PathLike, *, metric: Optional[str] = None, quiet: bool = False) -> list[Path]:
-    """Write ``curves.png`` and ``heatmap.png`` into ``out_dir``; return the paths written.
+    """Write ``curves.png``, ``heatmap.png`` and, for a sweep with successive halving,
+    ``rungs.png`` into ``out_dir``; return the paths written.
 
     ``metric`` defaults to ``val_loss`` when the sweep has validation losses, else
     ``train_loss``.  A plot the results do not allow is skipped with a message on
@@ -233,8 +288,11 @@ def plot_sweep(out_dir: PathLike, *, metric: Optional[str] = None, quiet: bool =
                        if m in result.curves_frame.columns
                        and result.curves_frame[m].notna().any()), "val_loss")
     written = []
-    for name, draw in (("curves.png", lambda p: plot_curves(result, p, metric)),
-                       ("heatmap.png", lambda p: plot_heatmap(result, p, metric))):
+    plots = [("curves.png", lambda p: plot_curves(result, p, metric)),
+             ("heatmap.png", lambda p: plot_heatmap(result, p, metric))]
+    if result.manifest.get("halving"):
+        plots.append(("rungs.png", lambda p: plot_rungs(result, p)))
+    for name, draw in plots:
         try:
             written.append(draw(out / name))
         except PlotSkipped as reason:

@@ -37,6 +37,7 @@ them.
 
 from jopt.sweep.engine import chunk_compiles, mesh_for
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace, seeds
+from jopt.sweep.halving import Halving
 from jopt.sweep.runner import STRATEGIES, choose_batch_strategy, choose_devices, clear_cache, run
 from jopt.sweep.schema import make_optimizer
 from jopt.sweep.search import QuasiRandom, Random, choice, loguniform, randint, uniform
@@ -50,4 +51,4 @@ __all__ = ["task", "Task", "TaskError", "factory", "TaskFactory", "builtin_task"
            "ConfigError", "load", "Budget", "make_optimizer", "SweepResult", "SpecMismatchError",
            "choose_batch_strategy", "choose_devices", "mesh_for", "clear_cache",
            "chunk_compiles", "fingerprint", "STRATEGIES", "Random", "QuasiRandom", "uniform",
-           "loguniform", "choice", "randint"]
+           "loguniform", "choice", "randint", "Halving"]

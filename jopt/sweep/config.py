@@ -33,6 +33,11 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     # hidden = [[64], [128, 64]]  a static width axis (then not in [task]); [64, 128] is
     #                             two one-layer widths.  A list [task] optimizer is an axis too.
 
+    [search]               # optional: samplers (jopt.sweep.search.from_tables) and
+    halving = { min_budget = 50, eta = 3, metric = "val_loss", mode = "min" }
+                           # successive halving (jopt.sweep.Halving): rungs at min_budget *
+                           # eta**k steps; eta (3), metric ("val_loss"), mode ("min") optional
+
     [budget]               # exactly one of epochs, steps, examples
     epochs = 5
     eval_every = 50        # optional: steps between evaluations (default: the runner's)
@@ -66,6 +71,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 from jopt import data, models
 from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
+from jopt.sweep.halving import MODES, Halving
 from jopt.sweep.runner import run
 from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
 
@@ -85,6 +91,7 @@ RUN_KEYS = ("batch_strategy", "out", "chunk_seconds", "memory_limit")
 MEMORY_UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2 ** 10,
                 "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40}
 STATIC_AXES = ("batch_size", "hidden", "optimizer")
+HALVING_KEYS = Halving._fields
 AXIS_FORMS = ("logspace", "linspace", "range")
 
 
@@ -514,6 +521,38 @@ def _zip_groups(spec: Any, axes: Mapping) -> list[list[str]]:
     return spec
 
 
+def _parse_halving(table: Optional[Mapping]) -> tuple:
+    """``([search] without its halving key, or None if nothing is left; the Halving)``:
+    ``[search] halving = { min_budget = 50, eta = 3, metric = "val_loss", mode = "min" }``."""
+    if table is None or "halving" not in table:
+        return table, None
+    spec = table["halving"]
+    rest = {k: v for k, v in table.items() if k != "halving"}
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"[search] halving must be a table such as {{ min_budget = 50, eta = 3 }}, "
+                          f"got {spec!r} ({_type_name(spec)})")
+    for key in spec:
+        if key not in HALVING_KEYS:
+            raise _unknown("key", key, "[search] halving", HALVING_KEYS)
+    if "min_budget" not in spec:
+        raise ConfigError("[search] halving.min_budget is missing: the first rung, in steps")
+    if "mode" in spec:
+        _string("[search] halving.mode", spec["mode"], MODES, "mode")
+    try:
+        halving = Halving(**spec).check()
+    except ValueError as error:
+        raise ConfigError(f"[search] {error}") from None
+    return (rest or None), halving
+
+
+def _checked_halving(halving: Halving, budget: Mapping) -> Halving:
+    """``halving``, or a ConfigError when its ``min_budget`` exceeds a budget in steps."""
+    if "steps" in budget and halving.min_budget > budget["steps"]:
+        raise ConfigError(f"[search] halving.min_budget = {halving.min_budget} is larger than "
+                          f"the budget ([budget] steps = {budget['steps']})")
+    return halving
+
+
 # ----------------------------------------------------------------------------
 # [budget] and [run]
 # ----------------------------------------------------------------------------
@@ -608,9 +647,12 @@ def parse_config(config: Mapping, folder: Union[str, os.PathLike] = ".") -> Swee
         settings = _parse_task(config["task"], list(config["grid"]))
     settings["_given"] = tuple(config["task"])
     try:
-        grid = _parse_grid(config["grid"], settings, config.get("search"))
+        search_table, halving = _parse_halving(config.get("search"))
+        grid = _parse_grid(config["grid"], settings, search_table)
         budget = _parse_budget(config["budget"], grid)
         options = _parse_run(config.get("run", {}))
+        if halving is not None:
+            options["halving"] = _checked_halving(halving, budget)
     finally:
         settings.pop("_given", None)
     if isinstance(settings.get("optimizer"), list):

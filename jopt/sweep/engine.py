@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import os
+import threading
 import time
 import warnings
 from typing import Any, Callable, NamedTuple, Optional, Sequence
@@ -36,7 +37,8 @@ from jopt.sweep.processes import from_writer, shard, to_host
 from jopt.sweep.tasks import Budget, SweepTask
 
 __all__ = ["mesh_for", "pad", "stack", "config_key", "Programs", "Slice", "make_slice",
-           "per_config", "plan_slices", "slice_plan", "slice_size_for", "run_slice",
+           "per_config", "plan_slices", "slice_plan", "slice_size_for", "run_slice", "Running",
+           "start_slice", "run_chunks", "finish_slice",
            "free_memory", "MEMORY_FRACTION", "INIT_COMPILER_OPTIONS", "CHUNK_COMPILER_OPTIONS",
            "chunk_compiles"]
 
@@ -112,6 +114,7 @@ class Programs:
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
         self._compiled: dict = {}   # slice signature -> what _compile returns
+        self._compiling = threading.Lock()  # one compile at a time (see compile_ahead)
 
         # the batch losses before the first step: all NaN, one per step of a block (in the
         # default float type, to which the steps' losses are cast: finding the task's own
@@ -175,6 +178,10 @@ class Programs:
         self.chunk = jax.jit(chunk, donate_argnums=(0, 1), out_shardings=sharded)
         self.status = jax.jit(status_all)
         self.final = jax.jit(jax.vmap(task.final))
+        # the rows of a slice at ``slots`` (compaction: successive halving's survivors)
+        self.gather = jax.jit(
+            lambda tree, slots: jax.tree_util.tree_map(lambda v: jnp.take(v, slots, axis=0), tree),
+            out_shardings=sharded)
 
     def abstract(self, tree: Any) -> Any:
         return jax.tree_util.tree_map(
@@ -207,28 +214,46 @@ class Programs:
         ``hparams``, compiled on first use.  The init program is traced first (its
         outputs' shapes are the chunk's inputs) and lowered, then compiled in a thread while
         this one traces the chunk program: XLA's compiler releases the GIL; tracing and
-        lowering need it, so both run here, one after the other."""
+        lowering need it, so both run here, one after the other.  One compile at a time:
+        a size asked for while :meth:`compile_ahead` compiles it waits for that one."""
         signature = self._signature(hparams)
-        if signature not in self._compiled:
-            hparams = self.abstract(hparams)
-            traced = self.init.trace(hparams)
-            init_lowered = traced.lower()
-            cpu = self.mesh.devices.flat[0].platform == "cpu"
-            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                init = pool.submit(_compile_with, init_lowered,
-                                   INIT_COMPILER_OPTIONS if cpu else None)
-                carry, rows = self.abstract(traced.out_info)
-                chunk_lowered = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1))
-                chunk = _compile_with(chunk_lowered, CHUNK_COMPILER_OPTIONS if cpu else None)
-                _CHUNK_COMPILES[0] += 1
-                size = next(iter(hparams.values())).shape[0]
-                init = init.result()
-                # the larger of the two programs' needs (init holds its draws and the carry)
-                estimates = [_bytes_per_config(program, size, self.mesh.devices.size)
-                             for program in (init, chunk)]
-                per_config = None if None in estimates else max(estimates)
-                self._compiled[signature] = (init, chunk, traced.out_info, per_config)
+        with self._compiling:
+            return self._compiled.get(signature) or self._compile_new(signature, hparams)
+
+    def _compile_new(self, signature: tuple, hparams: dict) -> tuple:
+        """:meth:`_compile` of a signature not compiled yet (holding the lock)."""
+        hparams = self.abstract(hparams)
+        traced = self.init.trace(hparams)
+        init_lowered = traced.lower()
+        cpu = self.mesh.devices.flat[0].platform == "cpu"
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            init = pool.submit(_compile_with, init_lowered,
+                               INIT_COMPILER_OPTIONS if cpu else None)
+            carry, rows = self.abstract(traced.out_info)
+            chunk_lowered = self.chunk.lower(carry, rows, hparams, np.int32(0), np.int32(1))
+            chunk = _compile_with(chunk_lowered, CHUNK_COMPILER_OPTIONS if cpu else None)
+            _CHUNK_COMPILES[0] += 1
+            size = next(iter(hparams.values())).shape[0]
+            init = init.result()
+            # the larger of the two programs' needs (init holds its draws and the carry)
+            estimates = [_bytes_per_config(program, size, self.mesh.devices.size)
+                         for program in (init, chunk)]
+            per_config = None if None in estimates else max(estimates)
+            self._compiled[signature] = (init, chunk, traced.out_info, per_config)
         return self._compiled[signature]
+
+    def compile_ahead(self, hparams: dict, sizes: Sequence[int]) -> concurrent.futures.Future:
+        """Compile the programs for slices of ``sizes`` configurations (shaped like
+        ``hparams`` otherwise) in a thread, largest first, while this one runs chunks:
+        successive halving's compacted sizes are known before its rungs.  The thread's
+        compiles are those a later :meth:`compiled_chunk` would make; its errors are
+        left to that call."""
+        shapes = [{k: jax.ShapeDtypeStruct((size,) + tuple(v.shape[1:]), v.dtype)
+                   for k, v in hparams.items()} for size in sorted(sizes, reverse=True)]
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(lambda: [self._compile(shape) for shape in shapes])
+        pool.shutdown(wait=False)
+        return future
 
 
 def _compile_with(lowered, options: Optional[dict]):
@@ -296,14 +321,21 @@ def free_memory(devices: Sequence[Any]) -> Optional[int]:
         return None
 
 
-def run_slice(programs: Programs, part: Slice, *, chunk_seconds: float, checkpoint: Callable,
-               resume: Optional[dict], progress: Callable) -> tuple:
-    """Run one slice to the end: ``(status, rows, final metrics, timings)``, host arrays.
+class Running(NamedTuple):
+    """A slice's state between chunks: the carry and rows (on the devices), the next
+    evaluation block to run, the chunk length in blocks, and the status after the last
+    chunk (host arrays; None before the first)."""
 
-    ``timings``: seconds spent in ``init`` (compile and run), compiling the chunk
-    program (0 when an earlier slice of this size did), running chunks, and reading the
-    final metrics (compile and run)."""
-    timings = {}
+    carry: Any
+    rows: Any
+    next_block: int
+    blocks_per_chunk: int = 1
+    status: Optional[tuple] = None
+
+
+def start_slice(programs: Programs, part: Slice, resume: Optional[dict], timings: dict) -> Running:
+    """A slice's state from its ``init`` program, or from a checkpoint (``resume``); its
+    chunk program compiled.  Adds ``init_seconds`` and ``compile_seconds`` to ``timings``."""
     started = time.perf_counter()
     init = programs.compiled_init(part.hparams)
     if resume is not None:
@@ -316,22 +348,41 @@ def run_slice(programs: Programs, part: Slice, *, chunk_seconds: float, checkpoi
         carry, rows = init(part.hparams)
         next_block = 0
     jax.block_until_ready(carry)
-    timings["init_seconds"] = time.perf_counter() - started
+    _add(timings, "init_seconds", time.perf_counter() - started)
     started = time.perf_counter()
-    chunk = programs.compiled_chunk(part.hparams)
-    timings["compile_seconds"] = time.perf_counter() - started
-    timings["run_seconds"] = 0.0
-    blocks_per_chunk = 1
+    programs.compiled_chunk(part.hparams)
+    _add(timings, "compile_seconds", time.perf_counter() - started)
+    return Running(carry, rows, next_block)
+
+
+def _add(timings: dict, key: str, value: float) -> None:
+    timings[key] = timings.get(key, 0) + value
+
+
+def run_chunks(programs: Programs, part: Slice, state: Running, *, until: int,
+               chunk_seconds: float, checkpoint: Callable, progress: Callable,
+               timings: dict) -> Running:
+    """Chunks of about ``chunk_seconds`` from ``state`` up to evaluation block ``until``
+    (its row evaluated), or until no configuration is left training.  Adds
+    ``run_seconds`` and ``config_steps`` (steps times the slice's padded size) to
+    ``timings``."""
+    started = time.perf_counter()
+    chunk = programs.compiled_chunk(part.hparams)  # a new size (a compacted slice) compiles
+    _add(timings, "compile_seconds", time.perf_counter() - started)
+    carry, rows, next_block, blocks_per_chunk, status = state
+    padded = len(part.num_steps)
     last_checkpoint = time.monotonic()
-    status = None  # (active, diverged, stop_step) after the last chunk
-    while next_block < programs.blocks:
-        n_blocks = min(blocks_per_chunk, programs.blocks - next_block)
+    _add(timings, "run_seconds", 0.0)
+    _add(timings, "config_steps", 0)
+    while next_block < until:
+        n_blocks = min(blocks_per_chunk, until - next_block)
         started = time.monotonic()
         carry, rows, status = chunk(carry, rows, part.hparams, np.int32(next_block),
                                     np.int32(n_blocks))
         status = active, diverged, stop_step = tuple(map(to_host, status))
         elapsed = time.monotonic() - started
-        timings["run_seconds"] += elapsed
+        _add(timings, "run_seconds", elapsed)
+        _add(timings, "config_steps", padded * n_blocks * programs.eval_every)
         next_block += n_blocks
         per_block = elapsed / n_blocks
         blocks_per_chunk = max(1, int(chunk_seconds / max(per_block, 1e-6)))
@@ -347,13 +398,35 @@ def run_slice(programs: Programs, part: Slice, *, chunk_seconds: float, checkpoi
             last_checkpoint = time.monotonic()
         if not alive.any():
             break
+    return Running(carry, rows, next_block, blocks_per_chunk, status)
+
+
+def finish_slice(programs: Programs, part: Slice, state: Running, timings: dict) -> tuple:
+    """``(status, rows, final metrics)`` of a slice's state, host arrays; adds
+    ``final_seconds`` to ``timings``."""
     started = time.perf_counter()
-    final = programs.final(carry, part.hparams)
+    final = programs.final(state.carry, part.hparams)
+    status = state.status
     if status is None:  # resumed after the last chunk: no chunk ran
-        status = tuple(map(to_host, programs.status(carry)))
-    host_rows = {k: to_host(v) for k, v in rows.items()}
-    timings["final_seconds"] = time.perf_counter() - started
-    return status, host_rows, {k: to_host(v) for k, v in final.items()}, timings
+        status = tuple(map(to_host, programs.status(state.carry)))
+    host_rows = {k: to_host(v) for k, v in state.rows.items()}
+    _add(timings, "final_seconds", time.perf_counter() - started)
+    return status, host_rows, {k: to_host(v) for k, v in final.items()}
+
+
+def run_slice(programs: Programs, part: Slice, *, chunk_seconds: float, checkpoint: Callable,
+               resume: Optional[dict], progress: Callable) -> tuple:
+    """Run one slice to the end: ``(status, rows, final metrics, timings)``, host arrays.
+
+    ``timings``: seconds spent in ``init`` (compile and run), compiling the chunk
+    program (0 when an earlier slice of this size did), running chunks, and reading the
+    final metrics (compile and run); ``config_steps``, the steps run times the slice's
+    padded size."""
+    timings: dict = {}
+    state = start_slice(programs, part, resume, timings)
+    state = run_chunks(programs, part, state, until=programs.blocks, chunk_seconds=chunk_seconds,
+                       checkpoint=checkpoint, progress=progress, timings=timings)
+    return (*finish_slice(programs, part, state, timings), timings)
 
 
 def make_slice(configs: list[dict], traced: Sequence[str], size: int, task: SweepTask,

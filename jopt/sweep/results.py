@@ -9,9 +9,12 @@ import numpy as np
 __all__ = ["assemble", "status_names", "summary_name"]
 
 
-def status_names(active: np.ndarray, diverged: np.ndarray) -> np.ndarray:
-    """``"diverged"``, ``"stopped_early"`` (inactive, not diverged) or ``"finished"``."""
-    return np.where(diverged, "diverged", np.where(active, "finished", "stopped_early"))
+def status_names(active: np.ndarray, diverged: np.ndarray, rung: Any = None) -> np.ndarray:
+    """``"diverged"``, ``"pruned"`` (successive halving stopped it at rung ``rung >= 0``),
+    ``"stopped_early"`` (inactive, not diverged) or ``"finished"``."""
+    pruned = np.zeros(np.shape(active), bool) if rung is None else np.asarray(rung) >= 0
+    return np.where(diverged, "diverged", np.where(
+        pruned, "pruned", np.where(active, "finished", "stopped_early")))
 
 
 SUMMARY_PREFIXES = {"last": "final", "best": "best", "polyak": "polyak", "ema": "ema"}
@@ -41,7 +44,9 @@ def assemble(results: list[dict], grid: Any):
         filled = np.isfinite(steps)
         last = np.where(filled.any(axis=1), filled.shape[1] - 1 - np.argmax(filled[:, ::-1], axis=1), 0)
         take = lambda values: values[np.arange(len(values)), last]
-        summary["status"] = status_names(active, diverged)
+        summary["status"] = status_names(active, diverged, part.get("rung"))
+        if "rung" in part:
+            summary["rung"] = np.asarray(part["rung"]).astype(np.int64)
         summary["diverged_step"] = np.where(diverged, stop_step, -1).astype(np.int64)
         summary["stop_step"] = np.asarray(stop_step).astype(np.int64)
         # steps trained: where training stopped (early, or diverged), else the last evaluation's

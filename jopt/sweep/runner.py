@@ -40,6 +40,7 @@ from jopt.sweep import schema
 from jopt.sweep.engine import (Programs, chunk_compiles, make_slice, mesh_for, per_config, plan_slices, run_slice,
                                slice_plan, slice_size_for, stack)
 from jopt.sweep.grid import Grid
+from jopt.sweep.halving import Halving, check_metric, rung_steps, run_halving
 from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
 from jopt.sweep.results import assemble
 from jopt.sweep.store import SweepResult
@@ -108,8 +109,13 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
         batch_strategy: str = "auto", chunk_seconds: float = 0.5,
         checkpoint_seconds: float = 30.0, quiet: Optional[bool] = None, overwrite: bool = False,
         devices: Optional[Sequence[Any]] = None, max_configs: Optional[int] = None,
-        memory_limit: Optional[float] = None, spec: Optional[dict] = None):
+        memory_limit: Optional[float] = None, spec: Optional[dict] = None,
+        halving: Optional[Halving] = None):
     """Train every configuration of ``grid`` with ``task``; see :mod:`jopt.sweep`.
+
+    ``halving``: successive halving (:class:`~jopt.sweep.halving.Halving`): at each rung
+    the worst configurations stop with status ``pruned`` and the survivors go on in a
+    smaller program; the rungs are in the manifest's ``halving``.
 
     A bucket runs in slices of at most ``max_configs`` configurations, fewer when its
     compiled chunk program's memory estimate for all of them exceeds ``memory_limit``
@@ -120,7 +126,8 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
         return _run(task, grid, budget=budget, out=out, static=static,
                     batch_strategy=batch_strategy, chunk_seconds=chunk_seconds,
                     checkpoint_seconds=checkpoint_seconds, quiet=quiet, overwrite=overwrite,
-                    devices=devices, max_configs=max_configs, memory_limit=memory_limit, spec=spec)
+                    devices=devices, max_configs=max_configs, memory_limit=memory_limit, spec=spec,
+                    halving=halving)
 
 
 @contextlib.contextmanager
@@ -157,7 +164,7 @@ class Bucket(NamedTuple):
     identity: Any = None
 
 
-def _check_inputs(grid: Any, budget: Any, batch_strategy: str) -> tuple:
+def _check_inputs(grid: Any, budget: Any, batch_strategy: str, halving: Any) -> tuple:
     if not isinstance(grid, Grid) and not hasattr(grid, "configs"):
         grid = Grid(grid)
     if not isinstance(budget, Budget):
@@ -165,6 +172,10 @@ def _check_inputs(grid: Any, budget: Any, batch_strategy: str) -> tuple:
     budget.check()
     if batch_strategy not in STRATEGIES:
         raise ValueError(f"batch_strategy must be one of {STRATEGIES}, got {batch_strategy!r}")
+    if halving is not None:
+        if not isinstance(halving, Halving):
+            raise ValueError(f"halving must be a jopt.sweep.Halving(...), got {halving!r}")
+        halving.check(budget.steps)
     return grid, budget
 
 
@@ -303,8 +314,8 @@ def _compile_plan(buckets: list, factory: TaskFactory, traced: list, strategy: s
 
 
 def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, checkpoint_seconds,
-         quiet, overwrite, devices, max_configs, memory_limit, spec):
-    grid, budget = _check_inputs(grid, budget, batch_strategy)           # 1
+         quiet, overwrite, devices, max_configs, memory_limit, spec, halving):
+    grid, budget = _check_inputs(grid, budget, batch_strategy, halving)  # 1
     factory = as_factory(task)
     configs = grid.configs()
     if quiet is None:
@@ -315,6 +326,9 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     buckets = _prepare(factory, configs, static_names, traced, strategy, budget)  # 3
     mesh = mesh_for(choose_devices(devices, buckets[0].task, len(configs)))        # 4
     buckets = _compile_plan(buckets, factory, traced, strategy, budget, mesh)      # 5
+    rungs = _rungs(buckets, traced, halving, budget)
+    if halving is not None:
+        spec = {**(spec or {}), "halving": halving._asdict()}
     spec = _spec(factory, grid, budget, strategy, static_names, buckets, spec)
     store = open_store(out, spec, overwrite)                                        # 6
     total_steps = sum(b.programs.blocks * budget.eval_every for b in buckets)
@@ -329,15 +343,34 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
                                max_configs=max_configs, memory_limit=memory_limit,
                                chunk_seconds=chunk_seconds,
                                checkpoint_seconds=checkpoint_seconds, grid=grid,
-                               done=results)
+                               done=results, halving=halving, rungs=rungs.get(bucket.number))
     bar.close()
     summary, curves = assemble(results, grid)                                       # 8
     timings["chunk_compiles"] = chunk_compiles() - compiles_before
+    extra = {} if halving is None else \
+        {"halving": {**halving._asdict(), "rungs": {str(k): v for k, v in rungs.items()}}}
     if store is None:
         return SweepResult(summary, curves, {"spec": spec, "timings": timings,
-                                             "slices": plans}, None)
-    store.update_manifest(timings=timings)
+                                             "slices": plans, **extra}, None)
+    store.update_manifest(timings=timings, **extra)
     return store.finish(summary, curves)
+
+
+def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budget) -> dict:
+    """Each bucket's rungs in steps (:func:`~jopt.sweep.halving.rung_steps` of its longest
+    budget); empty without halving.  A ``min_budget`` above a bucket's budget, or a metric
+    its task does not report, is refused."""
+    if halving is None:
+        return {}
+    rungs = {}
+    for bucket in buckets:
+        stacked = stack(bucket.configs, traced)
+        steps = int(np.max(per_config(bucket.program.num_steps, stacked, len(bucket.configs))))
+        halving.check(steps)
+        check_metric(halving, bucket.program, {k: v[0] for k, v in stacked.items()},
+                     budget.eval_every)
+        rungs[bucket.number] = rung_steps(halving, steps, budget.eval_every)
+    return rungs
 
 
 def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_devices: int,
@@ -364,7 +397,7 @@ def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_d
 
 def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, timings: dict, *,
                 out, max_configs, memory_limit, chunk_seconds, checkpoint_seconds, grid,
-                done: list) -> list:
+                done: list, halving: Optional[Halving] = None, rungs=None) -> list:
     """Every slice of one bucket: the results' parts, in the grid's order."""
     n_devices = mesh.devices.size
     size = len(bucket.configs)
@@ -388,16 +421,14 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
                                           slice_size)[:n]}
         if store is not None:  # the manifest maps the slice's checkpoint to its configs
             store.start_slice(name, bucket.indices[start:start + n], **per_config_values)
-        resume = store.load_checkpoint(name) if store is not None else None
-        if resume is not None:
-            resume = _unpack_checkpoint(resume)
-        if out is not None:
-            resume = resume_from_writer(resume, bucket.programs, part.hparams)
-        checkpoint = _checkpointer(store, name, checkpoint_seconds, gather=out is not None)
         bar.start_slice(part.size)
-        status, rows, final, slice_timings = run_slice(
-            bucket.programs, part, chunk_seconds=chunk_seconds, checkpoint=checkpoint,
-            resume=resume, progress=bar.update_from)
+        if halving is not None:
+            status, rows, final, rung, slice_timings = _halve_slice(
+                bucket.programs, part, name, store, halving, rungs, bar, chunk_seconds)
+        else:
+            status, rows, final, slice_timings = _run_plain_slice(
+                bucket.programs, part, name, store, bar, out=out, chunk_seconds=chunk_seconds,
+                checkpoint_seconds=checkpoint_seconds)
         for key, seconds in slice_timings.items():
             timings[key] = timings.get(key, 0.0) + seconds
         parts.append({
@@ -407,9 +438,61 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
             "final": {k: v[:n] for k, v in final.items()},
             "num_steps": part.num_steps[:n], **per_config_values,
         })
+        if halving is not None:
+            parts[-1]["rung"] = rung[:n]
         if store is not None:
             store.write_partial(*assemble(done + parts, grid))
     return parts
+
+
+def _run_plain_slice(programs, part, name: str, store, bar, *, out, chunk_seconds: float,
+                     checkpoint_seconds: float) -> tuple:
+    """A slice without halving, resumed from its checkpoint if it has one:
+    :func:`~jopt.sweep.engine.run_slice`'s ``(status, rows, final, timings)``."""
+    resume = store.load_checkpoint(name) if store is not None else None
+    if resume is not None:
+        resume = _unpack_checkpoint(resume)
+    if out is not None:
+        resume = resume_from_writer(resume, programs, part.hparams)
+    checkpoint = _checkpointer(store, name, checkpoint_seconds, gather=out is not None)
+    return run_slice(programs, part, chunk_seconds=chunk_seconds, checkpoint=checkpoint,
+                     resume=resume, progress=bar.update_from)
+
+
+HALVED = "halved/"
+"""The prefix of a halved slice's checkpoint arrays: its results, saved once it is done."""
+
+
+def _halve_slice(programs, part, name: str, store, halving: Halving, rungs: list, bar,
+                 chunk_seconds: float) -> tuple:
+    """A slice with successive halving: ``(status, rows, final, rung, timings)``.  A slice
+    halved to the end by an earlier run is read from its checkpoint (one process only:
+    under ``jax.distributed`` it is trained again); one that was not is trained from the
+    start (a killed run saved nothing of it)."""
+    saved = store.load_checkpoint(name) if store is not None and jax.process_count() == 1 else None
+    if saved is not None and f"{HALVED}rung" in saved:
+        return (*_unpack_halved(saved), {})
+    timings: dict = {}
+    status, rows, final, rung = run_halving(programs, part, halving, rungs,
+                                            chunk_seconds=chunk_seconds,
+                                            progress=bar.update_from, timings=timings)
+    if store is not None:
+        arrays = {f"{HALVED}status/{i}": np.asarray(s) for i, s in enumerate(status)}
+        arrays.update({f"{HALVED}rows/{k}": v for k, v in rows.items()})
+        arrays.update({f"{HALVED}final/{k}": v for k, v in final.items()})
+        arrays[f"{HALVED}rung"] = rung
+        store.save_checkpoint(name, arrays)
+    return status, rows, final, rung, timings
+
+
+def _unpack_halved(arrays: dict) -> tuple:
+    """``(status, rows, final, rung)`` of a halved slice's checkpoint."""
+    def part(kind):
+        prefix = f"{HALVED}{kind}/"
+        return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    status = part("status")
+    return (tuple(status[str(i)] for i in range(3)), part("rows"), part("final"),
+            arrays[f"{HALVED}rung"])
 
 
 def _checkpointer(store, name: str, every: float, gather: bool) -> Callable:

@@ -32,8 +32,9 @@ configuration of a started slice with its curves up to the checkpoint and status
 
 Columns.  ``summary``: ``config`` (int id, the position in ``Grid.configs()``), one
 column per grid axis, ``status`` (one of :data:`STATUSES`), ``diverged_step`` (-1 if
-none), and metrics named ``final_<metric>`` and ``best_<metric>`` (e.g.
-``final_val_loss``, ``best_val_loss``).  ``curves``: :data:`CURVE_COLUMNS`.
+none), with successive halving ``rung`` (where a ``pruned`` one stopped; -1), and
+metrics named ``final_<metric>`` and ``best_<metric>`` (e.g. ``final_val_loss``,
+``best_val_loss``).  ``curves``: :data:`CURVE_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 SPEC_VERSION = 1
-STATUSES = ("finished", "diverged", "stopped_early", "running")
+STATUSES = ("finished", "diverged", "stopped_early", "pruned", "running")
 CURVE_COLUMNS = ("config", "step", "epoch", "examples", "train_loss", "val_loss", "val_accuracy",
                  "batch_loss")
 MANIFEST, SUMMARY, CURVES, CHECKPOINTS = ("manifest.json", "summary.parquet", "curves.parquet",
@@ -520,7 +521,7 @@ def _read_checkpoint(out: Path, manifest: Mapping, bucket: str, prefix: str = ""
 # Results
 # ----------------------------------------------------------------------------
 
-_NOT_AXES = {"config", "status", "diverged_step", "steps", "stop_step", "best_step"}
+_NOT_AXES = {"config", "status", "diverged_step", "steps", "stop_step", "best_step", "rung"}
 
 
 class SweepResult:

@@ -1,0 +1,292 @@
+"""Successive halving inside the sweep's program (issue 19, item 2): the rungs keep the
+best 1/eta by the plain sweep's curves, survivors equal a plain sweep, compaction
+compiles once per rung size and costs fewer configuration-steps, resume, bad input."""
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jopt.sweep as sweep
+from jopt.sweep import halving as halving_module
+from jopt.sweep.config import ConfigError, parse_config
+
+pytest.importorskip("pandas")
+pytest.importorskip("pyarrow")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RATES = [float(v) for v in sweep.logspace(1e-3, 30.0, 12)]
+BUDGET = sweep.Budget(steps=60, eval_every=10)
+HALVING = sweep.Halving(min_budget=7, eta=3)  # rungs at 10 (7 rounded up), 30 (21), then 60
+RUNGS = [10, 30, 60]
+
+
+def grid(rates=RATES):
+    return sweep.Grid(learning_rate=rates, batch_size=[16], seed=[0])
+
+
+@pytest.fixture(scope="module")
+def task():
+    return sweep.builtin_task(model="linear", dataset="iris", optimizer="sgd")
+
+
+@pytest.fixture(scope="module")
+def runs(task):
+    """The halved sweep (first, with no compiled program cached) and the plain one."""
+    sweep.clear_cache()
+    halved = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, quiet=True)
+    plain = sweep.run(task, grid(), budget=BUDGET, quiet=True)
+    return halved, plain
+
+
+def expected_rungs(curves, eta, rungs=RUNGS):
+    """Successive halving replayed on a plain sweep's val_loss curves: per rung, the
+    configurations pruned there, and the survivors at the end."""
+    still_in = list(curves.columns)
+    pruned = []
+    for step in rungs[:-1]:
+        values = curves.loc[step, still_in].to_numpy()
+        ranked = sorted(range(len(still_in)),
+                        key=lambda i: (not np.isfinite(values[i]), values[i], still_in[i]))
+        keep = max(1, math.floor(len(still_in) / eta))
+        kept = sorted(still_in[i] for i in ranked[:keep])
+        pruned.append(sorted(set(still_in) - set(kept)))
+        still_in = kept
+    return pruned, still_in
+
+
+def test_each_rung_keeps_the_best_third_by_the_plain_curves(runs):
+    halved, plain = runs
+    summary = halved.to_pandas()
+    pruned, survivors = expected_rungs(plain.curves("val_loss"), HALVING.eta)
+    assert [len(p) for p in pruned] == [8, 3] and len(survivors) == 1
+    for rung, configs in enumerate(pruned):
+        chosen = summary[summary.rung == rung]
+        assert sorted(chosen.config) == configs
+        assert set(chosen.status) == {"pruned"}
+        assert set(chosen.steps) == {RUNGS[rung]}
+    finished = summary[summary.status == "finished"]
+    assert list(finished.config) == survivors and set(finished.rung) == {-1}
+    assert halved.manifest["halving"]["rungs"] == {"0": RUNGS}
+
+
+def test_pruned_curves_end_at_their_rung_and_agree_with_the_plain_sweep(runs):
+    halved, plain = runs
+    summary = halved.to_pandas()
+    curves, full = halved.curves("val_loss"), plain.curves("val_loss")
+    for config, rung in zip(summary.config, summary.rung):
+        curve = curves[config].dropna()
+        if rung >= 0:
+            assert curve.index.max() == RUNGS[rung]
+        np.testing.assert_allclose(curve.to_numpy(), full[config].loc[curve.index].to_numpy(),
+                                   rtol=1e-5)
+
+
+def test_survivors_equal_a_plain_sweep_of_them(runs, task):
+    halved, _ = runs
+    summary = halved.to_pandas()
+    finished = summary[summary.status == "finished"]
+    alone = sweep.run(task, grid(list(finished.learning_rate)), budget=BUDGET, quiet=True)
+    mine = finished.reset_index(drop=True)
+    theirs = alone.to_pandas()
+    for column in ("final_val_loss", "final_train_loss", "best_val_loss", "final_val_accuracy"):
+        np.testing.assert_allclose(mine[column], theirs[column], rtol=1e-5, err_msg=column)
+    np.testing.assert_allclose(halved.curves("val_loss")[mine.config[0]].to_numpy(),
+                               alone.curves("val_loss")[0].to_numpy(), rtol=1e-5)
+
+
+def test_compaction_compiles_once_per_rung_size_and_costs_fewer_steps(runs, task):
+    halved, plain = runs
+    # 12 configurations, then 4 (next power of two >= 4), then 1
+    assert halved.manifest["timings"]["chunk_compiles"] == 3
+    assert plain.manifest["timings"]["chunk_compiles"] == 0  # the 12-configuration program
+    steps = halved.manifest["timings"]["config_steps"]
+    assert steps == 12 * 10 + 4 * 20 + 1 * 30
+    assert steps < plain.manifest["timings"]["config_steps"] == 12 * 60
+    before = sweep.chunk_compiles()
+    again = sweep.run(task, grid([r * 1.1 for r in RATES]), budget=BUDGET, halving=HALVING,
+                      quiet=True)
+    assert sweep.chunk_compiles() == before  # other values, the same sizes: no compile
+    assert (again.to_pandas().status == "pruned").sum() == 11
+
+
+def test_halving_by_two_pads_the_compacted_slices(runs, task):
+    """eta = 2: 12 configurations, then 6 in a slice of 8, 3 in 4, 1: the padding
+    (copies of the last survivor) changes nothing."""
+    _, plain = runs
+    halving = sweep.Halving(min_budget=10, eta=2)
+    rungs = [10, 20, 40, 60]
+    halved = sweep.run(task, grid(), budget=BUDGET, halving=halving, quiet=True)
+    assert halved.manifest["halving"]["rungs"] == {"0": rungs}
+    assert halved.manifest["timings"]["config_steps"] == 12 * 10 + 8 * 10 + 4 * 20 + 1 * 20
+    summary = halved.to_pandas()
+    pruned, survivors = expected_rungs(plain.curves("val_loss"), 2, rungs)
+    assert [len(p) for p in pruned] == [6, 3, 2]
+    for rung, configs in enumerate(pruned):
+        assert sorted(summary.config[summary.rung == rung]) == configs
+    finished = summary[summary.status == "finished"]
+    assert list(finished.config) == survivors
+    np.testing.assert_allclose(finished.final_val_loss,
+                               plain.to_pandas().final_val_loss[survivors], rtol=1e-5)
+
+
+def test_rungs_survivors_and_sizes():
+    assert halving_module.rung_steps(sweep.Halving(min_budget=7, eta=3), 80, 10) == [10, 30, 70, 80]
+    assert halving_module.rung_steps(sweep.Halving(min_budget=10, eta=2), 100, 25) == [25, 50, 100]
+    assert halving_module.rung_steps(sweep.Halving(min_budget=5, eta=1.5), 20, 5) == [5, 10, 15, 20]
+    values = np.array([0.3, np.nan, 0.1, 0.3, 0.05, 0.2])
+    diverged = np.array([False, True, False, False, True, False])
+    # 0.05 diverged and NaN last; 0.3 tied: the lower index first
+    assert list(halving_module.survivors(values, diverged, 2, "min")) == [0, 2, 5]
+    assert list(halving_module.survivors(values, diverged, 3, "max")) == [0, 3]
+    assert list(halving_module.survivors(values[:2], diverged[:2], 3, "min")) == [0]
+    assert halving_module.compact_size(4, 1, 12) == 4
+    assert halving_module.compact_size(5, 1, 12) == 8
+    assert halving_module.compact_size(9, 1, 12) == 12
+    assert halving_module.compact_size(3, 2, 16) == 4
+    assert halving_module.compact_size(1, 2, 16) == 2
+
+
+def test_resume_reads_a_halved_slice_and_recomputes_a_missing_one(runs, task, tmp_path):
+    halved, _ = runs
+    out = tmp_path / "run"
+    first = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
+    checkpoints = list((out / "checkpoints").glob("*.npz"))
+    assert len(checkpoints) == 1
+    again = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
+    assert again.manifest["timings"].get("config_steps", 0) == 0  # read, not trained
+    checkpoints[0].unlink()  # as if killed while the slice was halved: it trains again
+    with pytest.warns(RuntimeWarning, match="missing"):
+        third = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
+    assert third.manifest["timings"]["config_steps"] == halved.manifest["timings"]["config_steps"]
+    for result in (first, again, third, sweep.load(str(out))):
+        frame = result.to_pandas()
+        assert list(frame.status) == list(halved.to_pandas().status)
+        assert list(frame.rung) == list(halved.to_pandas().rung)
+        np.testing.assert_allclose(frame.final_val_loss, halved.to_pandas().final_val_loss,
+                                   rtol=1e-5)
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"eta": 1}, "halving.eta must be a number > 1, got 1"),
+    ({"eta": 0.5}, "halving.eta must be a number > 1, got 0.5"),
+    ({"min_budget": 0}, "halving.min_budget must be a positive integer"),
+    ({"min_budget": 61}, "halving.min_budget = 61 is larger than the budget (60 steps)"),
+    ({"mode": "lowest"}, "halving.mode must be 'min' or 'max'"),
+    ({"brackets": 2}, "halving.brackets = 2"),
+])
+def test_bad_halving_is_one_line_naming_the_field(task, changes, expected):
+    with pytest.raises(ValueError) as error:
+        sweep.run(task, grid(), budget=BUDGET, halving=HALVING._replace(**changes), quiet=True)
+    assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+CONFIG = {"task": {"model": "linear", "dataset": "iris", "optimizer": "sgd"},
+          "grid": {"learning_rate": [0.1, 1.0], "batch_size": [16]},
+          "budget": {"steps": 80, "eval_every": 10}}
+
+
+@pytest.mark.parametrize("table, expected", [
+    ({"halving": {"min_budget": 10, "eta": 1}}, "[search] halving.eta must be a number > 1, got 1"),
+    ({"halving": {"min_budget": 100}},
+     "[search] halving.min_budget = 100 is larger than the budget ([budget] steps = 80)"),
+    ({"halving": {"min_budget": 10, "etta": 2}}, "unknown key 'etta' in [search] halving; did you mean 'eta'?"),
+    ({"halving": {"eta": 3}}, "[search] halving.min_budget is missing"),
+    ({"halving": {"min_budget": 10, "mode": "mx"}}, "[search] halving.mode = 'mx': unknown mode"),
+    ({"halving": 10}, "[search] halving must be a table"),
+])
+def test_bad_halving_config_is_one_line(table, expected):
+    with pytest.raises(ConfigError) as error:
+        parse_config({**CONFIG, "search": table})
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+
+
+def test_halving_config_parses_beside_a_sampler():
+    config = parse_config({**CONFIG, "search": {"halving": {"min_budget": 20, "eta": 2,
+                                                            "metric": "val_accuracy",
+                                                            "mode": "max"}}})
+    assert config.options["halving"] == sweep.Halving(min_budget=20, eta=2,
+                                                      metric="val_accuracy", mode="max")
+    sampled = parse_config({"task": CONFIG["task"], "budget": CONFIG["budget"],
+                            "grid": {"learning_rate": {"loguniform": [1e-3, 1.0]},
+                                     "batch_size": [16]},
+                            "search": {"kind": "sobol", "n": 4, "halving": {"min_budget": 10}}})
+    assert sampled.options["halving"].min_budget == 10 and len(sampled.grid.configs()) == 4
+
+
+def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[task]\nmodel = "linear"\ndataset = "iris"\noptimizer = "sgd"\n'
+                    '[grid]\nlearning_rate = [0.1]\nbatch_size = [16]\n'
+                    '[budget]\nsteps = 80\n[search]\nhalving = { min_budget = 10, eta = 1 }\n')
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "jopt", "sweep", str(path), "--out",
+                           str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jopt: error: "), done.stderr
+    assert lines[0].endswith("[search] halving.eta must be a number > 1, got 1")
+    assert sorted(os.listdir(tmp_path)) == ["bad.toml"]
+
+
+def test_plot_sweep_draws_the_rungs(runs, task, tmp_path):
+    pytest.importorskip("matplotlib")
+    from jopt.plot import PlotSkipped, plot_rungs, plot_sweep
+    sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(tmp_path), quiet=True)
+    written = plot_sweep(tmp_path, quiet=True)
+    assert tmp_path / "rungs.png" in written
+    assert (tmp_path / "rungs.png").stat().st_size > 1000
+    with pytest.raises(PlotSkipped, match="no successive halving"):
+        plot_rungs(runs[1], tmp_path / "none.png")
+
+
+def test_planned_sizes_are_the_compacted_sizes():
+    assert halving_module.planned_sizes(12, 3, 2, 1, 12) == [4, 1]
+    assert halving_module.planned_sizes(12, 2, 3, 1, 12) == [8, 4, 1]
+    assert halving_module.planned_sizes(81, 3, 3, 1, 81) == [32, 16, 4]
+    assert halving_module.planned_sizes(3, 3, 4, 2, 4) == [2]
+
+
+def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
+    with pytest.raises(sweep.TaskError, match="halving.metric = 'val_f1'.*val_loss"):
+        sweep.run(task, grid(), budget=BUDGET, halving=HALVING._replace(metric="val_f1"),
+                  out=str(tmp_path / "out"), quiet=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_halving_interrupted_mid_slice_resumes_to_the_uninterrupted_results(runs, task, tmp_path,
+                                                                            monkeypatch):
+    """Three slices of 4 (``max_configs``), each halved on its own; the run stops while the
+    second slice is being halved (after its first rung).  The rerun reads the first slice
+    from its checkpoint, trains the second from its start and the third: the results
+    equal an uninterrupted run's."""
+    options = dict(budget=BUDGET, halving=HALVING, max_configs=4, quiet=True)
+    whole = sweep.run(task, grid(), **options)
+    compact = halving_module._compact
+    calls = []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return compact(*args)
+
+    monkeypatch.setattr(halving_module, "_compact", interrupted)
+    out = str(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(task, grid(), out=out, **options)
+    monkeypatch.setattr(halving_module, "_compact", compact)
+    partial = sweep.load(out).to_pandas()
+    assert list(partial.config) == [0, 1, 2, 3]
+    resumed = sweep.run(task, grid(), out=out, **options)
+    assert resumed.manifest["timings"]["config_steps"] == 2 * (4 * 10 + 1 * 50)
+    for frame, expected in ((resumed.to_pandas(), whole.to_pandas()),
+                            (resumed.curves_frame, whole.curves_frame)):
+        pd = pytest.importorskip("pandas")
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True),
+                                      expected.reset_index(drop=True), check_dtype=False)
+    assert (whole.to_pandas().status == "finished").sum() == 3  # one per slice
