@@ -4,7 +4,10 @@ Function and argument names are optax's, so switching is a change of import.  Th
 defaults are the published rules, which optax and ``torch.optim`` implement; where
 the two disagree (Adagrad's first accumulator and epsilon, RMSprop's epsilon) jopt
 takes torch's and the decks' choice, and the optax setting is one argument away.
-The README's table lists every default beside optax's and torch's.
+For optax's other optimizers (``OPTAX_ALIASES``) the default is optax's rule, and where
+torch writes the method otherwise (NAdam's momentum schedule, RAdam's and AMSGrad's
+corrections, Rprop's timing) torch's is a named option.  The README's table lists every
+default beside optax's and torch's.
 
 Structural choices (``momentum=None``, ``weight_decay=None``, ``nesterov``, the
 convention flags) select which transforms are chained; every number, ``0``

@@ -965,10 +965,7 @@ def scale_by_belief(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-16, eps_root: 
         s_t = b2 s_{t-1} + (1 - b2) |g_t - m_t|² + eps_root
         u_t = (m_t / (1 - b1^t)) / (sqrt(s_t / (1 - b2^t)) + eps)
     """
-    check_unit_interval("b1", b1)
-    check_unit_interval("b2", b2)
-    check_positive("eps", eps)
-    check_nonnegative("eps_root", eps_root)
+    _check_adam(b1, b2, eps, eps_root)
 
     def init(params):
         return ScaleByBeliefState(zero_count(), tree_zeros_like(params), _real_full_like(params))

@@ -333,7 +333,9 @@ CONFIGS = [
     C(J.rprop, lambda h: J.rprop(**h, lagged=False), *rprop_params, rprop_min_step, steps=6,
       variant="torch"),
     C(J.sm3, lambda h: J.sm3(**h), lr, P("momentum", DECAYS, 0.6)),
-    C(J.adafactor, lambda h: J.adafactor(**h), lr, P("decay_rate", (0.5, 0.8, 1.0, 1.5), 0.8),
+    # dtype_momentum=None keeps the momentum in the parameters' dtype: its float32 default
+    # would make the float64 finite difference a float32 one.
+    C(J.adafactor, lambda h: J.adafactor(**h, dtype_momentum=None), lr, P("decay_rate", (0.5, 0.8, 1.0, 1.5), 0.8),
       P("decay_offset", (-3, -2, -1, 0), -1.5), P("clipping_threshold", (0.25, 0.5, 0.75, 4.0), 0.5),
       P("momentum", DECAYS, 0.6), P("weight_decay_rate", (0.0, 0.1, 0.3, 0.5), 0.3),
       P("eps", (1e-30, 1e-3, 0.1, 1.0), 0.1)),
