@@ -506,12 +506,19 @@ def _add_penalty_gradient(name: str, weight: ScalarOrSchedule,
     """``u = g + weight * direction(params)`` on the leaves ``mask`` keeps (all by default);
     ``weight`` a number or a schedule read at the chain's count."""
     scheduled = callable(weight)  # only then a count: a state like optax's
+    # A Python literal 0 adds nothing: skip it, so that the program does not read the
+    # params for it (optax skips it too).  Not a branch on a hyperparameter's value in
+    # the sense of DESIGN.md: the result is the same (for finite params), and a traced or
+    # array 0 is computed like any other value.
+    literal_zero = isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight == 0
 
     def init(params):
         del params
         return ScaleByScheduleState(zero_count()) if scheduled else EmptyState()
 
     def update(updates, state, params=None, *, count=None):
+        if literal_zero:
+            return updates, state
         _require_params(name, params)
         check_same_structure("updates", updates, params, "params")
         step = _step(state.count, count) if scheduled else None
@@ -1481,12 +1488,12 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Any = 0.8, step_off
         def leaf(p):
             dims = _factored_dims(p.shape, factored, min_dim_size_to_factor)
             dtype = _real_dtype(p.dtype)
-            placeholder = jnp.zeros((1,), dtype)
+            placeholder = functools.partial(jnp.zeros, (1,), dtype)  # a new buffer each
             if dims is None:
-                return placeholder, placeholder, jnp.zeros(p.shape, dtype)
+                return placeholder(), placeholder(), jnp.zeros(p.shape, dtype)
             d1, d0 = dims
             return (jnp.zeros(np.delete(p.shape, d0), dtype), jnp.zeros(np.delete(p.shape, d1), dtype),
-                    placeholder)
+                    placeholder())
         states = [leaf(p) for p in jax.tree_util.tree_leaves(params)]
         tree_def = jax.tree_util.tree_structure(params)
         rows, cols, full = ([jax.tree_util.tree_unflatten(tree_def, [s[i] for s in states])]
