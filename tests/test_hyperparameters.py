@@ -541,6 +541,17 @@ def test_every_public_hyperparameter_has_a_row():
     assert set(EXCLUDED) <= seen, set(EXCLUDED) - seen
 
 
+def test_the_optimizers_table_lists_exactly_the_traced_arguments():
+    """``jopt.optimizers.HYPERPARAMETERS`` (the sweep's grid keys) names, for every
+    optimizer in ``jopt.optimizers.__all__``, exactly the arguments this file traces."""
+    from jopt import optimizers
+    names = [n for n in optimizers.__all__ if inspect.isfunction(getattr(optimizers, n))]
+    assert sorted(optimizers.HYPERPARAMETERS) == sorted(names)
+    for name in names:
+        traced = {row.param.name for row in ROWS if row.config.factory.__name__ == name}
+        assert set(optimizers.HYPERPARAMETERS[name]) == traced, name
+
+
 # ----------------------------------------------------------------------------
 # The three checks
 # ----------------------------------------------------------------------------
