@@ -456,7 +456,8 @@ def adafactor(learning_rate: Optional[ScalarOrSchedule] = None, min_dim_size_to_
               decay_rate: Any = 0.8, decay_offset: Any = 0,
               multiply_by_parameter_scale: bool = True,
               clipping_threshold: Optional[Any] = 1.0, momentum: Optional[Any] = None,
-              dtype_momentum: Any = jnp.float32, weight_decay_rate: Optional[ScalarOrSchedule] = None,
+              dtype_momentum: Any = jnp.float32,
+              weight_decay_rate: Optional[ScalarOrSchedule] = None,
               eps: Any = 1e-30, factored: bool = True,
               weight_decay_mask: Union[None, PyTree, Callable] = None) -> GradientTransformation:
     """Adafactor (Shazeer & Stern 2018, "Adaptive learning rates with sublinear memory cost")::
@@ -475,8 +476,10 @@ def adafactor(learning_rate: Optional[ScalarOrSchedule] = None, min_dim_size_to_
         check_unit_interval("momentum", momentum)  # the transforms' own names differ
     check_positive("eps", eps)
     check_finite("decay_offset", decay_offset)
-    return chain(scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor, eps),
-                 identity() if clipping_threshold is None else clip_by_block_rms(clipping_threshold),
+    return chain(scale_by_factored_rms(factored, decay_rate, decay_offset, min_dim_size_to_factor,
+                                       eps),
+                 identity() if clipping_threshold is None
+                 else clip_by_block_rms(clipping_threshold),
                  identity() if learning_rate is None
                  else scale_by_learning_rate(learning_rate, flip_sign=False),
                  scale_by_param_block_rms() if multiply_by_parameter_scale else identity(),

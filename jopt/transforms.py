@@ -188,14 +188,14 @@ def scale_by_schedule(step_size_fn: Callable[[jax.Array], Any]) -> GradientTrans
 
     def init(params):
         del params
-        return ScaleByScheduleState(zero_count())
+        return ScaleByScheduleState(count=zero_count())
 
     def update(updates, state, params=None, *, count=None):
         del params
         step = _step(state.count, count)
         factor = hyperparameter(step_size_fn(step))
         return (_map(lambda g: _like(factor * g, g), updates),
-                ScaleByScheduleState(safe_increment(step)))
+                ScaleByScheduleState(count=safe_increment(step)))
     return GradientTransformation(init, update)
 
 
@@ -240,7 +240,8 @@ def trace(decay: Any, nesterov: bool = False, accumulator_dtype: Any = None, *,
         check_schedule_or_nonnegative("learning_rate", learning_rate)
 
     def init(params):
-        return TraceState(zero_count(), tree_zeros_like(params, dtype=accumulator_dtype))
+        return TraceState(count=zero_count(),
+                          trace=tree_zeros_like(params, dtype=accumulator_dtype))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -255,7 +256,7 @@ def trace(decay: Any, nesterov: bool = False, accumulator_dtype: Any = None, *,
             new_updates = _map(lambda g, m: _like(rate * g + decay_ * m, g), updates, new_trace)
         else:
             new_updates = _map(_like, new_trace, updates)
-        return new_updates, TraceState(safe_increment(step), new_trace)
+        return new_updates, TraceState(count=safe_increment(step), trace=new_trace)
     return GradientTransformation(init, update)
 
 
@@ -271,7 +272,7 @@ def ema(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -> Gradi
     check_unit_interval("decay", decay)
 
     def init(params):
-        return EmaState(zero_count(), tree_zeros_like(params, dtype=accumulator_dtype))
+        return EmaState(count=zero_count(), ema=tree_zeros_like(params, dtype=accumulator_dtype))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -284,7 +285,7 @@ def ema(decay: Any, debias: bool = True, accumulator_dtype: Any = None) -> Gradi
                                new_ema, updates)
         else:
             new_updates = _map(_like, new_ema, updates)
-        return new_updates, EmaState(step, new_ema)
+        return new_updates, EmaState(count=step, ema=new_ema)
     return GradientTransformation(init, update)
 
 
@@ -317,7 +318,8 @@ def scale_by_adagrad(initial_accumulator_value: Any = 0.0, eps: Any = 1e-10,
     check_positive("eps", eps)
 
     def init(params):
-        return ScaleByAdagradState(_real_full_like(params, initial_accumulator_value))
+        return ScaleByAdagradState(
+            sum_of_squares=_real_full_like(params, initial_accumulator_value))
 
     def update(updates, state, params=None):
         del params
@@ -332,7 +334,7 @@ def scale_by_adagrad(initial_accumulator_value: Any = 0.0, eps: Any = 1e-10,
             if eps_in_sqrt:
                 factor = jnp.where(s > 0, factor, 0.0)
             return _like(factor * g, g)
-        return _map(scaled, updates, sums), ScaleByAdagradState(sums)
+        return _map(scaled, updates, sums), ScaleByAdagradState(sum_of_squares=sums)
     return GradientTransformation(init, update)
 
 
@@ -370,7 +372,7 @@ def scale_by_rms(decay: Any = 0.9, eps: Any = 1e-8, initial_scale: Any = 0.0,
     def init(params):
         nu = _real_full_like(params, initial_scale)
         mu = tree_zeros_like(params) if centered else ()
-        return ScaleByRmsState(zero_count(), mu, nu)
+        return ScaleByRmsState(count=zero_count(), mu=mu, nu=nu)
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -399,7 +401,7 @@ def scale_by_rms(decay: Any = 0.9, eps: Any = 1e-8, initial_scale: Any = 0.0,
             return _like(g * _inverse_root(v, eps_, eps_in_sqrt), g)
 
         new_updates = (_map(scaled, updates, nu, mu) if centered else _map(scaled, updates, nu))
-        return new_updates, ScaleByRmsState(safe_increment(step), mu, nu)
+        return new_updates, ScaleByRmsState(count=safe_increment(step), mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -460,8 +462,8 @@ def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: Any
     _check_adam(b1, b2, eps, eps_root)
 
     def init(params):
-        return ScaleByAdamState(zero_count(), tree_zeros_like(params, dtype=mu_dtype),
-                                _real_full_like(params))
+        return ScaleByAdamState(count=zero_count(), mu=tree_zeros_like(params, dtype=mu_dtype),
+                                nu=_real_full_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -482,7 +484,7 @@ def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: Any
                     m = b1_ * m + (1 - b1_) * g
             return _like(_adam_ratio(m, v, eps_, eps_root_), g)
 
-        return _map(scaled, updates, mu, nu), ScaleByAdamState(step, mu, nu)
+        return _map(scaled, updates, mu, nu), ScaleByAdamState(count=step, mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -514,7 +516,7 @@ def _add_penalty_gradient(name: str, weight: ScalarOrSchedule,
 
     def init(params):
         del params
-        return ScaleByScheduleState(zero_count()) if scheduled else EmptyState()
+        return ScaleByScheduleState(count=zero_count()) if scheduled else EmptyState()
 
     def update(updates, state, params=None, *, count=None):
         if literal_zero:
@@ -527,7 +529,7 @@ def _add_penalty_gradient(name: str, weight: ScalarOrSchedule,
         if mask is not None:
             penalized = _map(lambda keep, d, g: d if keep else g,
                              _mask_tree(mask, params), penalized, updates)
-        return penalized, (ScaleByScheduleState(safe_increment(step)) if scheduled else state)
+        return penalized, (ScaleByScheduleState(count=safe_increment(step)) if scheduled else state)
     return GradientTransformation(init, update)
 
 
@@ -645,7 +647,7 @@ def average_iterates(decay: Any = None, start: Any = 0,
     check_nonnegative("start", start)
 
     def init(params):
-        return AverageState(zero_count(), tree_cast(params, accumulator_dtype))
+        return AverageState(count=zero_count(), average=tree_cast(params, accumulator_dtype))
 
     def update(updates, state, params=None, *, count=None):
         _require_params("average_iterates", params)
@@ -659,7 +661,7 @@ def average_iterates(decay: Any = None, start: Any = 0,
             weight = jnp.where(t <= start_, 1.0, 1 - hyperparameter(decay))
         average = _map(lambda a, p, u: _like(a + weight * (_upcast(p + u, weight.dtype) - a), a),
                        state.average, params, updates)
-        return updates, AverageState(step, average)
+        return updates, AverageState(count=step, average=average)
     return GradientTransformation(init, update)
 
 
@@ -790,8 +792,8 @@ def scale_by_amsgrad(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: 
     _check_adam(b1, b2, eps, eps_root)
 
     def init(params):
-        return ScaleByAmsgradState(zero_count(), tree_zeros_like(params, dtype=mu_dtype),
-                                   _real_full_like(params), _real_full_like(params))
+        return ScaleByAmsgradState(count=zero_count(), mu=tree_zeros_like(params, dtype=mu_dtype),
+                                   nu=_real_full_like(params), nu_max=_real_full_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -817,7 +819,7 @@ def scale_by_amsgrad(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: 
             return _like(_adam_ratio(m, v, eps_, eps_root_), g)
 
         return (_map(scaled, updates, mu, nu_max),
-                ScaleByAmsgradState(step, mu, nu, nu_max))
+                ScaleByAmsgradState(count=step, mu=mu, nu=nu, nu_max=nu_max))
     return GradientTransformation(init, update)
 
 
@@ -837,7 +839,8 @@ def scale_by_adamax(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, *,
     check_positive("eps", eps)
 
     def init(params):
-        return ScaleByAdamState(zero_count(), tree_zeros_like(params), _real_full_like(params))
+        return ScaleByAdamState(count=zero_count(), mu=tree_zeros_like(params),
+                                nu=_real_full_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -852,7 +855,7 @@ def scale_by_adamax(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, *,
         new_updates = _map(lambda g, m, u: _like(_corrected_mean(m, g, b1_, step, False)
                                                  / (_upcast(u, b2_.dtype) + shift), g),
                            updates, mu, nu)
-        return new_updates, ScaleByAdamState(step, mu, nu)
+        return new_updates, ScaleByAdamState(count=step, mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -880,8 +883,9 @@ def scale_by_nadam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: An
 
     def init(params):
         one = jnp.ones([], hyperparameter(b1).dtype)
-        return ScaleByNadamState(zero_count(), one, tree_zeros_like(params, dtype=mu_dtype),
-                                 _real_full_like(params))
+        return ScaleByNadamState(count=zero_count(), mu_product=one,
+                                 mu=tree_zeros_like(params, dtype=mu_dtype),
+                                 nu=_real_full_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -903,7 +907,8 @@ def scale_by_nadam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: An
             return _like(_adam_ratio(mean, v, eps_, eps_root_), g)
 
         return (_map(scaled, updates, mu, nu),
-                ScaleByNadamState(step, _like(product, state.mu_product), mu, nu))
+                ScaleByNadamState(count=step, mu_product=_like(product, state.mu_product), mu=mu,
+                                  nu=nu))
     return GradientTransformation(init, update)
 
 
@@ -925,7 +930,8 @@ def scale_by_radam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: An
     check_finite("threshold", threshold)
 
     def init(params):
-        return ScaleByAdamState(zero_count(), tree_zeros_like(params), _real_full_like(params))
+        return ScaleByAdamState(count=zero_count(), mu=tree_zeros_like(params),
+                                nu=_real_full_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -953,7 +959,7 @@ def scale_by_radam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: An
                 adapted = _adam_ratio(m, _bias_corrected(v, b2_, step), eps_, eps_root_)
             return _like(jnp.where(rectify, r * adapted, m), g)
 
-        return _map(scaled, updates, mu, nu), ScaleByAdamState(step, mu, nu)
+        return _map(scaled, updates, mu, nu), ScaleByAdamState(count=step, mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -975,7 +981,8 @@ def scale_by_belief(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-16, eps_root: 
     _check_adam(b1, b2, eps, eps_root)
 
     def init(params):
-        return ScaleByBeliefState(zero_count(), tree_zeros_like(params), _real_full_like(params))
+        return ScaleByBeliefState(count=zero_count(), mu=tree_zeros_like(params),
+                                  nu=_real_full_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -991,7 +998,7 @@ def scale_by_belief(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-16, eps_root: 
                                               _bias_corrected(_upcast(s, b2_.dtype), b2_, step),
                                               eps_, 0.0), g),
             updates, mu, nu)
-        return new_updates, ScaleByBeliefState(step, mu, nu)
+        return new_updates, ScaleByBeliefState(count=step, mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -1009,9 +1016,9 @@ def scale_by_yogi(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-3, eps_root: Any
     check_nonnegative("initial_accumulator_value", initial_accumulator_value)
 
     def init(params):
-        return ScaleByAdamState(zero_count(),
-                                _map(lambda p: jnp.full_like(p, initial_accumulator_value), params),
-                                _real_full_like(params, initial_accumulator_value))
+        start = _map(lambda p: jnp.full_like(p, initial_accumulator_value), params)
+        return ScaleByAdamState(count=zero_count(), mu=start,
+                                nu=_real_full_like(params, initial_accumulator_value))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -1031,7 +1038,7 @@ def scale_by_yogi(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-3, eps_root: Any
                                               _bias_corrected(_upcast(v, b2_.dtype), b2_, step),
                                               eps_, eps_root_), g),
             updates, mu, nu)
-        return new_updates, ScaleByAdamState(step, mu, nu)
+        return new_updates, ScaleByAdamState(count=step, mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -1061,8 +1068,9 @@ def scale_by_adan(b1: Any = 0.98, b2: Any = 0.92, b3: Any = 0.99, eps: Any = 1e-
     check_nonnegative("eps_root", eps_root)
 
     def init(params):
-        return ScaleByAdanState(zero_count(), tree_zeros_like(params), tree_zeros_like(params),
-                                _real_full_like(params), tree_zeros_like(params))
+        return ScaleByAdanState(count=zero_count(), m=tree_zeros_like(params),
+                                v=tree_zeros_like(params),
+                                n=_real_full_like(params), g=tree_zeros_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -1084,7 +1092,8 @@ def scale_by_adan(b1: Any = 0.98, b2: Any = 0.92, b3: Any = 0.99, eps: Any = 1e-
             n_ = _bias_corrected(_upcast(n_, b3_.dtype), b3_, step)
             return _like(_adam_ratio(mean, n_, eps_, eps_root_), g)
 
-        return _map(scaled, updates, m, v, n), ScaleByAdanState(step, m, v, n, updates)
+        return _map(scaled, updates, m, v, n), ScaleByAdanState(count=step, m=m, v=v, n=n,
+                                                                g=updates)
     return GradientTransformation(init, update)
 
 
@@ -1119,7 +1128,7 @@ def scale_by_lion(b1: Any = 0.9, b2: Any = 0.99, mu_dtype: Any = None, *, mode: 
         return jnp.sign(c)
 
     def init(params):
-        return ScaleByLionState(zero_count(), tree_zeros_like(params, dtype=mu_dtype))
+        return ScaleByLionState(count=zero_count(), mu=tree_zeros_like(params, dtype=mu_dtype))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -1129,7 +1138,7 @@ def scale_by_lion(b1: Any = 0.9, b2: Any = 0.99, mu_dtype: Any = None, *, mode: 
         new_updates = _map(lambda g, m: _like(direction(b1_ * m + (1 - b1_) * g, beta), g),
                            updates, state.mu)
         mu = _map(lambda g, m: _ema_update(b2_, m, g), updates, state.mu)
-        return new_updates, ScaleByLionState(safe_increment(step), mu)
+        return new_updates, ScaleByLionState(count=safe_increment(step), mu=mu)
     return GradientTransformation(init, update)
 
 
@@ -1152,7 +1161,7 @@ def scale_by_adadelta(rho: Any = 0.9, eps: Any = 1e-6) -> GradientTransformation
     check_positive("eps", eps)
 
     def init(params):
-        return ScaleByAdaDeltaState(_real_full_like(params), _real_full_like(params))
+        return ScaleByAdaDeltaState(e_g=_real_full_like(params), e_x=_real_full_like(params))
 
     def update(updates, state, params=None):
         del params
@@ -1164,7 +1173,7 @@ def scale_by_adadelta(rho: Any = 0.9, eps: Any = 1e-6) -> GradientTransformation
             * g, g), updates, e_g, state.e_x)
         e_x = _map(lambda u, e: _ema_update(rho_, e, _squared(u, rho_.dtype)),
                    new_updates, state.e_x)
-        return new_updates, ScaleByAdaDeltaState(e_g, e_x)
+        return new_updates, ScaleByAdaDeltaState(e_g=e_g, e_x=e_x)
     return GradientTransformation(init, update)
 
 
@@ -1189,8 +1198,8 @@ def scale_by_novograd(b1: Any = 0.9, b2: Any = 0.25, eps: Any = 1e-8, eps_root: 
     check_nonnegative("weight_decay", weight_decay)
 
     def init(params):
-        return ScaleByNovogradState(zero_count(), tree_zeros_like(params, dtype=mu_dtype),
-                                    _map(lambda p: jnp.zeros([], _real_dtype(p.dtype)), params))
+        return ScaleByNovogradState(count=zero_count(), mu=tree_zeros_like(params, dtype=mu_dtype),
+                                    nu=_map(lambda p: jnp.zeros([], _real_dtype(p.dtype)), params))
 
     def update(updates, state, params=None, *, count=None):
         _require_params("scale_by_novograd", params)
@@ -1212,7 +1221,8 @@ def scale_by_novograd(b1: Any = 0.9, b2: Any = 0.25, eps: Any = 1e-8, eps_root: 
 
         mu = _map(first_moment, updates, params, state.mu, nu)
         new_updates = _map(_like, mu, updates)
-        return new_updates, ScaleByNovogradState(safe_increment(_step(state.count, count)), mu, nu)
+        return new_updates, ScaleByNovogradState(count=safe_increment(_step(state.count, count)),
+                                                 mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -1232,7 +1242,8 @@ def scale_by_optimistic_gradient(alpha: Any = 1.0, beta: Any = 1.0) -> GradientT
     check_nonnegative("beta", beta)
 
     def init(params):
-        return ScaleByOptimisticGradientState(zero_count(), tree_zeros_like(params))
+        return ScaleByOptimisticGradientState(count=zero_count(),
+                                              previous_gradient=tree_zeros_like(params))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -1243,7 +1254,8 @@ def scale_by_optimistic_gradient(alpha: Any = 1.0, beta: Any = 1.0) -> GradientT
             lambda g, previous: _like((alpha_ + beta_) * g
                                       - beta_ * jnp.where(step == 0, g, previous), g),
             updates, state.previous_gradient)
-        return new_updates, ScaleByOptimisticGradientState(safe_increment(step), updates)
+        return new_updates, ScaleByOptimisticGradientState(count=safe_increment(step),
+                                                           previous_gradient=updates)
     return GradientTransformation(init, update)
 
 
@@ -1275,8 +1287,8 @@ def scale_by_rprop(learning_rate: Any, eta_minus: Any = 0.5, eta_plus: Any = 1.2
     check_positive("max_step_size", max_step_size)
 
     def init(params):
-        return ScaleByRpropState(_map(lambda p: jnp.full_like(p, learning_rate), params),
-                                 tree_zeros_like(params))
+        return ScaleByRpropState(step_sizes=_map(lambda p: jnp.full_like(p, learning_rate), params),
+                                 prev_updates=tree_zeros_like(params))
 
     def update(updates, state, params=None):
         del params
@@ -1294,7 +1306,7 @@ def scale_by_rprop(learning_rate: Any, eta_minus: Any = 0.5, eta_plus: Any = 1.2
                                signs, state.prev_updates)
         else:
             new_updates = steps
-        return new_updates, ScaleByRpropState(step_sizes, steps)
+        return new_updates, ScaleByRpropState(step_sizes=step_sizes, prev_updates=steps)
     return GradientTransformation(init, update)
 
 
@@ -1326,7 +1338,7 @@ def scale_by_sm3(b1: Any = 0.9, b2: Any = 1.0, eps: Any = 1e-8) -> GradientTrans
     def init(params):
         if any(jnp.iscomplexobj(p) for p in jax.tree_util.tree_leaves(params)):
             raise ValueError("scale_by_sm3 does not support complex parameters (optax neither)")
-        return ScaleBySM3State(_map(accumulators, params), tree_zeros_like(params))
+        return ScaleBySM3State(mu=_map(accumulators, params), nu=tree_zeros_like(params))
 
     def update(updates, state, params=None):
         del params
@@ -1355,7 +1367,7 @@ def scale_by_sm3(b1: Any = 0.9, b2: Any = 1.0, eps: Any = 1e-8) -> GradientTrans
                                                                     0.0)),
                   updates, accumulated, state.nu)
         mu = _map(per_axis, accumulated, updates)
-        return _map(_like, nu, updates), ScaleBySM3State(mu, nu)
+        return _map(_like, nu, updates), ScaleBySM3State(mu=mu, nu=nu)
     return GradientTransformation(init, update)
 
 
@@ -1393,7 +1405,7 @@ def add_noise(eta: Any, gamma: Any, key: Any = None, *, seed: Optional[int] = No
 
     def init(params):
         del params
-        return AddNoiseState(zero_count(), _as_key(key))
+        return AddNoiseState(count=zero_count(), rng_key=_as_key(key))
 
     def update(updates, state, params=None, *, count=None):
         del params
@@ -1405,7 +1417,8 @@ def add_noise(eta: Any, gamma: Any, key: Any = None, *, seed: Optional[int] = No
         keys = jax.random.split(sample_key, len(leaves))
         noisy = [_like(g + deviation * jax.random.normal(k, g.shape, g.dtype), g)
                  for g, k in zip(leaves, keys)]
-        return jax.tree_util.tree_unflatten(tree_def, noisy), AddNoiseState(step, rng_key)
+        return jax.tree_util.tree_unflatten(tree_def, noisy), AddNoiseState(count=step,
+                                                                            rng_key=rng_key)
     return GradientTransformation(init, update)
 
 
@@ -1492,13 +1505,13 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Any = 0.8, step_off
             if dims is None:
                 return placeholder(), placeholder(), jnp.zeros(p.shape, dtype)
             d1, d0 = dims
-            return (jnp.zeros(np.delete(p.shape, d0), dtype), jnp.zeros(np.delete(p.shape, d1), dtype),
-                    placeholder())
+            return (jnp.zeros(np.delete(p.shape, d0), dtype),
+                    jnp.zeros(np.delete(p.shape, d1), dtype), placeholder())
         states = [leaf(p) for p in jax.tree_util.tree_leaves(params)]
         tree_def = jax.tree_util.tree_structure(params)
         rows, cols, full = ([jax.tree_util.tree_unflatten(tree_def, [s[i] for s in states])]
                             for i in range(3))
-        return FactoredState(zero_count(), rows[0], cols[0], full[0])
+        return FactoredState(count=zero_count(), v_row=rows[0], v_col=cols[0], v=full[0])
 
     def update(updates, state, params=None, *, count=None):
         _require_params("scale_by_factored_rms", params)
@@ -1527,7 +1540,8 @@ def scale_by_factored_rms(factored: bool = True, decay_rate: Any = 0.8, step_off
         leaves, tree_def = jax.tree_util.tree_flatten(updates)
         results = [leaf(*args) for args in zip(
             leaves, *(tree_def.flatten_up_to(t) for t in (state.v_row, state.v_col, state.v)))]
-        new_updates, rows, cols, fulls = (jax.tree_util.tree_unflatten(tree_def, [r[i] for r in results])
-                                          for i in range(4))
-        return new_updates, FactoredState(safe_increment(step), rows, cols, fulls)
+        new_updates, rows, cols, fulls = (
+            jax.tree_util.tree_unflatten(tree_def, [r[i] for r in results]) for i in range(4))
+        return new_updates, FactoredState(count=safe_increment(step), v_row=rows, v_col=cols,
+                                          v=fulls)
     return GradientTransformation(init, update)
