@@ -45,8 +45,10 @@ class Case:
     ``Problem.adaptive_lr``).  ``torch`` is ``(optimizer class, kwargs(lr))`` and
     ``torch_scheduler`` an optional ``optimizer -> LRScheduler``.  ``optax_f64_rtol``
     loosens the float64 comparison with optax where optax itself computes in float32
-    (each use says why).  ``jopt_apply`` applies the jopt side's updates (default
-    ``jopt.apply_updates``); the optax side always uses ``optax.apply_updates``.
+    (each use says why), ``torch_f64_rtol`` the float64 comparison with torch.
+    ``jopt_apply`` applies the jopt side's updates (default ``jopt.apply_updates``); the
+    optax side always uses ``optax.apply_updates``.  ``value``: both sides' ``update``
+    also get ``value=loss(x)`` (Polyak step sizes).
     """
 
     id: str
@@ -195,7 +197,8 @@ CASES = [
          torch=(torch.optim.NAdam, lambda lr: dict(lr=lr, **TB, weight_decay=0.1,
                                                    decoupled_weight_decay=True)),
          torch_f64_rtol=TORCH_MU_PRODUCT),
-    Case("adamax", ADAPTIVE, lambda lr: jopt.adamax(lr, **B), optax=lambda lr: optax.adamax(lr, **B),
+    Case("adamax", ADAPTIVE, lambda lr: jopt.adamax(lr, **B),
+         optax=lambda lr: optax.adamax(lr, **B),
          torch=(torch.optim.Adamax, lambda lr: dict(lr=lr, **TB))),
     Case("adamax_torch_l2", ADAPTIVE, lambda lr: jopt.adamax(lr, **B, weight_decay=0.1),
          torch=(torch.optim.Adamax, lambda lr: dict(lr=lr, **TB, weight_decay=0.1))),
@@ -232,9 +235,11 @@ CASES = [
                               trust_ratio_mask=_matrices),
          optax=lambda lr: optax.lars(lr, 0.01, trust_coefficient=0.5, eps=1e-6, momentum=0.8,
                                      trust_ratio_mask=_matrices)),
-    Case("fromage", GD, lambda lr: jopt.fromage(lr, 1e-4), optax=lambda lr: optax.fromage(lr, 1e-4)),
+    Case("fromage", GD, lambda lr: jopt.fromage(lr, 1e-4),
+         optax=lambda lr: optax.fromage(lr, 1e-4)),
     Case("sign_sgd", ADAPTIVE, lambda lr: jopt.sign_sgd(lr), optax=lambda lr: optax.sign_sgd(lr)),
-    Case("signum", ADAPTIVE, lambda lr: jopt.signum(lr, 0.7), optax=lambda lr: optax.signum(lr, 0.7)),
+    Case("signum", ADAPTIVE, lambda lr: jopt.signum(lr, 0.7),
+         optax=lambda lr: optax.signum(lr, 0.7)),
     Case("novograd", ADAPTIVE, lambda lr: jopt.novograd(lr, 0.8, 0.5, 1e-5, 1e-8, 0.01),
          optax=lambda lr: optax.novograd(lr, 0.8, 0.5, 1e-5, 1e-8, 0.01)),
     Case("noisy_sgd", GD, lambda lr: jopt.noisy_sgd(lr, 0.01, 0.6, key=7),
@@ -242,7 +247,8 @@ CASES = [
     Case("rprop", ADAPTIVE, lambda lr: jopt.rprop(lr, 0.4, 1.3, 1e-5, 1.0),
          optax=lambda lr: optax.rprop(lr, 0.4, 1.3, 1e-5, 1.0)),
     Case("rprop_torch", ADAPTIVE, lambda lr: jopt.rprop(lr, 0.4, 1.3, 1e-5, 1.0, lagged=False),
-         torch=(torch.optim.Rprop, lambda lr: dict(lr=lr, etas=(0.4, 1.3), step_sizes=(1e-5, 1.0)))),
+         torch=(torch.optim.Rprop,
+                lambda lr: dict(lr=lr, etas=(0.4, 1.3), step_sizes=(1e-5, 1.0)))),
     Case("sm3", ADAPTIVE, lambda lr: jopt.sm3(lr, 0.8), optax=lambda lr: optax.sm3(lr, 0.8)),
     Case("adafactor", ADAPTIVE, lambda lr: jopt.adafactor(lr, min_dim_size_to_factor=2),
          optax=lambda lr: optax.adafactor(lr, min_dim_size_to_factor=2),
@@ -612,8 +618,9 @@ def _complex_loss(params):
             + 0.1 * jnp.sum(jnp.real(params["m"]) ** 4))
 
 
-# (id, jopt optimizer, optax optimizer[, complex128 rtol]): every optimizer and transform that takes complex
-# parameters in optax (sm3 refuses them in both; Rprop compares signs, undefined for them).
+# (id, jopt optimizer, optax optimizer[, complex128 rtol]): every optimizer and transform
+# that takes complex parameters in optax (sm3 refuses them in both; Rprop compares signs,
+# undefined for them; Adadelta: optax 0.2.8 squares the complex gradient, not |g|).
 COMPLEX_CASES = [
     ("sgd_nesterov", jopt.sgd(0.05, 0.8, nesterov=True), optax.sgd(0.05, 0.8, nesterov=True)),
     ("adagrad", jopt.adagrad(0.1, 0.1, 1e-7, eps_in_sqrt=True), optax.adagrad(0.1)),
@@ -631,7 +638,8 @@ COMPLEX_CASES = [
     ("amsgrad", jopt.amsgrad(0.05, **B), optax.amsgrad(0.05, **B)),
     ("fromage", jopt.fromage(0.05), optax.fromage(0.05)),
     ("lamb", jopt.lamb(0.05, weight_decay=0.01), optax.lamb(0.05, weight_decay=0.01)),
-    ("lars", jopt.lars(0.05, 0.01, trust_coefficient=0.5), optax.lars(0.05, 0.01, trust_coefficient=0.5)),
+    ("lars", jopt.lars(0.05, 0.01, trust_coefficient=0.5),
+     optax.lars(0.05, 0.01, trust_coefficient=0.5)),
     ("lion", jopt.lion(0.02), optax.lion(0.02)),
     ("nadam", jopt.nadam(0.05, **B), optax.nadam(0.05, **B)),
     ("noisy_sgd", jopt.noisy_sgd(0.05, key=1), optax.noisy_sgd(0.05, key=1)),
