@@ -77,8 +77,8 @@ BAD_CONFIGS = [
     ("batch larger than the data", config_text(grid=with_line(
         GRID, "batch_size = [8, 32]", "batch_size = [8, 5000]")),
      ["batch_size", "5000", "1257"]),
-    ("unknown optimizer", config_text(task=with_line(TASK, 'optimizer = "adam"', 'optimizer = "adma"')),
-     ["optimizer", "'adma'", "did you mean 'adam'", "sgd"]),
+    ("unknown optimizer", config_text(task=with_line(TASK, 'optimizer = "adam"', 'optimizer = "adamm"')),
+     ["optimizer", "'adamm'", "did you mean 'adam'", "sgd"]),
     ("unknown model", config_text(task=with_line(TASK, 'model = "mlp"', 'model = "cnn"')),
      ["model", "'cnn'", "two_layer_linear"]),
     ("unknown dataset", config_text(task=with_line(TASK, 'dataset = "digits"', 'dataset = "mnist"')),
