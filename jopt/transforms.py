@@ -1295,7 +1295,7 @@ def scale_by_rprop(learning_rate: Any, eta_minus: Any = 0.5, eta_plus: Any = 1.2
         _check_updates(updates, state.prev_updates)
         minus, plus = hyperparameter(eta_minus), hyperparameter(eta_plus)
         low, high = hyperparameter(min_step_size), hyperparameter(max_step_size)
-        signs = _map(lambda g, prev: jnp.sign(g * prev), updates, state.prev_updates)
+        signs = _map(jnp.multiply, updates, state.prev_updates)  # only its sign is read
         step_sizes = _map(lambda s, size: _like(jnp.where(
             s == 0, size, jnp.clip(size * jnp.where(s > 0, plus, minus), low, high)), size),
             signs, state.step_sizes)
