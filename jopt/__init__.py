@@ -11,7 +11,11 @@ the ``jopt`` command); :mod:`jopt.devices` gives a CPU's cores to JAX before it 
 from jopt import data, devices, losses, models, schedules, transforms
 from jopt.base import (ChainState, EmptyState, GradientTransformation, Schedule, apply_updates,
                        chain, find_state, tree_l2_norm, tree_vdot)
-from jopt.optimizers import adagrad, adam, adamw, rmsprop, sgd
+from jopt.optimizers import (adabelief, adadelta, adafactor, adagrad, adam, adamax, adamaxw, adamw,
+                             adan, amsgrad, fromage, lamb, lars, lion, nadam, nadamw, noisy_sgd,
+                             novograd, optimistic_adam, optimistic_adam_v2,
+                             optimistic_gradient_descent, polyak_sgd, radam, rmsprop, rprop, sgd,
+                             sign_sgd, signum, sm3, yogi)
 from jopt.schedules import (constant_schedule, cosine_decay_schedule, exponential_decay, floor,
                             inverse_time_decay, join_schedules, linear_schedule,
                             piecewise_constant_schedule, polynomial_schedule, power_decay,
@@ -22,12 +26,22 @@ from jopt.linesearch import (BacktrackingState, exact_quadratic_step,
                              scale_by_backtracking_linesearch, scale_by_exact_quadratic_step)
 from jopt.models import Model
 from jopt.train import FitResult, MinimizeResult, fit, minimize, reason_name
-from jopt.transforms import (AverageState, EmaState, ScaleByAdagradState, ScaleByAdamState,
-                             ScaleByRmsState, ScaleByScheduleState, TraceState,
-                             add_decayed_weights, add_l1_penalty, average_iterates, clip,
-                             clip_by_global_norm, ema, identity, scale, scale_by_adagrad,
-                             scale_by_adam, scale_by_learning_rate, scale_by_rms, scale_by_rss,
-                             scale_by_schedule, scale_by_stddev, trace)
+from jopt.transforms import (AddNoiseState, AverageState, EmaState, FactoredState,
+                             ScaleByAdaDeltaState, ScaleByAdagradState, ScaleByAdamState,
+                             ScaleByAdanState, ScaleByAmsgradState, ScaleByBeliefState,
+                             ScaleByLionState, ScaleByNadamState, ScaleByNovogradState,
+                             ScaleByOptimisticGradientState, ScaleByRmsState, ScaleByRpropState,
+                             ScaleByScheduleState, ScaleBySM3State, TraceState,
+                             add_decayed_weights, add_l1_penalty, add_noise, average_iterates,
+                             clip, clip_by_block_rms, clip_by_global_norm, ema, identity, scale,
+                             scale_by_adadelta, scale_by_adagrad, scale_by_adam, scale_by_adamax,
+                             scale_by_adan, scale_by_amsgrad, scale_by_belief,
+                             scale_by_factored_rms, scale_by_learning_rate, scale_by_lion,
+                             scale_by_nadam, scale_by_novograd, scale_by_optimistic_gradient,
+                             scale_by_param_block_norm, scale_by_param_block_rms,
+                             scale_by_polyak, scale_by_radam, scale_by_rms, scale_by_rprop,
+                             scale_by_rss, scale_by_schedule, scale_by_sign, scale_by_sm3,
+                             scale_by_stddev, scale_by_trust_ratio, scale_by_yogi, trace)
 
 __version__ = "0.1.0"
 
@@ -41,8 +55,21 @@ __all__ = [
     "add_decayed_weights", "add_l1_penalty", "clip", "clip_by_global_norm", "average_iterates",
     "TraceState", "EmaState", "ScaleByAdagradState", "ScaleByRmsState", "ScaleByAdamState",
     "ScaleByScheduleState", "AverageState",
+    "scale_by_sign", "scale_by_trust_ratio", "scale_by_param_block_norm",
+    "scale_by_param_block_rms", "clip_by_block_rms", "scale_by_amsgrad", "scale_by_adamax",
+    "scale_by_nadam", "scale_by_radam", "scale_by_belief", "scale_by_yogi", "scale_by_adan",
+    "scale_by_lion", "scale_by_adadelta", "scale_by_novograd", "scale_by_optimistic_gradient",
+    "scale_by_rprop", "scale_by_sm3", "add_noise", "scale_by_polyak", "scale_by_factored_rms",
+    "ScaleByAmsgradState", "ScaleByNadamState", "ScaleByBeliefState", "ScaleByAdanState",
+    "ScaleByLionState", "ScaleByAdaDeltaState", "ScaleByNovogradState",
+    "ScaleByOptimisticGradientState", "ScaleByRpropState", "ScaleBySM3State", "AddNoiseState",
+    "FactoredState",
     # optimizers
-    "sgd", "adagrad", "rmsprop", "adam", "adamw",
+    "sgd", "adagrad", "rmsprop", "adam", "adamw", "adabelief", "adadelta", "adafactor", "adamax",
+    "adamaxw", "adan", "amsgrad", "fromage", "lamb", "lars", "lion", "nadam", "nadamw",
+    "noisy_sgd", "novograd", "optimistic_adam", "optimistic_adam_v2",
+    "optimistic_gradient_descent", "polyak_sgd", "radam", "rprop", "sign_sgd", "signum", "sm3",
+    "yogi",
     # schedules
     "constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
     "piecewise_constant_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule",

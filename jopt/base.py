@@ -91,6 +91,10 @@ def check_nonnegative(name: str, value: Any) -> None:
     check(name, value, lambda v: (v >= 0) & np.isfinite(v), ">= 0 and finite")
 
 
+def check_finite(name: str, value: Any) -> None:
+    check(name, value, lambda v: np.isfinite(v), "finite")
+
+
 def check_positive(name: str, value: Any) -> None:
     check(name, value, lambda v: (v > 0) & np.isfinite(v), "> 0 and finite")
 

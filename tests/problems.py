@@ -328,6 +328,7 @@ OptimizerLike = Any  # a jopt or optax GradientTransformation: init(params), upd
 
 def jax_trajectories(problem: Problem, dtype: Any, optimizers: Mapping[Any, OptimizerLike],
                      steps: int, apply_updates: Optional[Mapping[Any, Callable]] = None,
+                     pass_value: Sequence[Any] = (),
                      ) -> dict[Any, PyTree]:
     """Run each optimizer ``steps`` steps from ``problem.x0`` in one jitted program.
 
@@ -336,6 +337,8 @@ def jax_trajectories(problem: Problem, dtype: Any, optimizers: Mapping[Any, Opti
     x_1 ... x_steps as NumPy arrays with a leading axis of length ``steps``.
     ``apply_updates`` maps keys to the function that applies the updates (default
     ``jopt.apply_updates``; pass ``optax.apply_updates`` for a pure-optax reference).
+    The optimizers whose keys are in ``pass_value`` also get the loss,
+    ``update(..., value=loss(x))`` (Polyak steps).
     """
     import jopt
     apply_updates = dict(apply_updates or {})
@@ -345,10 +348,11 @@ def jax_trajectories(problem: Problem, dtype: Any, optimizers: Mapping[Any, Opti
         for key, opt in optimizers.items():
             apply = apply_updates.get(key, jopt.apply_updates)
 
-            def step(carry, _, opt=opt, apply=apply):
+            def step(carry, _, opt=opt, apply=apply, with_value=key in pass_value):
                 params, state = carry
-                grads = jax.grad(problem.loss)(params)
-                updates, state = opt.update(grads, state, params)
+                value, grads = jax.value_and_grad(problem.loss)(params)
+                extra = dict(value=value) if with_value else {}
+                updates, state = opt.update(grads, state, params, **extra)
                 params = apply(params, updates)
                 return (params, state), params
 

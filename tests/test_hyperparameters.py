@@ -92,6 +92,11 @@ def descend(transform: jopt.GradientTransformation) -> jopt.GradientTransformati
     return jopt.chain(transform, jopt.scale(-LR))
 
 
+def amsgrad_objective(params, state):
+    """The loss plus the sum of AMSGrad's second moment ``v`` (see its rows)."""
+    return loss(params) + jnp.sum(jopt.find_state(state, jopt.ScaleByAmsgradState).nu["w"])
+
+
 def average_loss(params, state):
     """The loss at the averaged iterate of an ``average_iterates`` in the chain."""
     del params
@@ -133,6 +138,7 @@ class Config:
     variant: str = ""
     objective: Optional[Callable] = None  # (params, state) -> scalar; default loss(params)
     extras: bool = False  # the update needs value, grad, value_fn (line searches)
+    steps: int = STEPS  # update steps (more where a hyperparameter acts only later)
 
     @property
     def id(self) -> str:
@@ -169,6 +175,21 @@ sgd_params = (lr, P("momentum", DECAYS, 0.6), dampening, weight_decay)
 # only decides which trial is accepted: the loss is piecewise constant in it.
 slope_rtol = P("slope_rtol", (0.01, 0.3, 0.6, 0.9), 0.45, smooth=False)
 decrease_factor = P("decrease_factor", (0.3, 0.5, 0.7, 0.9), 0.6)
+b3, rho = P("b3", DECAYS, 0.6), P("rho", (0.5, 0.7, 0.9, 0.99), 0.7)
+momentum_decay = P("momentum_decay", (0.0, 0.004, 0.1, 1.0), 0.1)
+radam_threshold = P("threshold", (4.5, 5.0, 6.0, 7.0), 5.2, smooth=False)
+alpha, beta = P("alpha", (0.0, 0.5, 1.0, 2.0), 1.0), P("beta", (0.0, 0.5, 1.0, 2.0), 1.0)
+noise_eta, noise_gamma = P("eta", (0.0, 0.01, 0.1, 0.5), 0.1), P("gamma", (0.0, 0.55, 1.0, 2.0), 0.55)
+# The Polyak step (f - f_min) / ||g||² is about 0.3 at the start: the cap is below it.
+polyak_cap = P("max_learning_rate", (0.05, 0.1, 0.2, 0.25), 0.15)
+sign_lr = P("learning_rate", (0.4, 0.5, 0.6, 0.7), 0.55)
+# Rprop over 6 steps: some coordinates change sign (eta_minus acts) and the upper bound
+# binds; the loss is piecewise smooth in them, and these values sit inside pieces (probed
+# at +-1e-6 and +-1e-3).  The lower bound binds only when the steps are applied at once.
+rprop_params = (P("learning_rate", (0.2, 0.35, 0.4, 0.5), 0.35),
+                P("eta_minus", (0.2, 0.3, 0.5, 0.7), 0.3), P("eta_plus", (1.1, 1.25, 1.5, 2.0), 1.25),
+                P("max_step_size", (0.4, 0.47, 1.0, 50.0), 0.47))
+rprop_min_step = P("min_step_size", (1e-6, 0.12, 0.2, 0.3), 0.12)
 
 
 def C(factory, make, *params, **options) -> Config:
@@ -229,6 +250,108 @@ CONFIGS = [
     C(J.adam, lambda h: J.adam(J.exponential_decay(h["learning_rate"], 2, 0.5)), lr,
       variant="schedule"),
     C(J.adamw, lambda h: J.adamw(**h), *adam_params),
+    # --- optax's other scalings and optimizers ----------------------------------
+    # Trust ratios: at min_norm 9 both norms are floored (ratio tc 9 / (9 + eps)).
+    C(J.scale_by_trust_ratio, lambda h: descend(J.scale_by_trust_ratio(**h)),
+      P("min_norm", (0.0, 1.0, 8.0, 10.0), 9.0), P("trust_coefficient", (0.1, 0.5, 1.0, 2.0), 0.5),
+      P("eps", (0.0, 0.1, 0.5, 1.0), 0.5)),
+    C(J.scale_by_param_block_norm, lambda h: descend(J.scale_by_param_block_norm(**h)),
+      P("min_scale", (1e-3, 1.0, 5.0, 8.0), 6.0)),
+    C(J.scale_by_param_block_rms, lambda h: descend(J.scale_by_param_block_rms(**h)),
+      P("min_scale", (1e-3, 0.5, 3.0, 4.0), 3.0)),
+    C(J.clip_by_block_rms, lambda h: descend(J.clip_by_block_rms(**h)),
+      P("threshold", (0.5, 1.0, 2.0, 4.0), 1.0)),
+    # With shrinking gradients the maximum of the corrected v stays v^_1 = g_1², whatever
+    # b2: the objective adds the state's v, which b2 does move.
+    C(J.scale_by_amsgrad, lambda h: descend(J.scale_by_amsgrad(**h)), b1, b2, eps, eps_root,
+      objective=amsgrad_objective),
+    C(J.scale_by_amsgrad, lambda h: descend(J.scale_by_amsgrad(**h, max_before_correction=True)),
+      b1, b2, eps, eps_root, variant="torch"),
+    C(J.scale_by_adamax, lambda h: descend(J.scale_by_adamax(**h)), b1, b2, eps),
+    C(J.scale_by_adamax, lambda h: descend(J.scale_by_adamax(**h, eps_in_max=False)), b1, b2, eps,
+      variant="eps outside"),
+    C(J.scale_by_nadam, lambda h: descend(J.scale_by_nadam(**h)), b1, b2, eps, eps_root,
+      momentum_decay),
+    # RAdam rectifies once rho_t >= threshold: from step 6 at b2 = 0.9 (rho_6 = 5.4), so 8
+    # steps; the threshold only picks the first rectified step: piecewise constant.
+    C(J.scale_by_radam, lambda h: descend(J.scale_by_radam(**h)), b1, b2, eps, eps_root,
+      radam_threshold, steps=8),
+    C(J.scale_by_radam,
+      lambda h: descend(J.scale_by_radam(**h, nesterov=True, eps_before_correction=True)),
+      b1, b2, eps, eps_root, radam_threshold, steps=8, variant="torch, nesterov"),
+    C(J.scale_by_belief, lambda h: descend(J.scale_by_belief(**h)), b1, b2, eps, eps_root),
+    C(J.scale_by_yogi, lambda h: descend(J.scale_by_yogi(**h)), b1, b2, eps, eps_root,
+      P("initial_accumulator_value", (1e-6, 0.1, 0.5, 1.0), 0.5)),
+    C(J.scale_by_adan, lambda h: descend(J.scale_by_adan(**h)), b1, b2, b3, eps, eps_root),
+    C(J.scale_by_lion, lambda h: descend(J.scale_by_lion(**h, mode="smooth")), b1, b2,
+      P("smooth_beta", (0.5, 1.0, 2.0, 4.0), 1.0), variant="smooth"),
+    C(J.scale_by_adadelta, lambda h: descend(J.scale_by_adadelta(**h)), rho, eps),
+    C(J.scale_by_novograd, lambda h: descend(J.scale_by_novograd(**h)), b1, b2, eps, eps_root,
+      weight_decay),
+    C(J.scale_by_optimistic_gradient, lambda h: descend(J.scale_by_optimistic_gradient(**h)),
+      alpha, beta),
+    C(J.scale_by_rprop, lambda h: J.chain(J.scale_by_rprop(**h), J.scale(-1.0)), *rprop_params,
+      steps=6),
+    C(J.scale_by_rprop, lambda h: J.chain(J.scale_by_rprop(**h, lagged=False), J.scale(-1.0)),
+      *rprop_params, rprop_min_step, steps=6, variant="torch"),
+    C(J.scale_by_sm3, lambda h: descend(J.scale_by_sm3(**h)), b1,
+      P("b2", (0.5, 0.9, 0.99, 1.0), 0.9), eps),
+    C(J.add_noise, lambda h: descend(J.add_noise(**h, key=0)), noise_eta, noise_gamma),
+    # Polyak: max_learning_rate on its own (the cap active), the rest with the cap off.
+    C(J.scale_by_polyak, lambda h: J.chain(J.scale_by_polyak(**h, max_learning_rate=10.0),
+                                           J.scale(-1.0)),
+      P("f_min", (-1.0, -0.5, 0.0, 0.5), -0.5), P("eps", (0.0, 0.1, 1.0, 5.0), 1.0), extras=True),
+    C(J.scale_by_polyak, lambda h: J.chain(J.scale_by_polyak(**h), J.scale(-1.0)),
+      polyak_cap, extras=True, variant="cap"),
+    C(J.scale_by_factored_rms, lambda h: descend(J.scale_by_factored_rms(**h)),
+      P("decay_rate", (0.5, 0.8, 1.0, 1.5), 0.8), P("step_offset", (-3, -2, -1, 0), -1.5),
+      P("epsilon", (1e-30, 1e-3, 0.1, 1.0), 0.1)),
+    C(J.nadam, lambda h: J.nadam(**h), *adam_params),
+    C(J.nadam, lambda h: J.nadam(**h), lr, momentum_decay, variant="torch"),
+    C(J.nadamw, lambda h: J.nadamw(**h), *adam_params),
+    C(J.nadamw, lambda h: J.nadamw(**h), lr, momentum_decay, variant="torch"),
+    C(J.adamax, lambda h: J.adamax(**h), lr, b1, b2, eps, weight_decay),
+    C(J.adamaxw, lambda h: J.adamaxw(**h), lr, b1, b2, eps, weight_decay),
+    C(J.amsgrad, lambda h: J.amsgrad(**h), *adam_params, objective=amsgrad_objective),
+    C(J.radam, lambda h: J.radam(**h), lr, b1, b2, eps, eps_root, radam_threshold, weight_decay,
+      steps=8),
+    C(J.adabelief, lambda h: J.adabelief(**h), lr, b1, b2, eps, eps_root),
+    C(J.yogi, lambda h: J.yogi(**h), lr, b1, b2, eps),
+    C(J.adan, lambda h: J.adan(**h), lr, b1, b2, b3, eps, eps_root, weight_decay),
+    # sign steps: the momenta only decide signs, so the loss is piecewise constant in
+    # them; a rate of about 0.5 makes some coordinate cross its minimum, so they matter.
+    C(J.lion, lambda h: J.lion(**h), sign_lr, P("b1", DECAYS, 0.15, smooth=False),
+      P("b2", (0.5, 0.9, 0.99, 0.999), 0.95, smooth=False), weight_decay),
+    C(J.lamb, lambda h: J.lamb(**h), *adam_params),
+    C(J.lars, lambda h: J.lars(**h), lr, weight_decay,
+      P("trust_coefficient", (0.001, 0.1, 0.5, 1.0), 0.5), P("eps", (0.0, 0.1, 0.5, 1.0), 0.5),
+      P("momentum", DECAYS, 0.6)),
+    C(J.fromage, lambda h: J.fromage(**h), lr, P("min_norm", (1e-6, 1.0, 4.5, 6.0), 5.0)),
+    C(J.sign_sgd, lambda h: J.sign_sgd(**h), lr),
+    C(J.signum, lambda h: J.signum(**h), sign_lr, P("beta", DECAYS, 0.15, smooth=False)),
+    C(J.novograd, lambda h: J.novograd(**h), lr, b1, b2, eps, eps_root, weight_decay),
+    C(J.noisy_sgd, lambda h: J.noisy_sgd(**h, key=0), lr, noise_eta, noise_gamma),
+    C(J.rprop, lambda h: J.rprop(**h, lagged=False), *rprop_params, rprop_min_step, steps=6,
+      variant="torch"),
+    C(J.sm3, lambda h: J.sm3(**h), lr, P("momentum", DECAYS, 0.6)),
+    # dtype_momentum=None keeps the momentum in the parameters' dtype: its float32 default
+    # would make the float64 finite difference a float32 one.
+    C(J.adafactor, lambda h: J.adafactor(**h, dtype_momentum=None), lr, P("decay_rate", (0.5, 0.8, 1.0, 1.5), 0.8),
+      P("decay_offset", (-3, -2, -1, 0), -1.5), P("clipping_threshold", (0.25, 0.5, 0.75, 4.0), 0.5),
+      P("momentum", DECAYS, 0.6), P("weight_decay_rate", (0.0, 0.1, 0.3, 0.5), 0.3),
+      P("eps", (1e-30, 1e-3, 0.1, 1.0), 0.1)),
+    # Adadelta's steps start at sqrt(eps) / |g| of the gradient: rates of order 1 and more.
+    C(J.adadelta, lambda h: J.adadelta(**h), P("learning_rate", (1.0, 5.0, 10.0, 20.0), 5.0), rho,
+      eps, weight_decay),
+    C(J.optimistic_gradient_descent, lambda h: J.optimistic_gradient_descent(**h), lr, alpha, beta),
+    C(J.optimistic_adam_v2, lambda h: J.optimistic_adam_v2(**h), lr, alpha, beta, b1, b2, eps,
+      eps_root),
+    C(J.optimistic_adam, lambda h: J.optimistic_adam(**h), lr,
+      P("optimism", (0.0, 0.05, 0.1, 0.2), 0.1), b1, b2, eps, eps_root),
+    C(J.polyak_sgd, lambda h: J.polyak_sgd(**h, max_learning_rate=10.0),
+      P("scaling", (0.5, 1.0, 2.0, 3.0), 2.0), P("f_min", (-1.0, -0.5, 0.0, 0.5), -0.5),
+      P("eps", (0.0, 0.1, 1.0, 5.0), 1.0), extras=True),
+    C(J.polyak_sgd, lambda h: J.polyak_sgd(**h), polyak_cap, extras=True, variant="cap"),
     # --- schedules (each also sgd's learning rate) ------------------------------
     C(J.constant_schedule, lambda h: J.constant_schedule(**h), P("value", RATES, 0.2)),
     C(J.polynomial_schedule, lambda h: J.polynomial_schedule(**h), init_value,
@@ -313,13 +436,43 @@ PROBLEM = "the problem's data (a Hessian, a gradient, a direction), not a hyperp
 LOOP_BOUND = ("the number of line-search trials: the trip count of the bounded fori_loop that "
               "lets reverse mode through (a traced bound makes it a while_loop); static")
 SHAPE = "the number of (s, y) pairs kept: the shape of the memory arrays; static"
+FACTOR_SHAPE = ("which leaves are factored, hence the shapes of Adafactor's row and column "
+                "statistics; static")
 STATIC = {
     ("scale_by_backtracking_linesearch", "max_backtracking_steps"): LOOP_BOUND,
     ("lbfgs", "max_backtracking_steps"): LOOP_BOUND,
     ("lbfgs", "memory_size"): SHAPE,
+    ("adafactor", "min_dim_size_to_factor"): FACTOR_SHAPE,
+    ("scale_by_factored_rms", "min_dim_size_to_factor"): FACTOR_SHAPE,
+}
+KEY = "a PRNG key or seed: the noise's source, not a value to sweep"
+STRING = "a string choosing the rule (each has rows)"
+NEW_EXCLUDED = {
+    **{(name, "mask"): MASK for name in ("nadamw", "adamaxw", "adan", "lion", "lamb")},
+    **{(name, "weight_decay_mask"): MASK for name in ("lars", "adafactor", "adadelta")},
+    ("lars", "trust_ratio_mask"): MASK, ("scale_by_trust_ratio", "mask"): MASK,
+    **{(name, "mu_dtype"): DTYPE for name in (
+        "nadam", "nadamw", "amsgrad", "lion", "optimistic_adam", "optimistic_adam_v2",
+        "scale_by_amsgrad", "scale_by_nadam", "scale_by_lion", "scale_by_novograd")},
+    ("signum", "accumulator_dtype"): DTYPE, ("adafactor", "dtype_momentum"): DTYPE,
+    **{(name, "nesterov"): STRUCTURAL for name in (
+        "radam", "adabelief", "lars", "optimistic_adam", "optimistic_adam_v2", "scale_by_radam",
+        "scale_by_belief")},
+    **{(name, "eps_in_max"): STRUCTURAL for name in ("adamax", "adamaxw", "scale_by_adamax")},
+    **{(name, flag): STRUCTURAL for name in ("amsgrad", "scale_by_amsgrad")
+       for flag in ("bias_correction_mu", "bias_correction_nu", "max_before_correction")},
+    **{(name, "eps_before_correction"): STRUCTURAL for name in ("radam", "scale_by_radam")},
+    **{(name, "lagged"): STRUCTURAL for name in ("rprop", "scale_by_rprop")},
+    ("add_decayed_weights", "flip_sign"): STRUCTURAL,
+    ("adafactor", "multiply_by_parameter_scale"): STRUCTURAL,
+    **{(name, "factored"): STRUCTURAL for name in ("adafactor", "scale_by_factored_rms")},
+    ("scale_by_lion", "mode"): STRING,
+    **{(name, "variant"): STRING for name in ("polyak_sgd", "scale_by_polyak")},
+    **{(name, arg): KEY for name in ("add_noise", "noisy_sgd") for arg in ("key", "seed")},
 }
 EXCLUDED = {
     **STATIC,
+    **NEW_EXCLUDED,
     **{("chain", "transforms"): DATA, ("apply_updates", "params"): DATA,
        ("apply_updates", "updates"): DATA, ("find_state", "state"): DATA,
        ("find_state", "state_type"): DATA, ("tree_l2_norm", "tree"): DATA,
@@ -389,6 +542,17 @@ def test_every_public_hyperparameter_has_a_row():
     assert set(EXCLUDED) <= seen, set(EXCLUDED) - seen
 
 
+def test_the_optimizers_table_lists_exactly_the_traced_arguments():
+    """``jopt.optimizers.HYPERPARAMETERS`` (the sweep's grid keys) names, for every
+    optimizer in ``jopt.optimizers.__all__``, exactly the arguments this file traces."""
+    from jopt import optimizers
+    names = [n for n in optimizers.__all__ if inspect.isfunction(getattr(optimizers, n))]
+    assert sorted(optimizers.HYPERPARAMETERS) == sorted(names)
+    for name in names:
+        traced = {row.param.name for row in ROWS if row.config.factory.__name__ == name}
+        assert set(optimizers.HYPERPARAMETERS[name]) == traced, name
+
+
 # ----------------------------------------------------------------------------
 # The three checks
 # ----------------------------------------------------------------------------
@@ -399,7 +563,7 @@ def outputs(config: Config, h: dict):
     and for a schedule its values at ``COUNTS``."""
     built = config.make(h)
     if isinstance(built, jopt.GradientTransformation):
-        params, state = run(built, STEPS, config.extras)
+        params, state = run(built, config.steps, config.extras)
         objective = (config.objective or (lambda p, s: loss(p)))(params, state)
         return objective, (params, state)
     values = built(jnp.asarray(COUNTS))
@@ -445,9 +609,16 @@ def hypergradient_program(config: Config):
     return jax.jit(jax.value_and_grad(objective)), traces
 
 
+def _key_data(tree):
+    """PRNG keys in a state (add_noise's) as their integer data, comparable as arrays."""
+    return jax.tree_util.tree_map(
+        lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x,
+        tree)
+
+
 def assert_trees_close(actual, expected, rtol, atol):
-    actual_leaves, actual_def = jax.tree_util.tree_flatten(actual)
-    expected_leaves, expected_def = jax.tree_util.tree_flatten(expected)
+    actual_leaves, actual_def = jax.tree_util.tree_flatten(_key_data(actual))
+    expected_leaves, expected_def = jax.tree_util.tree_flatten(_key_data(expected))
     assert actual_def == expected_def
     for a, e in zip(actual_leaves, expected_leaves):
         np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(e, np.float64),

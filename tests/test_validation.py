@@ -91,6 +91,27 @@ BAD_VALUES = [
     ("decrease_factor", 1.0, lambda v: J.lbfgs(decrease_factor=v), ValueError),
     ("max_backtracking_steps", 0, lambda v: J.scale_by_backtracking_linesearch(v), ValueError),
     ("memory_size", 0, lambda v: J.lbfgs(memory_size=v), ValueError),
+    # optax's other optimizers: each argument by the name the user wrote
+    ("beta", 1.0, lambda v: J.signum(0.1, beta=v), ValueError),
+    ("b3", 1.0, lambda v: J.adan(0.1, b3=v), ValueError),
+    ("b2", 1.0, lambda v: J.lion(0.1, b2=v), ValueError),
+    ("b2", 1.5, lambda v: J.scale_by_sm3(b2=v), ValueError),
+    ("momentum", 1.0, lambda v: J.sm3(0.1, momentum=v), ValueError),
+    ("momentum", 1.2, lambda v: J.adafactor(momentum=v), ValueError),
+    ("momentum", -0.1, lambda v: J.lars(0.1, momentum=v), ValueError),
+    ("threshold", math.nan, lambda v: J.radam(0.1, threshold=v), ValueError),
+    ("momentum_decay", -0.004, lambda v: J.nadam(0.1, momentum_decay=v), ValueError),
+    ("eta_minus", 0.0, lambda v: J.rprop(0.1, eta_minus=v), ValueError),
+    ("min_norm", -1.0, lambda v: J.fromage(0.1, min_norm=v), ValueError),
+    ("scaling", -1.0, lambda v: J.polyak_sgd(scaling=v), ValueError),
+    ("variant", "sps-", lambda v: J.polyak_sgd(variant=v), ValueError),
+    ("mode", "soft", lambda v: J.scale_by_lion(mode=v), ValueError),
+    ("optimism", -0.1, lambda v: J.optimistic_adam(0.1, optimism=v), ValueError),
+    ("rho", 1.0, lambda v: J.adadelta(rho=v), ValueError),
+    ("eps", 0.0, lambda v: J.adafactor(eps=v), ValueError),
+    ("eta", -0.01, lambda v: J.noisy_sgd(0.1, eta=v), ValueError),
+    ("trust_coefficient", -1.0, lambda v: J.lars(0.1, trust_coefficient=v), ValueError),
+    ("weight_decay", -0.1, lambda v: J.lamb(0.1, weight_decay=v), ValueError),
 ]
 
 

@@ -2,6 +2,8 @@
 
     python -m experiments.bench.update_speed            # 10M parameters
     python -m experiments.bench.update_speed --quick    # a small smoke run
+    python -m experiments.bench.update_speed --optimizers aliases --no-variants
+                                          # optax's other optimizers, jopt against optax
 
 One step is ``update`` + ``apply_updates`` under ``jax.jit`` with the parameters and the
 optimizer state donated (so XLA updates them in place), or ``optimizer.step()`` for torch
@@ -14,7 +16,10 @@ p, g, m and writes p, m: 5 arrays; adam and adamw read p, g, m, v and write p, m
 the triad 3), and "% triad" is that rate over the best triad's.  The triad's store to a
 fresh ``a`` also costs a hidden read of ``a`` (write-allocate), which in-place updates do
 not pay, so the in-place ``a = a + s*c`` is shown too: it is the real ceiling for an
-optimizer step.  Timings are printed, never asserted.
+optimizer step.  Timings are printed, never asserted.  After the timings, a second table
+compares jopt's compiled step with optax's by XLA's cost analysis (bytes accessed and
+flops of the donated, jitted step): a property of the two programs, unaffected by the
+machine's load, for the issue's "the same or a better XLA program".
 
 What it measured: ``docs/benchmarks.md``.
 """
@@ -49,9 +54,23 @@ try:
 except ImportError:
     torch = None
 
-OPTIMIZERS = ("sgd-momentum", "adam", "adamw")
+# optax's other optimizers, each built alike in jopt and optax: (arguments, the arrays an
+# update must move at least: read p, g and the state, write p and the state).
+ALIASES = {
+    "nadam": (dict(), 7), "nadamw": (dict(), 7), "adamax": (dict(), 7), "adamaxw": (dict(), 7),
+    "amsgrad": (dict(), 9), "radam": (dict(), 7), "adabelief": (dict(), 7), "yogi": (dict(), 7),
+    "adan": (dict(), 11), "lion": (dict(), 5), "lamb": (dict(), 7), "lars": (dict(), 5),
+    "fromage": (dict(), 3), "sign_sgd": (dict(), 3), "signum": (dict(), 5),
+    "novograd": (dict(), 5), "noisy_sgd": (dict(key=0), 3), "rprop": (dict(), 7),
+    "sm3": (dict(), 5), "adafactor": (dict(), 3), "adadelta": (dict(), 7),
+    "optimistic_gradient_descent": (dict(), 5), "optimistic_adam_v2": (dict(), 9),
+    "polyak_sgd": (dict(), 3),
+}
+NEEDS_VALUE = ("polyak_sgd",)  # its update takes value=f(x): the bench passes a constant
+OPTIMIZERS = ("sgd-momentum", "adam", "adamw", *ALIASES)
 TRIAD, IN_PLACE = "triad", "in-place"  # a = b + s*c, and a = a + s*c
-ARRAYS_MOVED = {"sgd-momentum": 5, "adam": 7, "adamw": 7, TRIAD: 3, IN_PLACE: 3}
+ARRAYS_MOVED = {"sgd-momentum": 5, "adam": 7, "adamw": 7, TRIAD: 3, IN_PLACE: 3,
+                **{name: arrays for name, (_, arrays) in ALIASES.items()}}
 LEARNING_RATE = 1e-3
 MOMENTUM = 0.9
 WEIGHT_DECAY = 1e-2
@@ -106,6 +125,11 @@ def random_tree(shapes: dict, seed: int, scale: float = 1.0) -> dict[str, np.nda
 
 
 def jax_optimizer(library, optimizer: str):
+    if optimizer in ALIASES:
+        kwargs = ALIASES[optimizer][0]
+        if optimizer == "polyak_sgd":
+            return getattr(library, optimizer)(**kwargs)
+        return getattr(library, optimizer)(LEARNING_RATE, **kwargs)
     if optimizer == "sgd-momentum":
         return library.sgd(LEARNING_RATE, momentum=MOMENTUM)
     if optimizer == "adam":
@@ -113,14 +137,48 @@ def jax_optimizer(library, optimizer: str):
     return library.adamw(LEARNING_RATE, weight_decay=WEIGHT_DECAY)
 
 
-def jax_step(opt, apply_updates, params, grads, donate: bool = True) -> Callable[[], None]:
-    """One jitted update + apply, carrying (params, state) from call to call."""
+def step_function(opt, apply_updates, extra: Optional[dict] = None) -> Callable:
+    """``(params, state, grads) -> (params, state)``: one update and its application."""
 
     def step(params, state, grads):
-        updates, state = opt.update(grads, state, params)
+        updates, state = opt.update(grads, state, params, **(extra or {}))
         return apply_updates(params, updates), state
+    return step
 
-    step = jax.jit(step, donate_argnums=(0, 1) if donate else ())
+
+def xla_cost(opt, apply_updates, params, grads, extra: Optional[dict] = None) -> dict:
+    """XLA's cost analysis of the compiled, donated step: its "bytes accessed" and "flops"."""
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    grads = jax.tree_util.tree_map(jnp.asarray, grads)
+    compiled = jax.jit(step_function(opt, apply_updates, extra), donate_argnums=(0, 1)).lower(
+        params, opt.init(params), grads).compile()
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    return {key: float(analysis.get(key, math.nan)) for key in ("bytes accessed", "flops")}
+
+
+def cost_table(params, grads, optimizers) -> str:
+    """jopt's compiled step against optax's, by XLA's own count of bytes and flops: a
+    property of the programs, not of the machine's load (1.00 = as much as optax's)."""
+    lines = [f"{'optimizer':<28} {'MB jopt':>8} {'MB optax':>9} {'bytes x optax':>14} "
+             f"{'flops x optax':>14}"]
+    for optimizer in optimizers:
+        extra = dict(value=jnp.float32(1.0)) if optimizer in NEEDS_VALUE else None
+        mine = xla_cost(jax_optimizer(jopt, optimizer), jopt.apply_updates, params, grads, extra)
+        theirs = xla_cost(jax_optimizer(optax, optimizer), optax.apply_updates, params, grads,
+                          extra)
+        lines.append(f"{optimizer:<28} {mine['bytes accessed'] / 1e6:8.1f} "
+                     f"{theirs['bytes accessed'] / 1e6:9.1f} "
+                     f"{mine['bytes accessed'] / theirs['bytes accessed']:14.2f} "
+                     f"{mine['flops'] / theirs['flops']:14.2f}")
+    return "\n".join(lines)
+
+
+def jax_step(opt, apply_updates, params, grads, donate: bool = True,
+             extra: Optional[dict] = None) -> Callable[[], None]:
+    """One jitted update + apply, carrying (params, state) from call to call."""
+    step = jax.jit(step_function(opt, apply_updates, extra),
+                   donate_argnums=(0, 1) if donate else ())
     params = jax.tree_util.tree_map(jnp.array, params)  # fresh device buffers
     grads = jax.tree_util.tree_map(jnp.array, grads)
     carry = [params, opt.init(params)]
@@ -147,15 +205,18 @@ def torch_step(optimizer: str, params, grads, **impl) -> Callable[[], None]:
     return opt.step
 
 
-def optimizer_cases(params, grads, n: int) -> list[Case]:
+def optimizer_cases(params, grads, n: int, optimizers=OPTIMIZERS) -> list[Case]:
     cases = []
-    for optimizer in OPTIMIZERS:
+    for optimizer in optimizers:
+        extra = dict(value=jnp.float32(1.0)) if optimizer in NEEDS_VALUE else None
         cases.append(Case(optimizer, "jopt", jax_step(jax_optimizer(jopt, optimizer),
-                                                      jopt.apply_updates, params, grads), n))
+                                                      jopt.apply_updates, params, grads,
+                                                      extra=extra), n))
         if optax is not None:
             cases.append(Case(optimizer, "optax", jax_step(jax_optimizer(optax, optimizer),
-                                                           optax.apply_updates, params, grads), n))
-        if torch is not None:
+                                                           optax.apply_updates, params, grads,
+                                                           extra=extra), n))
+        if torch is not None and optimizer not in ALIASES:
             for name, impl in TORCH_IMPLS.items():
                 try:
                     cases.append(Case(optimizer, name, torch_step(optimizer, params, grads,
@@ -246,7 +307,8 @@ def ratio(case: Case, reference: Optional[Case]) -> str:
 
 def format_table(cases: list[Case], limit: float) -> str:
     by_key = {(c.group, c.name): c for c in cases}
-    header = (f"{'optimizer':<13} {'implementation':<30} {'ms':>8} {'x optax':>8} {'x torch':>8} "
+    width = max(13, *(len(c.group) for c in cases))
+    header = (f"{'optimizer':<{width}} {'implementation':<30} {'ms':>8} {'x optax':>8} {'x torch':>8} "
               f"{'x foreach':>9} {'x fused':>8} {'GB/s':>7} {'% triad':>8}")
     lines = [header, "-" * len(header)]
     group = None
@@ -256,7 +318,7 @@ def format_table(cases: list[Case], limit: float) -> str:
         group = case.group
         refs = [by_key.get((case.group, r)) for r in REFERENCES]
         lines.append(
-            f"{case.group:<13} {case.name:<30} {case.seconds * 1e3:8.2f} {ratio(case, refs[0]):>8} "
+            f"{case.group:<{width}} {case.name:<30} {case.seconds * 1e3:8.2f} {ratio(case, refs[0]):>8} "
             f"{ratio(case, refs[1]):>8} {ratio(case, refs[2]):>9} {ratio(case, refs[3]):>8} "
             f"{case.gigabytes_per_second:7.1f} {100 * case.gigabytes_per_second / limit:7.0f}%")
     return "\n".join(lines)
@@ -276,6 +338,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="leave out the jopt variants (no donation, one flat buffer)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 30_000 parameters, 4 repeats")
+    parser.add_argument("--optimizers", default=None,
+                        help="comma-separated names to time (default all: "
+                             f"{', '.join(OPTIMIZERS)}); 'aliases' for optax's other optimizers")
     args = parser.parse_args(argv)
     if args.quick:
         args.params, args.repeats, args.rounds, args.warmup = 30_000, 4, 2, 1
@@ -291,7 +356,16 @@ def main(argv=None) -> list[Case]:
     grads = random_tree(shapes, seed=1, scale=1e-3)
     n = sum(x.size for x in params.values())
 
-    cases = optimizer_cases(params, grads, n)
+    if args.optimizers is None:
+        chosen = OPTIMIZERS
+    elif args.optimizers == "aliases":
+        chosen = tuple(ALIASES)
+    else:
+        chosen = tuple(args.optimizers.split(","))
+    unknown = sorted(set(chosen) - set(OPTIMIZERS))
+    if unknown:
+        raise SystemExit(f"unknown optimizers {unknown}; known: {', '.join(OPTIMIZERS)}")
+    cases = optimizer_cases(params, grads, n, chosen)
     if not args.no_variants:
         cases += variant_cases(params, grads, n)
     cases += triad_cases(n)
@@ -317,6 +391,10 @@ def main(argv=None) -> list[Case]:
     print(f"% triad: GB/s / the best triad a = b + s*c's ({limit:.1f} GB/s); the in-place "
           f"a = a + s*c moves no write-allocate traffic.\n")
     print(format_table(cases, limit))
+    if optax is not None:
+        print("\nXLA's cost analysis of the compiled steps (deterministic: the same on a busy "
+              "machine):\n")
+        print(cost_table(params, grads, chosen))
     return cases
 
 

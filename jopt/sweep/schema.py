@@ -27,7 +27,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence
 from jopt import data, losses, models, optimizers, schedules
 from jopt.base import GradientTransformation
 
-__all__ = ["ModelSpec", "ScheduleSpec", "MODELS", "OPTIMIZERS", "SCHEDULES", "LOSSES",
+__all__ = ["ModelSpec", "ScheduleSpec", "MODELS", "OPTIMIZERS", "NOT_IN_SWEEPS", "SCHEDULES", "LOSSES",
            "BATCH_STRATEGIES", "SAMPLINGS", "TASK_DEFAULTS", "STATIC_SETTINGS", "grid_keys",
            "make_optimizer", "check_optimizer", "required_schedule_arguments"]
 
@@ -59,7 +59,11 @@ MODELS: dict[str, ModelSpec] = {
     "random_features": ModelSpec("width"),
     "two_layer_linear": ModelSpec("width", None, "identity"),
 }
-OPTIMIZERS: Mapping[str, tuple] = optimizers.HYPERPARAMETERS
+NOT_IN_SWEEPS = {"polyak_sgd": "its step needs the loss value (update(..., value=f(x)))"}
+"""Optimizers a sweep cannot name, and why."""
+OPTIMIZERS: Mapping[str, tuple] = {name: arguments for name, arguments
+                                   in optimizers.HYPERPARAMETERS.items()
+                                   if name not in NOT_IN_SWEEPS}
 SCHEDULE_DEFAULTS: dict[str, dict] = {"warmup_cosine_decay_schedule": {"init_value": 0.0}}
 SCHEDULES: dict[str, ScheduleSpec] = {
     name: ScheduleSpec(schedules.LEARNING_RATE_ARGUMENT[name], arguments,
