@@ -45,7 +45,7 @@ BAD_VALUES = [
     ("eps_root", -1.0, lambda v: J.adam(0.1, eps_root=v), ValueError),
     ("decay", -0.1, lambda v: J.rmsprop(0.1, decay=v), ValueError),
     ("decay", 1.0, lambda v: J.ema(v), ValueError),
-    ("decay", 1.0, lambda v: J.trace(v), ValueError),
+    ("decay", 1.5, lambda v: J.trace(v), ValueError),  # 1 is optax's sum of gradients
     ("decay", 2.0, lambda v: J.average_iterates(v), ValueError),
     ("momentum", 1.0, lambda v: J.sgd(0.1, momentum=v), ValueError),
     ("momentum", -0.5, lambda v: J.sgd(0.1, momentum=v, momentum_form="ema"), ValueError),
@@ -64,10 +64,11 @@ BAD_VALUES = [
     ("max_norm", -1.0, lambda v: J.clip_by_global_norm(v), ValueError),
     ("step_size", math.nan, lambda v: J.scale(v), ValueError),
     ("start", -1, lambda v: J.average_iterates(None, v), ValueError),
-    ("transition_steps", 0, lambda v: J.exponential_decay(0.1, v, 0.5), ValueError),
-    ("transition_steps", -5, lambda v: J.linear_schedule(0.1, 0.0, v), ValueError),
+    # transition_steps <= 0 and decay_rate = 0 are optax's constant schedule (accepted)
+    ("transition_steps", float("nan"), lambda v: J.exponential_decay(0.1, v, 0.5), ValueError),
+    ("transition_steps", float("inf"), lambda v: J.linear_schedule(0.1, 0.0, v), ValueError),
     ("transition_begin", -1, lambda v: J.polynomial_schedule(1.0, 0.0, 1, 10, v), ValueError),
-    ("decay_rate", 0.0, lambda v: J.exponential_decay(0.1, 10, v), ValueError),
+    ("decay_rate", -0.5, lambda v: J.exponential_decay(0.1, 10, v), ValueError),
     ("decay_rate", -0.5, lambda v: J.inverse_time_decay(1.0, v), ValueError),
     ("decay_steps", -3, lambda v: J.cosine_decay_schedule(0.1, v), ValueError),
     ("decay_steps", 5, lambda v: J.warmup_cosine_decay_schedule(0.0, 1.0, 10, v), ValueError),
