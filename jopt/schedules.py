@@ -160,6 +160,26 @@ def exponential_decay(init_value: Any, transition_steps: Any, decay_rate: Any,
     return schedule
 
 
+def _boundaries_and_scales(name: str, boundaries_and_scales: Optional[Mapping[int, Any]],
+                           boundaries: Optional[Sequence[Any]], scales: Optional[Sequence[Any]]
+                           ) -> tuple[list, list]:
+    """The two lists of a piecewise schedule, from optax's dict or the keyword form, checked."""
+    if boundaries_and_scales is not None:
+        if boundaries is not None or scales is not None:
+            raise ValueError(f"{name} takes boundaries_and_scales or boundaries= and scales=, "
+                             f"not both")
+        items = sorted(boundaries_and_scales.items())
+        boundaries, scales = [b for b, _ in items], [s for _, s in items]
+    boundaries = [] if boundaries is None else list(boundaries)
+    scales = [] if scales is None else list(scales)
+    if len(boundaries) != len(scales):
+        raise ValueError(f"boundaries ({len(boundaries)}) and scales ({len(scales)}) must have "
+                         f"the same length")
+    check("scales", scales, lambda v: v >= 0, ">= 0")
+    check_nonnegative("boundaries", boundaries)
+    return boundaries, scales
+
+
 def piecewise_constant_schedule(init_value: Any,
                                 boundaries_and_scales: Optional[Mapping[int, Any]] = None, *,
                                 boundaries: Optional[Sequence[Any]] = None,
@@ -169,20 +189,8 @@ def piecewise_constant_schedule(init_value: Any,
     optax's form is a dict ``{boundary: scale}``.  The keyword form ``boundaries=``,
     ``scales=`` takes sequences or arrays, so both may be traced (a dict key cannot).
     """
-    if boundaries_and_scales is not None:
-        if boundaries is not None or scales is not None:
-            raise ValueError("piecewise_constant_schedule takes boundaries_and_scales or "
-                             "boundaries= and scales=, not both")
-        items = sorted(boundaries_and_scales.items())
-        boundaries = [b for b, _ in items]
-        scales = [s for _, s in items]
-    boundaries = [] if boundaries is None else boundaries
-    scales = [] if scales is None else scales
-    if len(boundaries) != len(scales):
-        raise ValueError(f"boundaries ({len(boundaries)}) and scales ({len(scales)}) must have "
-                         f"the same length")
-    check("scales", scales, lambda v: v >= 0, ">= 0")
-    check_nonnegative("boundaries", boundaries)
+    boundaries, scales = _boundaries_and_scales("piecewise_constant_schedule",
+                                                boundaries_and_scales, boundaries, scales)
 
     def schedule(count):
         step = _step(count)
@@ -381,18 +389,8 @@ def piecewise_interpolate_schedule(interpolate_type: str, init_value: Any,
     if interpolate_type not in INTERPOLATIONS:
         raise ValueError(f"interpolate_type must be one of {INTERPOLATIONS}, "
                          f"got {interpolate_type!r}")
-    if boundaries_and_scales is not None:
-        if boundaries is not None or scales is not None:
-            raise ValueError("piecewise_interpolate_schedule takes boundaries_and_scales or "
-                             "boundaries= and scales=, not both")
-        items = sorted(boundaries_and_scales.items())
-        boundaries, scales = [b for b, _ in items], [s for _, s in items]
-    boundaries = [] if boundaries is None else list(boundaries)
-    scales = [] if scales is None else list(scales)
-    if len(boundaries) != len(scales):
-        raise ValueError(f"boundaries ({len(boundaries)}) and scales ({len(scales)}) must have "
-                         f"the same length")
-    check("scales", scales, lambda v: v >= 0, ">= 0")
+    boundaries, scales = _boundaries_and_scales("piecewise_interpolate_schedule",
+                                                boundaries_and_scales, boundaries, scales)
 
     def schedule(count):
         step = _step(count)[..., None]  # counts on a trailing axis of the pieces
