@@ -15,6 +15,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jopt
@@ -300,3 +301,16 @@ def test_transform_counter_saturates_at_int32_max(make):
     updates, state = transform.update(g, state, g)
     assert int(state.count) == INT32_MAX
     assert np.all(np.isfinite(np.asarray(updates)))
+
+
+def test_trace_with_decay_one_is_optax_running_sum():
+    """``trace(decay=1.0)`` is accepted with optax's meaning: the sum of all gradients so
+    far (README, "Where jopt differs from optax"); ``decay > 1`` is refused above."""
+    grads = [jnp.asarray([0.5, -2.0, 3.0]) * (k + 1) for k in range(5)]
+    jopt_trace, optax_trace = J.trace(1.0), optax.trace(1.0)
+    jopt_state, optax_state = jopt_trace.init(grads[0]), optax_trace.init(grads[0])
+    for k, g in enumerate(grads):
+        jopt_update, jopt_state = jopt_trace.update(g, jopt_state)
+        optax_update, optax_state = optax_trace.update(g, optax_state)
+        np.testing.assert_allclose(jopt_update, optax_update, rtol=1e-6)
+        np.testing.assert_allclose(jopt_update, sum(grads[:k + 1]), rtol=1e-6)
