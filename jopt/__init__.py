@@ -9,8 +9,13 @@ the ``jopt`` command); :mod:`jopt.devices` gives a CPU's cores to JAX before it 
 """
 
 from jopt import data, devices, losses, models, schedules, transforms
-from jopt.base import (ChainState, EmptyState, GradientTransformation, Schedule, apply_updates,
-                       chain, find_state, tree_l2_norm, tree_vdot)
+from jopt.base import (ChainState, EmptyState, GradientTransformation,
+                       GradientTransformationExtraArgs, Schedule, apply_updates, chain, find_state,
+                       incremental_update, init_empty_state, periodic_update, set_to_zero,
+                       stateless, stateless_with_tree_map, tree_l2_norm, tree_vdot,
+                       with_extra_args_support)
+from jopt.combine import (MaskedNode, MaskedState, PartitionState, masked, multi_transform,
+                          named_chain, partition)
 from jopt.optimizers import (adabelief, adadelta, adafactor, adagrad, adam, adamax, adamaxw, adamw,
                              adan, amsgrad, fromage, lamb, lars, lion, nadam, nadamw, noisy_sgd,
                              novograd, optimistic_adam, optimistic_adam_v2,
@@ -19,13 +24,18 @@ from jopt.optimizers import (adabelief, adadelta, adafactor, adagrad, adam, adam
 from jopt.schedules import (constant_schedule, cosine_decay_schedule, exponential_decay, floor,
                             inverse_time_decay, join_schedules, linear_schedule,
                             piecewise_constant_schedule, polynomial_schedule, power_decay,
-                            warmup, warmup_cosine_decay_schedule)
+                            warmup, warmup_cosine_decay_schedule, warmup_constant_schedule,
+                            warmup_exponential_decay_schedule, sgdr_schedule,
+                            piecewise_interpolate_schedule, linear_onecycle_schedule,
+                            cosine_onecycle_schedule)
 from jopt.data import Dataset, Splits
 from jopt.lbfgs import LbfgsState, lbfgs
 from jopt.linesearch import (BacktrackingState, exact_quadratic_step,
                              scale_by_backtracking_linesearch, scale_by_exact_quadratic_step)
 from jopt.models import Model
 from jopt.train import FitResult, MinimizeResult, fit, minimize, reason_name
+from jopt.wrappers import (ApplyIfFiniteState, InjectHyperparamsState, MultiSteps,
+                            MultiStepsState, apply_if_finite, inject_hyperparams)
 from jopt.transforms import (AddNoiseState, AverageState, EmaState, FactoredState,
                              ScaleByAdaDeltaState, ScaleByAdagradState, ScaleByAdamState,
                              ScaleByAdanState, ScaleByAmsgradState, ScaleByBeliefState,
@@ -48,7 +58,13 @@ __version__ = "0.1.0"
 __all__ = [
     # protocol
     "GradientTransformation", "ChainState", "EmptyState", "Schedule", "chain", "apply_updates",
-    "find_state", "tree_l2_norm", "tree_vdot",
+    "find_state", "tree_l2_norm", "tree_vdot", "GradientTransformationExtraArgs",
+    "with_extra_args_support", "init_empty_state", "stateless", "stateless_with_tree_map",
+    "set_to_zero", "incremental_update", "periodic_update",
+    # combining and wrapping transformations
+    "masked", "MaskedState", "MaskedNode", "partition", "multi_transform", "PartitionState",
+    "named_chain", "inject_hyperparams", "InjectHyperparamsState", "apply_if_finite",
+    "ApplyIfFiniteState", "MultiSteps", "MultiStepsState",
     # transforms
     "identity", "scale", "scale_by_learning_rate", "scale_by_schedule", "trace", "ema",
     "scale_by_adagrad", "scale_by_rss", "scale_by_rms", "scale_by_stddev", "scale_by_adam",
@@ -74,6 +90,8 @@ __all__ = [
     "constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
     "piecewise_constant_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule",
     "inverse_time_decay", "power_decay", "join_schedules", "warmup", "floor",
+    "warmup_constant_schedule", "warmup_exponential_decay_schedule", "sgdr_schedule",
+    "piecewise_interpolate_schedule", "linear_onecycle_schedule", "cosine_onecycle_schedule",
     # line search, L-BFGS
     "scale_by_backtracking_linesearch", "scale_by_exact_quadratic_step", "exact_quadratic_step",
     "BacktrackingState", "lbfgs", "LbfgsState",

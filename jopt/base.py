@@ -15,7 +15,7 @@ turns a value into an array and validates it when it is concrete.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,17 @@ class GradientTransformation(NamedTuple):
 
     init: Callable[[Params], OptState]
     update: Callable[..., tuple[Updates, OptState]]
+
+
+class GradientTransformationExtraArgs(GradientTransformation):
+    """A :class:`GradientTransformation` whose ``update`` takes any extra keyword arguments.
+
+    ``update(updates, state, params=None, **extra_args)``: it reads the ones it needs
+    (``value``, ``grad``, ``value_fn``, ...) and ignores the others, as optax's class of
+    the same name.  :func:`chain` returns one; :func:`with_extra_args_support` makes one.
+    """
+
+    __slots__ = ()
 
 
 class EmptyState(NamedTuple):
@@ -210,12 +221,50 @@ def tree_add(a: PyTree, b: PyTree) -> PyTree:
     return jax.tree_util.tree_map(jnp.add, a, b)
 
 
+def _map_params(fn: Callable, params: Params, other: PyTree, other_name: str) -> PyTree:
+    """``fn(p, o)`` leaf by leaf over ``params``; a ``None`` parameter stays ``None``.
+
+    ``params`` gives the structure, ``None`` counting as a leaf (optax's rule), so a
+    ``None`` parameter may face anything, e.g. ``apply_updates(None, updates)`` is None.
+    """
+    def leaf(p, o):
+        return None if p is None else fn(p, o)
+    try:
+        return jax.tree_util.tree_map(leaf, params, other, is_leaf=lambda x: x is None)
+    except ValueError:
+        check_same_structure(other_name, other, params, "params")
+        raise
+
+
 def apply_updates(params: Params, updates: Updates) -> Params:
-    """``params + updates`` leaf by leaf, each result in its parameter's dtype."""
-    check_same_structure("updates", updates, params, "params")
-    return jax.tree_util.tree_map(
-        lambda p, u: None if p is None else jnp.asarray(p + u).astype(jnp.asarray(p).dtype),
-        params, updates, is_leaf=lambda x: x is None)
+    """``params + updates`` leaf by leaf, each result in its parameter's dtype.
+
+    A ``None`` parameter stays ``None`` (frozen or absent leaves), as in optax.
+    """
+    return _map_params(lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype),
+                       params, updates, "updates")
+
+
+def incremental_update(new_tensors: Params, old_tensors: Params, step_size: Any) -> Params:
+    """``step_size * new + (1 - step_size) * old`` leaf by leaf: a Polyak (EMA) target update.
+
+    optax's ``incremental_update`` (e.g. target networks in RL); ``None`` leaves stay.
+    """
+    rate = hyperparameter(step_size)
+    return _map_params(
+        lambda new, old: (rate * new + (1 - rate) * old).astype(jnp.asarray(new).dtype),
+        new_tensors, old_tensors, "old_tensors")
+
+
+def periodic_update(new_tensors: Params, old_tensors: Params, steps: Any,
+                    update_period: Any) -> Params:
+    """``new_tensors`` when ``steps`` is a multiple of ``update_period``, else ``old_tensors``.
+
+    optax's ``periodic_update``; ``steps`` and ``update_period`` may be traced.
+    """
+    due = jnp.asarray(steps) % update_period == 0
+    return _map_params(lambda new, old: jnp.where(due, new, old), new_tensors, old_tensors,
+                       "old_tensors")
 
 
 def find_state(state: OptState, state_type: type) -> Any:
@@ -280,4 +329,58 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             new_states.append(inner)
         return updates, ChainState(safe_increment(state.count), tuple(new_states))
 
-    return GradientTransformation(init, update)
+    return GradientTransformationExtraArgs(init, update)
+
+
+# ----------------------------------------------------------------------------
+# Stateless transformations and extra arguments (optax's names)
+# ----------------------------------------------------------------------------
+
+
+def init_empty_state(params: Params) -> EmptyState:
+    """The ``init`` of a transformation that keeps no state."""
+    del params
+    return EmptyState()
+
+
+def with_extra_args_support(transform: GradientTransformation) -> GradientTransformationExtraArgs:
+    """``transform`` with an ``update`` that accepts, and ignores, extra keyword arguments.
+
+    A :class:`GradientTransformationExtraArgs` is returned as it is (optax's rule).
+    """
+    if isinstance(transform, GradientTransformationExtraArgs):
+        return transform
+
+    def update(updates, state, params=None, **extra_args):
+        del extra_args
+        return transform.update(updates, state, params)
+    return GradientTransformationExtraArgs(transform.init, update)
+
+
+def stateless(f: Callable[[Updates, Optional[Params]], Updates]) -> GradientTransformation:
+    """A transformation without state: ``u = f(updates, params)`` (optax's ``stateless``)."""
+    def update(updates, state, params=None):
+        del state
+        return f(updates, params), EmptyState()
+    return GradientTransformation(init_empty_state, update)
+
+
+def stateless_with_tree_map(f: Callable[[jax.Array, Optional[jax.Array]], jax.Array]
+                            ) -> GradientTransformation:
+    """A transformation without state, leaf by leaf: ``u = f(g, p)`` (``p = None`` without params).
+
+    optax's ``stateless_with_tree_map``.
+    """
+    def leafwise(updates, params):
+        if params is None:
+            return jax.tree_util.tree_map(lambda g: f(g, None), updates)
+        return jax.tree_util.tree_map(f, updates, params)
+    return stateless(leafwise)
+
+
+def set_to_zero() -> GradientTransformation:
+    """``u = 0`` leaf by leaf: freezes the parameters it is applied to (optax's ``set_to_zero``).
+
+    With :func:`jopt.partition`, the parameters labelled for it do not move.
+    """
+    return stateless_with_tree_map(lambda g, p: jnp.zeros_like(g))

@@ -5,7 +5,8 @@ Deck 003 names BFGS among the methods beyond gradient descent.  L-BFGS keeps the
 inverse-Hessian estimate by the two-loop recursion::
 
     q = g;  for k newest..oldest: a_k = rho_k s_k'q;  q -= a_k y_k        (rho_k = 1 / y_k's_k)
-    r = gamma q   (gamma = s'y / y'y of the newest pair: scale_init_precond)
+    r = gamma q   (gamma = s'y / y'y of the newest pair: scale_init_precond;
+                   at the first step, with no pair yet, gamma = min(1, 1 / ||g||), as optax)
     for k oldest..newest: b = rho_k y_k'r;  r += (a_k - b) s_k
     d = -r
 
@@ -22,13 +23,13 @@ Parameters may be any pytree; the memory holds them raveled into one vector.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jopt.base import (GradientTransformation, ScalarOrSchedule, check,
+from jopt.base import (GradientTransformation, ScalarOrSchedule, chain, check,
                        check_schedule_or_nonnegative, hyperparameter, resolve, safe_increment,
                        zero_count)
 from jopt.linesearch import backtracking_step
@@ -47,7 +48,7 @@ class LbfgsState(NamedTuple):
     trials: jax.Array          # line-search trials of the last step
 
 
-def _two_loop(grad, s_memory, y_memory, rho_memory, newest, scale_init_precond):
+def _two_loop(grad, s_memory, y_memory, rho_memory, newest, scale_init_precond, first):
     """``H g`` by the two-loop recursion over the ring buffer, newest pair at ``newest``."""
     memory_size = s_memory.shape[0]
     order = (newest - jnp.arange(memory_size)) % memory_size  # newest first
@@ -59,7 +60,10 @@ def _two_loop(grad, s_memory, y_memory, rho_memory, newest, scale_init_precond):
     q, alphas = jax.lax.scan(backward, grad, order)
     s, y = s_memory[newest], y_memory[newest]
     yy = jnp.vdot(y, y)
-    gamma = jnp.where((rho_memory[newest] > 0) & (yy > 0), jnp.vdot(s, y) / jnp.where(yy > 0, yy, 1), 1.0)
+    norm = jnp.sqrt(jnp.vdot(grad, grad))
+    start = jnp.where(first, jnp.minimum(1.0, 1 / jnp.where(norm > 0, norm, 1.0)), 1.0)
+    gamma = jnp.where((rho_memory[newest] > 0) & (yy > 0),
+                      jnp.vdot(s, y) / jnp.where(yy > 0, yy, 1), start)
     r = q * gamma if scale_init_precond else q
 
     def forward(r, k_alpha):
@@ -71,19 +75,64 @@ def _two_loop(grad, s_memory, y_memory, rho_memory, newest, scale_init_precond):
     return r
 
 
+BUILT_IN = "backtracking"
+"""``lbfgs``'s default line search: a bounded Armijo backtracking from ``max_learning_rate``."""
+
+
+def _ravel_real(tree: Any):
+    """``tree`` as one real vector, and the inverse: a complex leaf gives its real and
+    imaginary parts (C^n read as R^2n, where the conjugated gradient is the gradient)."""
+    flat, unravel = ravel_pytree(tree)
+    if not jnp.iscomplexobj(flat):
+        return flat, unravel
+    n = flat.shape[0]
+    return (jnp.concatenate([flat.real, flat.imag]),
+            lambda real: unravel((real[:n] + 1j * real[n:]).astype(flat.dtype)))
+
+
 def lbfgs(learning_rate: Optional[ScalarOrSchedule] = None, memory_size: int = 10,
-          scale_init_precond: bool = True, *, max_backtracking_steps: int = 30,
-          slope_rtol: Any = 1e-4, decrease_factor: Any = 0.5,
+          scale_init_precond: bool = True,
+          linesearch: Union[str, None, GradientTransformation] = BUILT_IN, *,
+          max_backtracking_steps: int = 30, slope_rtol: Any = 1e-4, decrease_factor: Any = 0.5,
           max_learning_rate: Any = 1.0) -> GradientTransformation:
     """L-BFGS as a gradient transformation: the updates are ``alpha * d`` (see the module).
 
-    ``update(grad, state, params, value=f(params), value_fn=f)``: ``value_fn`` is needed
-    for the line search (and ``value`` saves one evaluation); :func:`jopt.minimize`
-    passes both.  Argument names follow optax's ``lbfgs``; the line search's are those of
-    :func:`jopt.scale_by_backtracking_linesearch`.  ``memory_size`` (array shapes)
-    and ``max_backtracking_steps`` (the bound of the line-search loop) are static; every
-    other number may be traced.
+    ``update(grad, state, params, value=f(params), grad=grad, value_fn=f)``: ``value_fn``
+    is needed for a line search (and ``value`` saves one evaluation); :func:`jopt.minimize`
+    passes them.  Argument names follow optax's ``lbfgs``.  The step ``alpha``:
+
+    - ``linesearch="backtracking"`` (the default): with ``learning_rate=None``, the
+      bounded Armijo backtracking of the module docstring, whose arguments are those of
+      :func:`jopt.scale_by_backtracking_linesearch`; with a ``learning_rate``, that rate.
+    - ``linesearch=None``: ``learning_rate`` (1 when None), no search (optax's meaning).
+    - a line search transformation, e.g. ``jopt.scale_by_backtracking_linesearch(20)``:
+      as optax, ``chain(lbfgs direction * learning_rate (1 when None), linesearch)``.
+      jopt's line searches are bounded loops, so ``jax.grad`` passes through the run.
+
+    ``memory_size`` (array shapes) and ``max_backtracking_steps`` (the bound of the
+    line-search loop) are static; every other number may be traced.  Complex
+    parameters are read as pairs of reals (optax's convention: pass the conjugated
+    gradient).
     """
+    if isinstance(linesearch, str):
+        if linesearch != BUILT_IN:
+            raise ValueError(f"linesearch must be {BUILT_IN!r}, None or a line search "
+                             f"transformation, got {linesearch!r}")
+        return _lbfgs(learning_rate, memory_size, scale_init_precond, max_backtracking_steps,
+                      slope_rtol, decrease_factor, max_learning_rate)
+    if linesearch is not None and not (hasattr(linesearch, "init") and hasattr(linesearch, "update")):
+        raise TypeError(f"linesearch must be {BUILT_IN!r}, None or a line search "
+                        f"transformation, got {linesearch!r}")
+    fixed = _lbfgs(1.0 if learning_rate is None else learning_rate, memory_size,
+                   scale_init_precond, max_backtracking_steps, slope_rtol, decrease_factor,
+                   max_learning_rate)
+    return fixed if linesearch is None else chain(fixed, linesearch)
+
+
+def _lbfgs(learning_rate: Optional[ScalarOrSchedule], memory_size: int, scale_init_precond: bool,
+           max_backtracking_steps: int, slope_rtol: Any, decrease_factor: Any,
+           max_learning_rate: Any) -> GradientTransformation:
+    """L-BFGS with a fixed or scheduled rate, or (``learning_rate=None``) the built-in search."""
     if not isinstance(memory_size, int) or memory_size < 1:
         raise ValueError(f"memory_size must be a positive int, got {memory_size!r}")
     if not isinstance(max_backtracking_steps, int) or max_backtracking_steps < 1:
@@ -95,7 +144,7 @@ def lbfgs(learning_rate: Optional[ScalarOrSchedule] = None, memory_size: int = 1
     check("max_learning_rate", max_learning_rate, lambda v: v > 0, "> 0")
 
     def init(params):
-        flat, _ = ravel_pytree(params)
+        flat, _ = _ravel_real(params)
         n = flat.shape[0]
         zeros = jnp.zeros((memory_size, n), flat.dtype)
         return LbfgsState(zero_count(), flat, jnp.zeros_like(flat), zeros, zeros,
@@ -107,8 +156,8 @@ def lbfgs(learning_rate: Optional[ScalarOrSchedule] = None, memory_size: int = 1
         if params is None:
             raise ValueError("lbfgs needs params: call update(grad, state, params, value_fn=f)")
         step = state.count if count is None else count
-        flat_grad, unravel = ravel_pytree(updates)
-        flat_params, unravel_params = ravel_pytree(params)
+        flat_grad, unravel = _ravel_real(updates)
+        flat_params, unravel_params = _ravel_real(params)
         s = flat_params - state.params
         y = flat_grad - state.grad
         sy = jnp.vdot(s, y)
@@ -120,7 +169,7 @@ def lbfgs(learning_rate: Optional[ScalarOrSchedule] = None, memory_size: int = 1
         y_memory = jnp.where(store, state.y_memory.at[slot].set(y), state.y_memory)
         rho_memory = jnp.where(store, state.rho_memory.at[slot].set(rho), state.rho_memory)
         direction = -_two_loop(flat_grad, s_memory, y_memory, rho_memory, slot,
-                               scale_init_precond)
+                               scale_init_precond, step == 0)
         if learning_rate is not None:
             alpha = hyperparameter(resolve(learning_rate, step))
             trials = jnp.zeros([], jnp.int32)
@@ -135,6 +184,6 @@ def lbfgs(learning_rate: Optional[ScalarOrSchedule] = None, memory_size: int = 1
                 max_learning_rate, slope_rtol=slope_rtol, decrease_factor=decrease_factor,
                 max_backtracking_steps=max_backtracking_steps)
         new_state = LbfgsState(safe_increment(step), flat_params, flat_grad, s_memory, y_memory,
-                               rho_memory, jnp.asarray(alpha, flat_params.dtype), trials)
+                               rho_memory, jnp.asarray(alpha, state.learning_rate.dtype), trials)
         return unravel((alpha * direction).astype(flat_grad.dtype)), new_state
     return GradientTransformation(init, update)

@@ -117,11 +117,17 @@ def scale_by_backtracking_linesearch(max_backtracking_steps: int = 30, slope_rto
         start = jnp.where(restart, hyperparameter(max_learning_rate),
                           jnp.minimum(state.learning_rate * jnp.where(restart, 1.0, increase),
                                       hyperparameter(max_learning_rate)))
+        # Re <g, d>: the slope along d, also for complex parameters read as pairs of reals
+        # (optax's convention: g is the conjugated gradient).
         alpha, new_value, trials, accepted = backtracking_step(
-            value_fn, params, updates, value, tree_vdot(grad, updates), start,
+            value_fn, params, updates, value, jnp.real(tree_vdot(grad, updates)), start,
             slope_rtol=slope_rtol, decrease_factor=decrease_factor,
             max_backtracking_steps=max_backtracking_steps)
-        return tree_scale(alpha, updates), BacktrackingState(alpha, new_value, trials, accepted)
+        # The state keeps init's dtypes whatever the dtype of value (a lax.cond or scan
+        # over updates needs a state of one type).
+        return tree_scale(alpha, updates), BacktrackingState(
+            alpha.astype(state.learning_rate.dtype), new_value.astype(state.value.dtype),
+            trials, accepted)
     return GradientTransformation(init, update)
 
 

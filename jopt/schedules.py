@@ -14,23 +14,28 @@ optax's; :func:`inverse_time_decay`, :func:`power_decay`, :func:`warmup` and
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jopt.base import (Schedule, check, check_nonnegative, check_positive, hyperparameter)
+from jopt.base import (Schedule, check, check_nonnegative, check_positive, hyperparameter,
+                       is_concrete)
 
 __all__ = [
     "constant_schedule", "linear_schedule", "polynomial_schedule", "exponential_decay",
     "piecewise_constant_schedule", "cosine_decay_schedule", "warmup_cosine_decay_schedule",
     "inverse_time_decay", "power_decay", "join_schedules", "warmup", "floor",
+    "warmup_constant_schedule", "warmup_exponential_decay_schedule", "sgdr_schedule",
+    "piecewise_interpolate_schedule", "linear_onecycle_schedule", "cosine_onecycle_schedule",
     "HYPERPARAMETERS", "LEARNING_RATE_ARGUMENT",
 ]
 
 # The schedules a sweep can name: each one's numeric arguments (all traceable), and the
-# argument that a sweep's ``learning_rate`` sets (the peak of a warmup schedule, the
-# start of a decay).  Schedules of schedules (join, warmup, floor) are built in code.
+# argument that a sweep's ``learning_rate`` sets (the peak of a warmup or one-cycle
+# schedule, the start of a decay).  Schedules of schedules (join, warmup, floor, sgdr)
+# and those given by a dict of boundaries (piecewise) are built in code.
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "constant_schedule": ("value",),
     "linear_schedule": ("init_value", "end_value", "transition_steps", "transition_begin"),
@@ -43,6 +48,14 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
                                      "end_value", "exponent"),
     "inverse_time_decay": ("init_value", "decay_rate"),
     "power_decay": ("scale", "power", "offset"),
+    "warmup_constant_schedule": ("init_value", "peak_value", "warmup_steps"),
+    "warmup_exponential_decay_schedule": ("init_value", "peak_value", "warmup_steps",
+                                          "transition_steps", "decay_rate", "transition_begin",
+                                          "end_value"),
+    "linear_onecycle_schedule": ("transition_steps", "peak_value", "pct_start", "pct_final",
+                                 "div_factor", "final_div_factor"),
+    "cosine_onecycle_schedule": ("transition_steps", "peak_value", "pct_start", "div_factor",
+                                 "final_div_factor"),
 }
 LEARNING_RATE_ARGUMENT: dict[str, str] = {
     "constant_schedule": "value",
@@ -53,6 +66,10 @@ LEARNING_RATE_ARGUMENT: dict[str, str] = {
     "warmup_cosine_decay_schedule": "peak_value",
     "inverse_time_decay": "init_value",
     "power_decay": "scale",
+    "warmup_constant_schedule": "peak_value",
+    "warmup_exponential_decay_schedule": "peak_value",
+    "linear_onecycle_schedule": "peak_value",
+    "cosine_onecycle_schedule": "peak_value",
 }
 
 
@@ -81,18 +98,22 @@ def polynomial_schedule(init_value: Any, end_value: Any, power: Any, transition_
     ``T = transition_steps``, the value at step ``t`` is
     ``(I - E) (1 - clip(t - B, 0, T) / T) ** power + E``: ``I`` until ``B``, ``E`` from
     ``B + T`` on.  Deck 004's linear decay ``k (1 - i / n)`` is ``power=1``, ``E = 0``.
+    ``T <= 0`` gives the constant ``I``, as optax (which also logs a warning).
     """
-    check_positive("transition_steps", transition_steps)
+    check("transition_steps", transition_steps, np.isfinite, "finite")
     check_nonnegative("transition_begin", transition_begin)
 
     def schedule(count):
-        steps = hyperparameter(transition_steps)
+        given = hyperparameter(transition_steps)
+        steps = jnp.where(given > 0, given, 1.0)  # T <= 0: a constant (below)
         elapsed = jnp.clip(_step(count) - transition_begin, 0, steps)
         # (T - elapsed) / T, not 1 - elapsed / T: under jit XLA may divide by multiplying
         # with 1 / T, and 1 - T * (1 / T) can be a tiny negative number, which a
         # non-integer power turns into NaN (optax 0.2.8 has that bug).
         fraction = jnp.maximum((steps - elapsed) / steps, 0.0)
-        return (hyperparameter(init_value) - end_value) * fraction ** hyperparameter(power) + end_value
+        init = hyperparameter(init_value)
+        value = (init - end_value) * fraction ** hyperparameter(power) + end_value
+        return jnp.where(given > 0, value, init)
     return schedule
 
 
@@ -115,23 +136,48 @@ def exponential_decay(init_value: Any, transition_steps: Any, decay_rate: Any,
     ``end_value`` bounds the decay: a floor when ``decay_rate < 1``, a ceiling when it
     is above 1 (chosen with ``jnp.where``, so ``decay_rate`` may be traced).
     Deck 004's ``alpha^(0) e^(-rho t)`` is ``exponential_decay(alpha0, 1, exp(-rho))``.
+    As optax, ``transition_steps <= 0`` or ``decay_rate = 0`` give the constant
+    ``init_value`` (optax also logs a warning); a negative ``decay_rate`` is refused.
     """
-    check_positive("transition_steps", transition_steps)
-    check_positive("decay_rate", decay_rate)
+    check("transition_steps", transition_steps, np.isfinite, "finite")
+    check_nonnegative("decay_rate", decay_rate)
     check_nonnegative("transition_begin", transition_begin)
 
     def schedule(count):
         elapsed = _step(count) - transition_begin
-        exponent = elapsed / hyperparameter(transition_steps)
+        given_steps, rate = hyperparameter(transition_steps), hyperparameter(decay_rate)
+        constant = (given_steps <= 0) | (rate == 0)  # optax's meaning of these values
+        exponent = elapsed / jnp.where(given_steps > 0, given_steps, 1.0)
         if staircase:
             exponent = jnp.floor(exponent)
         init = hyperparameter(init_value)
-        value = jnp.where(elapsed <= 0, init, init * hyperparameter(decay_rate) ** exponent)
+        decayed = init * jnp.where(constant, 1.0, rate) ** exponent
+        value = jnp.where((elapsed <= 0) | constant, init, decayed)
         if end_value is not None:
             value = jnp.where(hyperparameter(decay_rate) < 1,
                               jnp.maximum(value, end_value), jnp.minimum(value, end_value))
         return value
     return schedule
+
+
+def _boundaries_and_scales(name: str, boundaries_and_scales: Optional[Mapping[int, Any]],
+                           boundaries: Optional[Sequence[Any]], scales: Optional[Sequence[Any]]
+                           ) -> tuple[list, list]:
+    """The two lists of a piecewise schedule, from optax's dict or the keyword form, checked."""
+    if boundaries_and_scales is not None:
+        if boundaries is not None or scales is not None:
+            raise ValueError(f"{name} takes boundaries_and_scales or boundaries= and scales=, "
+                             f"not both")
+        items = sorted(boundaries_and_scales.items())
+        boundaries, scales = [b for b, _ in items], [s for _, s in items]
+    boundaries = [] if boundaries is None else list(boundaries)
+    scales = [] if scales is None else list(scales)
+    if len(boundaries) != len(scales):
+        raise ValueError(f"boundaries ({len(boundaries)}) and scales ({len(scales)}) must have "
+                         f"the same length")
+    check("scales", scales, lambda v: v >= 0, ">= 0")
+    check_nonnegative("boundaries", boundaries)
+    return boundaries, scales
 
 
 def piecewise_constant_schedule(init_value: Any,
@@ -143,20 +189,8 @@ def piecewise_constant_schedule(init_value: Any,
     optax's form is a dict ``{boundary: scale}``.  The keyword form ``boundaries=``,
     ``scales=`` takes sequences or arrays, so both may be traced (a dict key cannot).
     """
-    if boundaries_and_scales is not None:
-        if boundaries is not None or scales is not None:
-            raise ValueError("piecewise_constant_schedule takes boundaries_and_scales or "
-                             "boundaries= and scales=, not both")
-        items = sorted(boundaries_and_scales.items())
-        boundaries = [b for b, _ in items]
-        scales = [s for _, s in items]
-    boundaries = [] if boundaries is None else boundaries
-    scales = [] if scales is None else scales
-    if len(boundaries) != len(scales):
-        raise ValueError(f"boundaries ({len(boundaries)}) and scales ({len(scales)}) must have "
-                         f"the same length")
-    check("scales", scales, lambda v: v >= 0, ">= 0")
-    check_nonnegative("boundaries", boundaries)
+    boundaries, scales = _boundaries_and_scales("piecewise_constant_schedule",
+                                                boundaries_and_scales, boundaries, scales)
 
     def schedule(count):
         step = _step(count)
@@ -288,3 +322,136 @@ def floor(schedule: Schedule, min_value: Any) -> Schedule:
     def floored(count):
         return jnp.maximum(schedule(count), hyperparameter(min_value))
     return floored
+
+
+def warmup_constant_schedule(init_value: Any, peak_value: Any, warmup_steps: Any) -> Schedule:
+    """Linear from ``init_value`` to ``peak_value`` over ``warmup_steps``, then ``peak_value``.
+
+    optax's ``warmup_constant_schedule``: ``linear_schedule(init_value, peak_value,
+    warmup_steps)``, so ``warmup_steps <= 0`` gives the constant ``init_value`` there too.
+    """
+    return linear_schedule(init_value, peak_value, warmup_steps)
+
+
+def warmup_exponential_decay_schedule(init_value: Any, peak_value: Any, warmup_steps: Any,
+                                      transition_steps: Any, decay_rate: Any,
+                                      transition_begin: Any = 0, staircase: bool = False,
+                                      end_value: Optional[Any] = None) -> Schedule:
+    """Linear warmup from ``init_value`` to ``peak_value``, then :func:`exponential_decay`.
+
+    optax's: the decay starts at ``peak_value`` at step ``warmup_steps`` and is read at
+    ``t - warmup_steps`` (its ``transition_begin`` counts from there).
+    """
+    return join_schedules([linear_schedule(init_value, peak_value, warmup_steps),
+                           exponential_decay(peak_value, transition_steps, decay_rate,
+                                             transition_begin, staircase, end_value)],
+                          [warmup_steps])
+
+
+def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, Any]]) -> Schedule:
+    """Stochastic gradient descent with warm restarts (Loshchilov & Hutter 2017).
+
+    optax's ``sgdr_schedule``: one :func:`warmup_cosine_decay_schedule` per dict of
+    ``cosine_kwargs``, one after the other, each lasting its ``decay_steps``.
+    """
+    cycles = [dict(kwargs) for kwargs in cosine_kwargs]
+    boundaries, start = [], 0
+    for kwargs in cycles[:-1]:
+        start = start + kwargs["decay_steps"]
+        boundaries.append(start)
+    return join_schedules([warmup_cosine_decay_schedule(**kwargs) for kwargs in cycles],
+                          boundaries)
+
+
+INTERPOLATIONS = ("linear", "cosine")
+
+
+def _interpolate(kind: str, start: jax.Array, end: jax.Array, fraction: jax.Array) -> jax.Array:
+    """From ``start`` (fraction 0) to ``end`` (fraction 1): a line, or half a cosine wave."""
+    if kind == "linear":
+        return start + (end - start) * fraction
+    return end + (start - end) / 2 * (jnp.cos(jnp.pi * fraction) + 1)
+
+
+def piecewise_interpolate_schedule(interpolate_type: str, init_value: Any,
+                                   boundaries_and_scales: Optional[Mapping[int, Any]] = None, *,
+                                   boundaries: Optional[Sequence[Any]] = None,
+                                   scales: Optional[Sequence[Any]] = None) -> Schedule:
+    """Interpolation between the values ``init_value * prod(scales[:i+1])`` at ``boundaries[i]``.
+
+    optax's ``piecewise_interpolate_schedule``: the value goes from ``v_i`` at boundary
+    ``b_i`` to ``v_{i+1}`` at ``b_{i+1}`` (``b_0 = 0``, ``v_0 = init_value``), linearly or
+    by half a cosine wave (``interpolate_type``), and stays at the last value after
+    the last boundary.  Boundaries in increasing order.  As in
+    :func:`piecewise_constant_schedule`, the keyword form ``boundaries=``, ``scales=``
+    lets the boundaries be traced too.
+    """
+    if interpolate_type not in INTERPOLATIONS:
+        raise ValueError(f"interpolate_type must be one of {INTERPOLATIONS}, "
+                         f"got {interpolate_type!r}")
+    boundaries, scales = _boundaries_and_scales("piecewise_interpolate_schedule",
+                                                boundaries_and_scales, boundaries, scales)
+
+    def schedule(count):
+        step = _step(count)[..., None]  # counts on a trailing axis of the pieces
+        starts = jnp.stack([jnp.zeros([])] + [hyperparameter(b) for b in boundaries])
+        values = jnp.cumprod(jnp.stack([hyperparameter(init_value)]
+                                       + [hyperparameter(s) for s in scales]))
+        lengths = jnp.maximum(starts[1:] - starts[:-1], 1)
+        inside = (starts[:-1] <= step) & (step < starts[1:])
+        fractions = (step - starts[:-1]) / lengths
+        pieces = _interpolate(interpolate_type, values[:-1], values[1:], fractions)
+        after = jnp.where(starts[-1] <= step, values[-1], 0.0)
+        return (jnp.sum(jnp.where(inside, pieces, 0.0), axis=-1, keepdims=True) + after)[..., 0]
+    return schedule
+
+
+def _onecycle_boundary(fraction: Any, transition_steps: Any) -> Any:
+    """optax's boundary ``int(fraction * transition_steps)``; a floor when either is traced.
+
+    Concrete values take optax's float64 product (in float32, ``0.7 * 10`` would floor to
+    6); traced ones the float32 (float64 under x64) product.
+    """
+    if is_concrete(fraction) and is_concrete(transition_steps):
+        return int(float(fraction) * float(transition_steps))
+    return jnp.floor(hyperparameter(fraction) * hyperparameter(transition_steps))
+
+
+def linear_onecycle_schedule(transition_steps: Any, peak_value: Any, pct_start: Any = 0.3,
+                             pct_final: Any = 0.85, div_factor: Any = 25.0,
+                             final_div_factor: Any = 1e4) -> Schedule:
+    """The 1cycle policy with linear pieces (Smith & Topin 2018), as optax's.
+
+    From ``peak_value / div_factor`` up to ``peak_value`` at ``pct_start * T``, down to
+    ``peak_value / div_factor`` at ``pct_final * T``, then to
+    ``peak_value / (div_factor * final_div_factor)`` at ``T = transition_steps``.
+    """
+    check_positive("transition_steps", transition_steps)
+
+    def schedule(count):  # built at each call, so that its arrays take the caller's precision
+        divisor = hyperparameter(div_factor)
+        return piecewise_interpolate_schedule(
+            "linear", hyperparameter(peak_value) / divisor,
+            boundaries=[_onecycle_boundary(pct_start, transition_steps),
+                        _onecycle_boundary(pct_final, transition_steps), transition_steps],
+            scales=[divisor, 1 / divisor, 1 / hyperparameter(final_div_factor)])(count)
+    return schedule
+
+
+def cosine_onecycle_schedule(transition_steps: Any, peak_value: Any, pct_start: Any = 0.3,
+                             div_factor: Any = 25.0, final_div_factor: Any = 1e4) -> Schedule:
+    """The 1cycle policy with cosine pieces (Smith & Topin 2018), as optax's.
+
+    From ``peak_value / div_factor`` up to ``peak_value`` at ``pct_start * T``, then down
+    to ``peak_value / (div_factor * final_div_factor)`` at ``T = transition_steps``,
+    each piece half a cosine wave (torch's ``OneCycleLR`` with ``anneal_strategy='cos'``).
+    """
+    check_positive("transition_steps", transition_steps)
+
+    def schedule(count):  # built at each call, so that its arrays take the caller's precision
+        divisor = hyperparameter(div_factor)
+        return piecewise_interpolate_schedule(
+            "cosine", hyperparameter(peak_value) / divisor,
+            boundaries=[_onecycle_boundary(pct_start, transition_steps), transition_steps],
+            scales=[divisor, 1 / (divisor * hyperparameter(final_div_factor))])(count)
+    return schedule

@@ -233,8 +233,10 @@ def trace(decay: Any, nesterov: bool = False, accumulator_dtype: Any = None, *,
 
     It equals the rate outside for a constant rate and differs once the rate changes
     (FIGURES F20).  The sign is left to the caller (:func:`jopt.sgd` negates).
+
+    ``decay`` may be 1, as in optax: ``m_t`` is then the sum of all gradients so far.
     """
-    check_unit_interval("decay", decay)
+    check("decay", decay, lambda v: (v >= 0) & (v <= 1), "in [0, 1]")
     check("dampening", dampening, lambda v: (v >= 0) & (v <= 1), "in [0, 1]")
     if learning_rate is not None:
         check_schedule_or_nonnegative("learning_rate", learning_rate)

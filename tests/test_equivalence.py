@@ -478,6 +478,23 @@ def _warmup_cosine(t, init, peak, warmup, steps, end, exponent=1.0):
                     _cosine(t - warmup, peak, steps - warmup, end / peak, exponent))
 
 
+def _interpolate(t, boundaries, values, cosine=False):
+    """The piecewise interpolation through ``(boundaries[i], values[i])``, constant after."""
+    t = np.asarray(t, np.float64)
+    if not cosine:
+        return np.interp(t, boundaries, values)
+    piece = np.clip(np.searchsorted(boundaries, t, side="right") - 1, 0, len(boundaries) - 2)
+    start, end = np.asarray(values)[piece], np.asarray(values)[piece + 1]
+    b0, b1 = np.asarray(boundaries)[piece], np.asarray(boundaries)[piece + 1]
+    fraction = np.clip((t - b0) / (b1 - b0), 0, 1)
+    return end + (start - end) / 2 * (np.cos(np.pi * fraction) + 1)
+
+
+SGDR_CYCLES = [dict(init_value=0.0, peak_value=0.1, warmup_steps=5, decay_steps=50,
+                    end_value=0.001),
+               dict(init_value=0.0, peak_value=0.05, warmup_steps=5, decay_steps=80,
+                    end_value=0.0005)]
+
 # (id, jopt schedule, optax schedule or None, closed form t -> value in float64 NumPy)
 SCHEDULES = [
     ("constant", jopt.constant_schedule(0.3), optax.constant_schedule(0.3),
@@ -512,6 +529,39 @@ SCHEDULES = [
      optax.join_schedules([optax.linear_schedule(0.1, 0.05, 30),
                            optax.exponential_decay(0.05, 20, 0.5)], [40]),
      lambda t: np.where(t < 40, _poly(t, 0.1, 0.05, 1, 30), _exp(t - 40, 0.05, 20, 0.5))),
+    ("warmup_constant", jopt.warmup_constant_schedule(0.01, 0.1, 20),
+     optax.warmup_constant_schedule(0.01, 0.1, 20), lambda t: _poly(t, 0.01, 0.1, 1, 20)),
+    ("warmup_exponential_decay",
+     jopt.warmup_exponential_decay_schedule(0.01, 0.1, 15, 10, 0.6, 5, end_value=0.005),
+     optax.warmup_exponential_decay_schedule(0.01, 0.1, 15, 10, 0.6, 5, end_value=0.005),
+     lambda t: np.where(t < 15, _poly(t, 0.01, 0.1, 1, 15), _exp(t - 15, 0.1, 10, 0.6, 5,
+                                                                  end=0.005))),
+    ("sgdr", jopt.sgdr_schedule(SGDR_CYCLES), optax.sgdr_schedule(SGDR_CYCLES),
+     lambda t: np.where(t < 50, _warmup_cosine(t, 0.0, 0.1, 5, 50, 0.001),
+                        _warmup_cosine(t - 50, 0.0, 0.05, 5, 80, 0.0005))),
+    ("piecewise_interpolate_linear",
+     jopt.piecewise_interpolate_schedule("linear", 0.1, {20: 0.5, 60: 2.0, 100: 0.1}),
+     optax.piecewise_interpolate_schedule("linear", 0.1, {20: 0.5, 60: 2.0, 100: 0.1}),
+     lambda t: _interpolate(t, [0, 20, 60, 100], [0.1, 0.05, 0.1, 0.01])),
+    ("piecewise_interpolate_cosine",
+     jopt.piecewise_interpolate_schedule("cosine", 0.1, {20: 0.5, 60: 2.0, 100: 0.1}),
+     optax.piecewise_interpolate_schedule("cosine", 0.1, {20: 0.5, 60: 2.0, 100: 0.1}),
+     lambda t: _interpolate(t, [0, 20, 60, 100], [0.1, 0.05, 0.1, 0.01], cosine=True)),
+    # 1cycle: up from peak / 25 to the peak at 30%, down (to peak / 25 at 85%), to peak / 2.5e5
+    ("linear_onecycle", jopt.linear_onecycle_schedule(100, 0.1),
+     optax.linear_onecycle_schedule(100, 0.1),
+     lambda t: _interpolate(t, [0, 30, 85, 100], [0.004, 0.1, 0.004, 4e-7])),
+    ("cosine_onecycle", jopt.cosine_onecycle_schedule(100, 0.1),
+     optax.cosine_onecycle_schedule(100, 0.1),
+     lambda t: _interpolate(t, [0, 30, 100], [0.004, 0.1, 4e-7], cosine=True)),
+    # Edge values optax gives a meaning to: a constant schedule (README, "Where jopt
+    # differs from optax": accepted with optax's meaning).
+    ("exponential_zero_transition_steps", jopt.exponential_decay(0.1, 0, 0.5),
+     optax.exponential_decay(0.1, 0, 0.5), lambda t: np.full(t.shape, 0.1)),
+    ("exponential_zero_decay_rate", jopt.exponential_decay(0.1, 10, 0.0),
+     optax.exponential_decay(0.1, 10, 0.0), lambda t: np.full(t.shape, 0.1)),
+    ("polynomial_zero_transition_steps", jopt.polynomial_schedule(0.1, 0.01, 2.0, 0),
+     optax.polynomial_schedule(0.1, 0.01, 2.0, 0), lambda t: np.full(t.shape, 0.1)),
     # jopt's own: no optax counterpart
     ("inverse_time", jopt.inverse_time_decay(0.1, 0.05), None, lambda t: 0.1 / (1 + 0.05 * t)),
     ("power", jopt.power_decay(0.5, 0.6, 10.0), None, lambda t: 0.5 * (t + 10.0) ** -0.6),

@@ -404,6 +404,45 @@ CONFIGS = [
       P("warmup_steps", (1, 2, 3, 4), 2.5), P("init_value", (0.0, 0.05, 0.1, 0.2), 0.1)),
     C(J.floor, lambda h: J.floor(J.exponential_decay(0.3, 2, 0.5), **h),
       P("min_value", (0.02, 0.04, 0.06, 0.08), 0.06)),
+    C(J.warmup_constant_schedule, lambda h: J.warmup_constant_schedule(**h),
+      P("init_value", (0.0, 0.05, 0.1, 0.2), 0.1), P("peak_value", RATES, 0.3),
+      P("warmup_steps", (1, 2, 3, 4), 2.5)),
+    # The decay's exponent is 0 at no integer step (t - warmup - begin = t - 3.75 at the
+    # gradient's point: no kink there), and its floor binds within sgd's steps.
+    C(J.warmup_exponential_decay_schedule, lambda h: J.warmup_exponential_decay_schedule(**h),
+      P("init_value", (0.0, 0.05, 0.1, 0.2), 0.1), P("peak_value", RATES, 0.3),
+      P("warmup_steps", (1, 2, 3, 4), 2.5), P("transition_steps", (1, 2, 3, 4), 2.5),
+      P("decay_rate", (0.3, 0.5, 0.7, 0.9), 0.7), P("transition_begin", (0, 1, 2, 3), 1.25),
+      P("end_value", (0.02, 0.04, 0.06, 0.08), 0.28)),
+    # Two warm restarts: the first cycle's peak traced inside optax's list of dicts.
+    C(J.sgdr_schedule,
+      lambda h: J.sgdr_schedule([
+          dict(init_value=0.0, peak_value=h["cosine_kwargs"], warmup_steps=1, decay_steps=5),
+          dict(init_value=0.0, peak_value=0.2, warmup_steps=1, decay_steps=6)]),
+      P("cosine_kwargs", RATES, 0.3)),
+    # Interpolation: the value moves with a boundary between integers (smooth in it).
+    C(J.piecewise_interpolate_schedule,
+      lambda h: J.piecewise_interpolate_schedule("linear", h["init_value"],
+                                                 boundaries=[h["boundaries"], 8],
+                                                 scales=[h["scales"], 0.5]),
+      init_value, P("boundaries", (2, 3, 4, 5), 3.5), P("scales", (0.1, 0.3, 0.5, 0.8), 0.5)),
+    C(J.piecewise_interpolate_schedule,
+      lambda h: J.piecewise_interpolate_schedule("cosine", 0.3,
+                                                 {3: h["boundaries_and_scales"], 7: 0.5}),
+      P("boundaries_and_scales", (0.1, 0.3, 0.5, 0.8), 0.5), variant="dict values"),
+    # The inner boundaries are floor(pct * T), optax's int(): piecewise constant in pct.
+    # T short enough that the whole cycle falls inside sgd's steps.
+    C(J.linear_onecycle_schedule, lambda h: J.linear_onecycle_schedule(**h),
+      P("transition_steps", (4, 5, 6, 7), 5.5), P("peak_value", RATES, 0.3),
+      P("pct_start", (0.2, 0.3, 0.4, 0.5), 0.33, smooth=False),
+      P("pct_final", (0.7, 0.8, 0.85, 0.9), 0.82, smooth=False),
+      P("div_factor", (5.0, 10.0, 25.0, 50.0), 20.0),
+      P("final_div_factor", (10.0, 100.0, 1e3, 1e4), 2.0)),
+    C(J.cosine_onecycle_schedule, lambda h: J.cosine_onecycle_schedule(**h),
+      P("transition_steps", (4, 5, 6, 7), 5.5), P("peak_value", RATES, 0.3),
+      P("pct_start", (0.2, 0.3, 0.4, 0.5), 0.33, smooth=False),
+      P("div_factor", (5.0, 10.0, 25.0, 50.0), 20.0),
+      P("final_div_factor", (10.0, 100.0, 1e3, 1e4), 2.0)),
     # --- line search and L-BFGS -------------------------------------------------
     # sgd(2.0) overshoots, so that the search backtracks.
     C(J.scale_by_backtracking_linesearch,
@@ -419,6 +458,10 @@ CONFIGS = [
     C(J.lbfgs, lambda h: J.lbfgs(max_backtracking_steps=8, **h), slope_rtol, decrease_factor,
       P("max_learning_rate", (1.0, 2.0, 2.5, 3.0), 2.2), extras=True),
     C(J.lbfgs, lambda h: J.lbfgs(**h), lr, extras=True, variant="fixed rate"),
+    # optax's form: the direction, then a line search transformation.
+    C(J.lbfgs, lambda h: J.lbfgs(linesearch=J.scale_by_backtracking_linesearch(8, **h)),
+      slope_rtol, decrease_factor, P("max_learning_rate", (1.0, 2.0, 2.5, 3.0), 2.2), extras=True,
+      variant="linesearch"),
 ]
 ROWS = [Row(config, param) for config in CONFIGS for param in config.params]
 assert len({row.id for row in ROWS}) == len(ROWS)
@@ -430,6 +473,10 @@ MASK = "a mask: a pytree of booleans or a function of the params, structure not 
 CALLABLE = "a schedule (callable): its own hyperparameters have rows of their own"
 DATA = "an argument of the protocol (params, states, trees, transforms), not a hyperparameter"
 FORM = "a string choosing the momentum form (each form has rows)"
+INTERPOLATION = ("a string choosing the interpolation: linear pieces have rows here, cosine "
+                 "pieces in cosine_onecycle_schedule's")
+LINESEARCH = ("a line search (a transformation: its own hyperparameters have rows) or the "
+              "built-in one's name")
 PROBLEM = "the problem's data (a Hessian, a gradient, a direction), not a hyperparameter"
 # The numbers that stay static, each with the reason.  They are the only parameters with
 # a numeric default allowed outside ROWS.
@@ -507,13 +554,33 @@ EXCLUDED = {
     ("floor", "schedule"): CALLABLE,
     ("inverse_time_decay", "recursive"): STRUCTURAL,
     ("lbfgs", "scale_init_precond"): STRUCTURAL,
+    ("lbfgs", "linesearch"): LINESEARCH,
+    ("piecewise_interpolate_schedule", "interpolate_type"): INTERPOLATION,
+    ("warmup_exponential_decay_schedule", "staircase"): STRUCTURAL,
+    **{(name, arg): DATA for name, args in (
+        ("with_extra_args_support", ("transform",)), ("init_empty_state", ("params",)),
+        ("stateless", ("f",)), ("stateless_with_tree_map", ("f",)),
+        ("masked", ("inner",)), ("partition", ("transforms",)),
+        ("multi_transform", ("transforms",)), ("named_chain", ("transforms",)),
+        ("inject_hyperparams", ("inner_factory", "static_args")), ("apply_if_finite", ("inner",)),
+    ) for arg in args},
+    ("masked", "mask"): MASK, ("partition", "param_labels"): MASK,
+    ("multi_transform", "param_labels"): MASK,
+    ("masked", "mask_compatible_extra_args"): STRUCTURAL,
+    ("partition", "mask_compatible_extra_args"): STRUCTURAL,
+    ("multi_transform", "mask_compatible_extra_args"): STRUCTURAL,
+    ("inject_hyperparams", "hyperparam_dtype"): DTYPE,
+    ("apply_if_finite", "max_consecutive_errors"): (
+        "an error budget: it acts only on non-finite gradients (a jnp comparison, traceable); "
+        "tests/optax_suite and test_wrappers.py cover it"),
     ("scale_by_exact_quadratic_step", "matrix"): PROBLEM,
     **{("exact_quadratic_step", name): PROBLEM for name in ("grad", "direction",
                                                             "hessian_direction")},
 }
 # Public functions that are not transforms, optimizers, schedules or line searches: the
-# training loops, whose arguments (budgets, tolerances, data) their own tests cover.
-NOT_OPTIMIZERS = {"minimize", "fit", "reason_name"}
+# training loops, whose arguments (budgets, tolerances, data) their own tests cover, and
+# optax's tree updates of target parameters (tests/optax_suite/update_test.py).
+NOT_OPTIMIZERS = {"minimize", "fit", "reason_name", "incremental_update", "periodic_update"}
 
 
 def public_functions():

@@ -15,6 +15,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jopt
@@ -45,7 +46,7 @@ BAD_VALUES = [
     ("eps_root", -1.0, lambda v: J.adam(0.1, eps_root=v), ValueError),
     ("decay", -0.1, lambda v: J.rmsprop(0.1, decay=v), ValueError),
     ("decay", 1.0, lambda v: J.ema(v), ValueError),
-    ("decay", 1.0, lambda v: J.trace(v), ValueError),
+    ("decay", 1.5, lambda v: J.trace(v), ValueError),  # 1 is optax's sum of gradients
     ("decay", 2.0, lambda v: J.average_iterates(v), ValueError),
     ("momentum", 1.0, lambda v: J.sgd(0.1, momentum=v), ValueError),
     ("momentum", -0.5, lambda v: J.sgd(0.1, momentum=v, momentum_form="ema"), ValueError),
@@ -64,10 +65,11 @@ BAD_VALUES = [
     ("max_norm", -1.0, lambda v: J.clip_by_global_norm(v), ValueError),
     ("step_size", math.nan, lambda v: J.scale(v), ValueError),
     ("start", -1, lambda v: J.average_iterates(None, v), ValueError),
-    ("transition_steps", 0, lambda v: J.exponential_decay(0.1, v, 0.5), ValueError),
-    ("transition_steps", -5, lambda v: J.linear_schedule(0.1, 0.0, v), ValueError),
+    # transition_steps <= 0 and decay_rate = 0 are optax's constant schedule (accepted)
+    ("transition_steps", float("nan"), lambda v: J.exponential_decay(0.1, v, 0.5), ValueError),
+    ("transition_steps", float("inf"), lambda v: J.linear_schedule(0.1, 0.0, v), ValueError),
     ("transition_begin", -1, lambda v: J.polynomial_schedule(1.0, 0.0, 1, 10, v), ValueError),
-    ("decay_rate", 0.0, lambda v: J.exponential_decay(0.1, 10, v), ValueError),
+    ("decay_rate", -0.5, lambda v: J.exponential_decay(0.1, 10, v), ValueError),
     ("decay_rate", -0.5, lambda v: J.inverse_time_decay(1.0, v), ValueError),
     ("decay_steps", -3, lambda v: J.cosine_decay_schedule(0.1, v), ValueError),
     ("decay_steps", 5, lambda v: J.warmup_cosine_decay_schedule(0.0, 1.0, 10, v), ValueError),
@@ -320,3 +322,16 @@ def test_transform_counter_saturates_at_int32_max(make):
     updates, state = transform.update(g, state, g)
     assert int(state.count) == INT32_MAX
     assert np.all(np.isfinite(np.asarray(updates)))
+
+
+def test_trace_with_decay_one_is_optax_running_sum():
+    """``trace(decay=1.0)`` is accepted with optax's meaning: the sum of all gradients so
+    far (README, "Where jopt differs from optax"); ``decay > 1`` is refused above."""
+    grads = [jnp.asarray([0.5, -2.0, 3.0]) * (k + 1) for k in range(5)]
+    jopt_trace, optax_trace = J.trace(1.0), optax.trace(1.0)
+    jopt_state, optax_state = jopt_trace.init(grads[0]), optax_trace.init(grads[0])
+    for k, g in enumerate(grads):
+        jopt_update, jopt_state = jopt_trace.update(g, jopt_state)
+        optax_update, optax_state = optax_trace.update(g, optax_state)
+        np.testing.assert_allclose(jopt_update, optax_update, rtol=1e-6)
+        np.testing.assert_allclose(jopt_update, sum(grads[:k + 1]), rtol=1e-6)
