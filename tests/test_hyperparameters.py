@@ -465,6 +465,11 @@ CONFIGS = [
 ]
 ROWS = [Row(config, param) for config in CONFIGS for param in config.params]
 assert len({row.id for row in ROWS}) == len(ROWS)
+# The default run checks the first hyperparameter of every transform, optimizer and
+# schedule; the others (each is a row too) run with -m slow, to keep the suite short.
+FAST_ROWS = [row if i == 0 else pytest.param(row, marks=pytest.mark.slow)
+             for config in CONFIGS
+             for i, row in enumerate(Row(config, param) for param in config.params)]
 
 # Every parameter of a public function that has no row, and why.
 STRUCTURAL = "a boolean flag: it selects the code path (each path has rows of its own)"
@@ -692,7 +697,7 @@ def assert_trees_close(actual, expected, rtol, atol):
                                    rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
+@pytest.mark.parametrize("row", FAST_ROWS, ids=lambda row: row.id)
 def test_vmap_equals_loop(row):
     """``jax.vmap`` over four values (jitted) against a loop over them, run op by op with
     each value a plain Python number (the concrete path: validated, not traced)."""
@@ -726,7 +731,7 @@ def test_new_value_does_not_recompile(row):
     assert not np.array_equal(np.asarray(second[0]), np.asarray(first[0]))
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
+@pytest.mark.parametrize("row", FAST_ROWS, ids=lambda row: row.id)
 def test_hypergradient_matches_finite_difference(row):
     """``jax.grad`` through the construction of the optimizer or schedule, in float64,
     against a central difference of the same jitted program (which does not retrace)."""

@@ -31,6 +31,9 @@ TABLE_TITLE = "Where jopt differs from optax"
 
 # Long cases, by the same kind of pattern as the README's table: run with -m slow.
 SLOW = {
+    "alias_test.py::AliasTest::test_optimizers_can_be_wrapped_in_inject_hyperparams*":
+        "a compile per optax optimizer (about 0.5 s each); jopt's own inject_hyperparams "
+        "tests (tests/test_wrappers.py) run by default",
     "alias_test.py::AliasTest::test_optimization*":
         "10,000 jitted steps per optimizer, target and dtype (about 1 s each; 132 cases "
         "once every optax optimizer is shipped); jopt's convergence tests cover the same",
