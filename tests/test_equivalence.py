@@ -367,6 +367,10 @@ TORCH_CASES = [case for case in CASES if case.torch is not None]
 
 _problem_params = pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.name)
 _dtype_params = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+# against optax, float64 runs every case again (a compile per problem): with -m slow
+_optax_dtype_params = pytest.mark.parametrize(
+    "dtype", [d if np.dtype(d) != np.float64 else pytest.param(d, marks=pytest.mark.slow)
+              for d in DTYPES], ids=lambda d: np.dtype(d).name)
 
 
 def _tolerance(problem: Problem, dtype, rtol: Optional[float] = None) -> dict:
@@ -413,7 +417,7 @@ def _assert_dtype(tree, dtype) -> None:
 
 
 @pytest.mark.parametrize("case", OPTAX_CASES, ids=lambda c: c.id)
-@_dtype_params
+@_optax_dtype_params
 @_problem_params
 def test_matches_optax(problem, dtype, case):
     runs = _jax_runs(problem.name, dtype.name)

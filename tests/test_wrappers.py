@@ -139,7 +139,7 @@ def test_apply_if_finite_equals_optax(max_errors):
     assert int(jopt_state.notfinite_count) == int(optax_state.notfinite_count)
 
 
-@pytest.mark.parametrize("use_grad_mean", [True, False])
+@pytest.mark.parametrize("use_grad_mean", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_multisteps_equals_optax(use_grad_mean):
     jopt_opt = jopt.MultiSteps(jopt.adam(0.1), every_k_schedule=3, use_grad_mean=use_grad_mean)
     optax_opt = optax.MultiSteps(optax.adam(0.1), every_k_schedule=3, use_grad_mean=use_grad_mean)

@@ -31,6 +31,10 @@ TABLE_TITLE = "Where jopt differs from optax"
 
 # Long cases, by the same kind of pattern as the README's table: run with -m slow.
 SLOW = {
+    "alias_test.py::AliasTest::test_gradient_accumulation*":
+        "a compile per optax optimizer; tests/test_wrappers.py checks MultiSteps by default",
+    "alias_test.py::AliasTest::test_optimizers_accept_extra_args*":
+        "a compile per optax optimizer",
     "alias_test.py::AliasTest::test_optimizers_can_be_wrapped_in_inject_hyperparams*":
         "a compile per optax optimizer (about 0.5 s each); jopt's own inject_hyperparams "
         "tests (tests/test_wrappers.py) run by default",
