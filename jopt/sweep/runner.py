@@ -299,7 +299,7 @@ def _compile_plan(buckets: list, factory: TaskFactory, traced: list, strategy: s
         max_batch = (max(c["batch_size"] for c in bucket.configs)
                      if strategy == "mask" and "batch_size" in traced else None)
         identity = factory.key if factory.key is not None else \
-            fingerprint(bucket.task, [n for n in traced if n != "batch_size"])
+            _fingerprint_of(bucket.task, tuple(n for n in traced if n != "batch_size"))
         key = (identity, repr(sorted(bucket.static.items())), tuple(budget), max_batch)
         program = _cached(("program",) + key, lambda: sweep_program(
             bucket.task, budget, batch_size=bucket.static.get("batch_size"), max_batch=max_batch))
@@ -311,6 +311,14 @@ def _compile_plan(buckets: list, factory: TaskFactory, traced: list, strategy: s
         ready.append(bucket._replace(program=program, programs=programs,
                                      identity=identity if factory.key is None else None))
     return ready
+
+
+def _fingerprint_of(t: Task, hparam_names: tuple) -> str:
+    """:func:`~jopt.sweep.tasks.fingerprint`, computed once per task object (a second
+    sweep of the same task, as a second call of a jitted function, traces nothing)."""
+    held, digest = _cached(("fingerprint", id(t), hparam_names),
+                           lambda: (t, fingerprint(t, list(hparam_names))))
+    return digest if held is t else fingerprint(t, list(hparam_names))
 
 
 def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, checkpoint_seconds,
