@@ -94,3 +94,16 @@ def test_the_adaptation_is_at_most_fifteen_lines(name):
     adaptation = re.search(r"# ---- the adaptation to jopt ----\n(.*?)# ---- end", text, re.S)
     lines = [line for line in adaptation.group(1).splitlines() if line.strip()]
     assert len(lines) <= 15, len(lines)
+
+
+def test_the_cnn_config_names_the_example_factory_with_its_sibling_imports(tmp_path):
+    """examples/flax_cnn.toml, read in a fresh process from another folder: its factory
+    file imports a module beside it (digits.py), as a script's would."""
+    import subprocess
+    script = ("import sys; from jopt.sweep.config import from_toml; "
+              "config = from_toml(sys.argv[1]); task = config.factory.build({}); "
+              "print(config.factory.static, len(config.grid), task.schedule)")
+    done = subprocess.run([sys.executable, "-c", script, os.path.join(EXAMPLES, "flax_cnn.toml")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["('features',)", "72", "warmup_cosine_decay_schedule"]
