@@ -156,8 +156,10 @@ def load_factory(field: str, spec: Any, folder: Path) -> TaskFactory:
         path = (folder / where).resolve()
         if not path.is_file():
             raise ConfigError(f"{field} = {spec!r}: no such file {str(path)!r}")
-        if str(path.parent) not in sys.path:  # its sibling modules import, as a script's do
-            sys.path.insert(0, str(path.parent))
+        # its sibling modules import, as a script's do (appended: the user's folder never
+        # shadows an installed package)
+        if str(path.parent) not in sys.path:
+            sys.path.append(str(path.parent))
         module_name = f"jopt_factory_{abs(hash(str(path)))}"
         loader = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(loader)
