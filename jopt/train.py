@@ -308,27 +308,27 @@ def loss_objective(loss: Callable, metrics: Optional[Callable] = None,
         value = loss(params, batch, key) if takes_key else loss(params, batch)
         return value if not isinstance(value, tuple) else value[0]
 
-    def each_row(fn, params, batch):
-        return jax.vmap(lambda row: fn(params, jax.tree_util.tree_map(lambda v: v[None], row)))(batch)
-
     def batch_loss(params, batch, weights, key):
         if weights is None:
             return scalar(params, batch, key)
-        per_example = each_row(lambda p, b: scalar(p, b, key), params, batch)
+        per_example = _each_row(lambda p, b: scalar(p, b, key), params, batch)
         return jnp.sum(weights * per_example) / jnp.sum(weights)
 
     def per_example(params, batch):
         def one(p, b):
             value = loss(p, b, None) if takes_key else loss(p, b)
             return {"loss": value} if not isinstance(value, tuple) else {"loss": value[0], **value[1]}
-        return {**each_row(one, params, batch), **_metrics_per_example(metrics, params, batch)}
+        return {**_each_row(one, params, batch), **_metrics_per_example(metrics, params, batch)}
     return Objective(batch_loss, per_example)
 
 
+def _each_row(fn: Callable, params: Any, batch: Any) -> Any:
+    """``fn(params, one_row_batch)`` for every row of ``batch``, vmapped."""
+    return jax.vmap(lambda row: fn(params, jax.tree_util.tree_map(lambda v: v[None], row)))(batch)
+
+
 def _metrics_per_example(metrics: Optional[Callable], params: Any, batch: Any) -> dict:
-    if metrics is None:
-        return {}
-    return jax.vmap(lambda row: metrics(params, jax.tree_util.tree_map(lambda v: v[None], row)))(batch)
+    return {} if metrics is None else _each_row(metrics, params, batch)
 
 
 def _take(tree: Any, start: Any, rows: int) -> Any:
@@ -644,9 +644,7 @@ def fit_program(model: Any, opt: GradientTransformation, data: Any, *, loss: Cal
 
 def _model_has_classes(model: Any, x: Any, y: Any) -> bool:
     """:func:`has_classes` from the model's initial parameters' shapes (no parameters at hand)."""
-    params = jax.eval_shape(model.init, jax.random.PRNGKey(0))
-    return bool(jnp.issubdtype(jnp.asarray(y).dtype, jnp.integer)) and \
-        len(jax.eval_shape(model.apply, params, jnp.asarray(x)[:1]).shape) == 2
+    return has_classes(model, jax.eval_shape(model.init, jax.random.PRNGKey(0)), x, y)
 
 
 def run_program(program: FitProgram, carry: FitCarry, start: Any, eval_every: int,

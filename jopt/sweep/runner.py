@@ -44,8 +44,8 @@ from jopt.sweep.halving import Halving, check_metric, rung_steps, run_halving
 from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
 from jopt.sweep.results import assemble
 from jopt.sweep.store import SweepResult
-from jopt.sweep.tasks import (Budget, Task, TaskError, TaskFactory, as_factory, fingerprint,
-                              sweep_program)
+from jopt.sweep.tasks import (Budget, Task, TaskError, TaskFactory, as_factory, example_batch,
+                              fingerprint, sweep_program)
 
 __all__ = ["run", "choose_batch_strategy", "choose_devices", "clear_cache", "STRATEGIES",
            "CACHE_SIZE"]
@@ -256,9 +256,9 @@ def choose_devices(devices: Optional[Sequence[Any]], task: Task, configs: int) -
 
 def _has_convolution(task: Task) -> bool:
     params = jax.eval_shape(task.init, jax.random.PRNGKey(0))
-    example = jax.tree_util.tree_map(lambda v: v[:1], task.train) if task.train is not None \
-        else jax.eval_shape(task.batches, jax.random.PRNGKey(0), 0)
-    weights = np.ones(1, np.float32) if task.objective.always_weighted else None
+    example = example_batch(task.train, task.held_out, task.batches)
+    rows = jax.tree_util.tree_leaves(example)[0].shape[0]
+    weights = np.ones(rows, np.float32) if task.objective.always_weighted else None
     key = jax.random.PRNGKey(0) if task.takes_key else None
     jaxpr = jax.make_jaxpr(jax.grad(task.objective.batch_loss))(params, example, weights, key)
     return "conv_general_dilated" in str(jaxpr)

@@ -42,7 +42,8 @@ from jopt.train import (FitSetup, Objective, fit_evaluate, fit_final, fit_init, 
                         loss_objective, model_objective, resolve_loss)
 
 __all__ = ["Task", "task", "factory", "TaskFactory", "SweepTask", "Status", "Budget",
-           "builtin_task", "as_factory", "sweep_program", "fingerprint", "TaskError"]
+           "builtin_task", "as_factory", "sweep_program", "fingerprint", "TaskError",
+           "example_batch"]
 
 
 class TaskError(ValueError):
@@ -315,7 +316,7 @@ def task(init: Callable, *, data: Any, apply: Optional[Callable] = None,
                             "eqx.partition(model, eqx.is_inexact_array)[0])") from None
         raise TaskError(f"init(key) failed: {_first_line(error)}") from None
     _check_params(params)
-    example = _example_batch(train, held_out, batches)
+    example = example_batch(train, held_out, batches)
     if apply is not None:
         objective = _apply_objective(apply, loss, metrics, params, example)
         takes_key = False
@@ -339,8 +340,9 @@ def _name(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', type(fn).__name__)}"
 
 
-def _example_batch(train: Any, held_out: tuple, batches: Optional[Callable]) -> Any:
-    """Two rows of data (shapes only where a batch function gives them)."""
+def example_batch(train: Any, held_out: tuple, batches: Optional[Callable]) -> Any:
+    """Two rows of a task's data (shapes only where a batch function gives them): what
+    its pieces are checked and traced on."""
     if train is not None:
         return jax.tree_util.tree_map(lambda v: v[:2], train)
     try:
@@ -624,7 +626,7 @@ def fingerprint(t: Task, hparam_names: Sequence[str]) -> str:
     key = jax.random.PRNGKey(0)
     _hash_jaxpr(digest, t.init, key)
     params = jax.eval_shape(t.init, key)
-    batch = _example_batch(t.train, t.held_out, t.batches)
+    batch = example_batch(t.train, t.held_out, t.batches)
     hparams = {name: jnp.float32(1.0) for name in hparam_names}
 
     def one_step(params, batch, hparams):
