@@ -1,5 +1,6 @@
 """Plots of a sweep's results: loss curves, a learning-rate x batch-size heatmap and,
-for a sweep with successive halving, its rungs.
+for a sweep with successive halving, its rungs; for population-based training, the
+population's hyperparameters over time and the best configuration's schedule.
 
 Each function takes a :class:`jopt.sweep.store.SweepResult` or an output folder, draws on
 a matplotlib ``Figure`` with the Agg canvas (no pyplot, no global backend change, so it
@@ -21,7 +22,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-__all__ = ["plot_curves", "plot_heatmap", "plot_rungs", "plot_sweep", "PlotSkipped"]
+__all__ = ["plot_curves", "plot_heatmap", "plot_rungs", "plot_pbt", "plot_sweep", "PlotSkipped"]
 
 from jopt.sweep.store import SweepResult, atomic_write, load
 
@@ -273,9 +274,86 @@ def plot_rungs(result: Any, path: PathLike, metric: Optional[str] = None) -> Pat
     return _save(fig, path)
 
 
+def _timelines(result: Any, name: str, end: int) -> dict:
+    """Each configuration's own value of ``name`` over the steps: ``(steps, values)`` of a
+    step function starting at its initial value, changed at each of its exploits."""
+    lines = {int(c): ([0], [v]) for c, v in zip(result.summary["config"], result.summary[name])}
+    for event in sorted(result.manifest["pbt"]["events"], key=lambda e: e["step"]):
+        steps, values = lines[int(event["config"])]
+        steps.append(int(event["step"]))
+        values.append(event["hparams"][name])
+    return {c: (steps + [end], values + [values[-1]]) for c, (steps, values) in lines.items()}
+
+
+def plot_pbt(result: Any, path: PathLike, hyperparameter: Optional[str] = None,
+             metric: Optional[str] = None) -> Path:
+    """Population-based training: left, every configuration's ``hyperparameter`` (default
+    the learning rate when perturbed, else the first perturbed one) over the steps,
+    coloured by its final ``metric`` (default: the one PBT ranked by), each exploit a
+    cross; right, the schedule that trained the best configuration's final state
+    (:meth:`SweepResult.schedule`), each piece labelled with the configuration whose
+    training it was."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    result = _result(result)
+    record = result.manifest.get("pbt")
+    if not record:
+        raise PlotSkipped("the sweep used no population-based training; no schedules to plot")
+    perturbed = record.get("hyperparameters") or [
+        n for n in record["traced"] if n not in ("seed", "batch_size")]
+    name = hyperparameter or ("learning_rate" if "learning_rate" in perturbed else perturbed[0])
+    if name not in record["traced"]:
+        raise PlotSkipped(f"{name!r} is not a traced hyperparameter of this sweep")
+    metric = metric or record.get("metric", "val_loss")
+    column = result.metric_column(metric)
+    mode = record.get("mode", "min")
+    end = int(result.curves_frame["step"].max()) if len(result.curves_frame) else 0
+    final = result.summary.set_index("config")[column]
+    finite = final[np.isfinite(final.to_numpy(dtype=float))]
+    if finite.empty:
+        raise PlotSkipped(f"no finite {column}; nothing to rank")
+    cmap = matplotlib.colormaps["viridis" if mode == "min" else "viridis_r"]
+    low, high = float(finite.min()), float(finite.max())
+    color = lambda v: cmap(0.5 if high == low or not np.isfinite(v) else (v - low) / (high - low))
+
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    population, best_ax = fig.subplots(1, 2, sharey=True)
+    lines = _timelines(result, name, end)
+    for config, (steps, values) in lines.items():
+        population.step(steps, values, where="post", color=color(float(final[config])), lw=1, alpha=0.8)
+    events = [e for e in record["events"]]
+    population.plot([e["step"] for e in events], [e["hparams"][name] for e in events], "x",
+                    color="crimson", ms=4, label=f"exploit ({len(events)})")
+    best = int(finite.idxmin() if mode == "min" else finite.idxmax())
+    pieces = result.schedule(best)
+    steps = list(pieces["step"]) + [end]
+    values = list(pieces[name]) + [pieces[name].iloc[-1]]
+    best_ax.step(steps, values, where="post", color="black", lw=1.8)
+    for _, piece in pieces.iterrows():
+        best_ax.annotate(f"config {int(piece['config'])}", (piece["step"], piece[name]),
+                         textcoords="offset points", xytext=(2, 4), fontsize=7)
+    every = np.array([v for _, vs in lines.values() for v in vs], float)
+    for ax in (population, best_ax):
+        if every.size and np.all(every > 0) and every.max() / every.min() > 10:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+    population.set_ylabel(_label(name))
+    population.set_title(f"population: {len(lines)} configurations, interval {record['interval']}",
+                         fontsize=10)
+    population.legend(fontsize=8, loc="best")
+    best_ax.set_title(f"schedule of the best (config {best}, {_label(column)} "
+                      f"{float(final[best]):.4g})", fontsize=10)
+    mappable = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(low, high), cmap=cmap)
+    fig.colorbar(mappable, ax=[population, best_ax]).set_label(_label(column))
+    return _save(fig, path)
+
+
 def plot_sweep(out_dir: PathLike, *, metric: Optional[str] = None, quiet: bool = False) -> list[Path]:
     """Write ``curves.png``, ``heatmap.png`` and, for a sweep with successive halving,
-    ``rungs.png`` into ``out_dir``; return the paths written.
+    ``rungs.png`` (with population-based training ``pbt.png``) into ``out_dir``; return
+    the paths written.
 
     ``metric`` defaults to ``val_loss`` when the sweep has validation losses, else
     ``train_loss``.  A plot the results do not allow is skipped with a message on
@@ -292,6 +370,8 @@ def plot_sweep(out_dir: PathLike, *, metric: Optional[str] = None, quiet: bool =
              ("heatmap.png", lambda p: plot_heatmap(result, p, metric))]
     if result.manifest.get("halving"):
         plots.append(("rungs.png", lambda p: plot_rungs(result, p)))
+    if result.manifest.get("pbt"):
+        plots.append(("pbt.png", lambda p: plot_pbt(result, p)))
     for name, draw in plots:
         try:
             written.append(draw(out / name))

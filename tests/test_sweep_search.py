@@ -300,3 +300,21 @@ def test_a_random_sampler_runs_as_the_grid_of_its_draws_and_the_manifest_keeps_t
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     stored = from_dict(manifest["spec"]["grid"])
     assert stored.configs() == configs and stored.seed == 4
+
+
+def test_a_resume_runs_the_stored_draws_even_when_the_sampler_now_draws_otherwise(
+        tmp_path, monkeypatch):
+    """The sampling code changed between the runs (another numpy, say): the rerun into the
+    same folder takes the manifest's draws, so it resumes instead of refusing a new spec."""
+    pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    import jopt.sweep as sweep
+    task = sweep.builtin_task(model="linear", dataset="iris", optimizer="sgd")
+    budget = sweep.Budget(steps=20, eval_every=10)
+    make = lambda: Random(n=3, seed=4, learning_rate=loguniform(1e-2, 3e-1), batch_size=[16])
+    first = sweep.run(task, make(), budget=budget, out=tmp_path / "run", quiet=True)
+    monkeypatch.setattr(search, "random_points", lambda rows, dims, seed: np.full((rows, dims), 0.5))
+    assert make().configs() != Random.from_dict(first.manifest["spec"]["grid"]).configs()
+    again = sweep.run(task, make(), budget=budget, out=tmp_path / "run", quiet=True)
+    assert list(again.to_pandas().learning_rate) == list(first.to_pandas().learning_rate)
+    assert again.manifest["timings"].get("config_steps", 0) == 0  # finished: nothing rerun

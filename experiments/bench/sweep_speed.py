@@ -546,7 +546,8 @@ def main(argv: Optional[list] = None) -> dict:
               f"{100 * c.gflops / ceiling:9.0f}%")
     t, again = jopt_run.timings, jopt_run.steady_timings
     print(f"jopt first call: init {t['init_seconds']:.2f} + compile {t['compile_seconds']:.2f} "
-          f"+ run {t['run_seconds']:.2f} + final {t['final_seconds']:.2f} = {sum(t.values()):.2f} s "
+          f"+ run {t['run_seconds']:.2f} + final {t['final_seconds']:.2f} = "
+          f"{sum(v for k, v in t.items() if k.endswith('_seconds')):.2f} s "
           f"(wall clock of sweep.run {in_process['jopt']:.2f} s, in this process); status "
           f"{jopt_run.status}")
     print(f"jopt steady: the same sweep.run again (its compiled programs reused): wall clock "

@@ -38,7 +38,9 @@ them.
 from jopt.sweep.engine import chunk_compiles, mesh_for
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace, seeds
 from jopt.sweep.halving import Halving
-from jopt.sweep.runner import STRATEGIES, choose_batch_strategy, choose_devices, clear_cache, run
+from jopt.sweep.pbt import PBT
+from jopt.sweep.runner import (STRATEGIES, choose_batch_strategy, choose_devices, clear_cache,
+                               replay, run)
 from jopt.sweep.schema import make_optimizer
 from jopt.sweep.search import QuasiRandom, Random, choice, loguniform, randint, uniform
 from jopt.sweep.store import SpecMismatchError, SweepResult, load
@@ -51,4 +53,4 @@ __all__ = ["task", "Task", "TaskError", "factory", "TaskFactory", "builtin_task"
            "ConfigError", "load", "Budget", "make_optimizer", "SweepResult", "SpecMismatchError",
            "choose_batch_strategy", "choose_devices", "mesh_for", "clear_cache",
            "chunk_compiles", "fingerprint", "STRATEGIES", "Random", "QuasiRandom", "uniform",
-           "loguniform", "choice", "randint", "Halving"]
+           "loguniform", "choice", "randint", "Halving", "PBT", "replay"]

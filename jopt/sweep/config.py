@@ -37,6 +37,11 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     halving = { min_budget = 50, eta = 3, metric = "val_loss", mode = "min" }
                            # successive halving (jopt.sweep.Halving): rungs at min_budget *
                            # eta**k steps; eta (3), metric ("val_loss"), mode ("min") optional
+    pbt = { interval = 100, quantile = 0.25 }
+                           # or population-based training (jopt.sweep.PBT): every interval
+                           # steps the worst quantile copies the best and perturbs; optional:
+                           # metric, mode, resample_probability (0.25), factors ([1.2, 0.8]),
+                           # burn_in (0), hyperparameters (default: the traced axes), seed
 
     [budget]               # exactly one of epochs, steps, examples
     epochs = 5
@@ -72,6 +77,7 @@ from jopt import data, models
 from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
 from jopt.sweep.halving import MODES, Halving
+from jopt.sweep.pbt import PBT, UNPERTURBED
 from jopt.sweep.runner import run
 from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
 
@@ -92,6 +98,7 @@ MEMORY_UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2 **
                 "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40}
 STATIC_AXES = ("batch_size", "hidden", "optimizer")
 HALVING_KEYS = Halving._fields
+PBT_KEYS = PBT._fields
 AXIS_FORMS = ("logspace", "linspace", "range")
 
 
@@ -549,6 +556,53 @@ def _parse_halving(table: Optional[Mapping]) -> tuple:
     return (rest or None), halving
 
 
+def _parse_pbt(table: Optional[Mapping]) -> tuple:
+    """``([search] without its pbt key, or None if nothing is left; the PBT)``:
+    ``[search] pbt = { interval = 100, quantile = 0.25, ... }``."""
+    if table is None or "pbt" not in table:
+        return table, None
+    spec = table["pbt"]
+    rest = {k: v for k, v in table.items() if k != "pbt"}
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"[search] pbt must be a table such as {{ interval = 100 }}, "
+                          f"got {spec!r} ({_type_name(spec)})")
+    if "halving" in table:
+        raise ConfigError("[search] halving and pbt: give one of them")
+    for key in spec:
+        if key not in PBT_KEYS:
+            raise _unknown("key", key, "[search] pbt", PBT_KEYS)
+    if "interval" not in spec:
+        raise ConfigError("[search] pbt.interval is missing: steps between exploit rounds")
+    if "mode" in spec:
+        _string("[search] pbt.mode", spec["mode"], MODES, "mode")
+    values = dict(spec)
+    for key in ("factors", "hyperparameters"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    try:
+        pbt = PBT(**values).check()
+    except ValueError as error:
+        raise ConfigError(f"[search] {error}") from None
+    return (rest or None), pbt
+
+
+def _checked_pbt(pbt: PBT, budget: Mapping, grid: Grid, static: Sequence[str]) -> PBT:
+    """``pbt``, or a ConfigError: an interval or burn-in not shorter than a budget in
+    steps; a perturbed axis that is not a numeric axis of ``grid`` or is ``static``."""
+    try:
+        pbt.check(budget.get("steps"))
+    except ValueError as error:
+        raise ConfigError(f"[search] {error} ([budget] steps = {budget['steps']})") from None
+    for name in pbt.hyperparameters or ():
+        if name in static or name in UNPERTURBED:
+            raise ConfigError(f"[search] pbt.hyperparameters: {name!r} is a static axis or "
+                              f"the seed; only traced hyperparameters can be perturbed")
+        if name not in grid.axes or not all(is_numeric(v) for v in grid.axes[name]):
+            raise ConfigError(f"[search] pbt.hyperparameters: {name!r} is not a numeric axis "
+                              f"of [grid] (its axes: {', '.join(grid.axes)})")
+    return pbt
+
+
 def _checked_halving(halving: Halving, budget: Mapping) -> Halving:
     """``halving``, or a ConfigError when its ``min_budget`` exceeds a budget in steps."""
     if "steps" in budget and halving.min_budget > budget["steps"]:
@@ -651,12 +705,16 @@ def parse_config(config: Mapping, folder: Union[str, os.PathLike] = ".") -> Swee
         settings = _parse_task(config["task"], list(config["grid"]))
     settings["_given"] = tuple(config["task"])
     try:
-        search_table, halving = _parse_halving(config.get("search"))
+        search_table, pbt = _parse_pbt(config.get("search"))
+        search_table, halving = _parse_halving(search_table)
         grid = _parse_grid(config["grid"], settings, search_table)
         budget = _parse_budget(config["budget"], grid)
         options = _parse_run(config.get("run", {}))
         if halving is not None:
             options["halving"] = _checked_halving(halving, budget)
+        if pbt is not None:
+            static = STATIC_AXES if task_factory is None else ("batch_size", *task_factory.static)
+            options["pbt"] = _checked_pbt(pbt, budget, grid, static)
     finally:
         settings.pop("_given", None)
     if isinstance(settings.get("optimizer"), list):

@@ -47,6 +47,7 @@ def assemble(results: list[dict], grid: Any):
         summary["status"] = status_names(active, diverged, part.get("rung"))
         if "rung" in part:
             summary["rung"] = np.asarray(part["rung"]).astype(np.int64)
+        summary.update(part.get("columns", {}))  # PBT's lineage: exploits, parent
         summary["diverged_step"] = np.where(diverged, stop_step, -1).astype(np.int64)
         summary["stop_step"] = np.asarray(stop_step).astype(np.int64)
         # steps trained: where training stopped (early, or diverged), else the last evaluation's

@@ -41,13 +41,16 @@ from jopt.sweep.engine import (Programs, chunk_compiles, make_slice, mesh_for, p
                                slice_plan, slice_size_for, stack)
 from jopt.sweep.grid import Grid
 from jopt.sweep.halving import Halving, check_metric, rung_steps, run_halving
+from jopt.sweep.pbt import PBT, Replay, exploit_steps, perturbable
+from jopt.sweep.population import population_arrays, population_from_arrays, run_population
 from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
+from jopt.sweep.search import reuse_draws, sampled_names
 from jopt.sweep.results import assemble
-from jopt.sweep.store import SweepResult
+from jopt.sweep.store import SweepResult, stored_grid
 from jopt.sweep.tasks import (Budget, Task, TaskError, TaskFactory, as_factory, example_batch,
-                              fingerprint, sweep_program)
+                              fingerprint, reported_metrics, sweep_program)
 
-__all__ = ["run", "choose_batch_strategy", "choose_devices", "clear_cache", "STRATEGIES",
+__all__ = ["run", "replay", "choose_batch_strategy", "choose_devices", "clear_cache", "STRATEGIES",
            "CACHE_SIZE"]
 
 STRATEGIES = schema.BATCH_STRATEGIES
@@ -110,12 +113,20 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
         checkpoint_seconds: float = 30.0, quiet: Optional[bool] = None, overwrite: bool = False,
         devices: Optional[Sequence[Any]] = None, max_configs: Optional[int] = None,
         memory_limit: Optional[float] = None, spec: Optional[dict] = None,
-        halving: Optional[Halving] = None):
+        halving: Optional[Halving] = None, pbt: Optional[PBT] = None):
     """Train every configuration of ``grid`` with ``task``; see :mod:`jopt.sweep`.
 
     ``halving``: successive halving (:class:`~jopt.sweep.halving.Halving`): at each rung
     the worst configurations stop with status ``pruned`` and the survivors go on in a
     smaller program; the rungs are in the manifest's ``halving``.
+
+    ``pbt``: population-based training (:class:`~jopt.sweep.pbt.PBT`): each slice is a
+    population; every interval its worst configurations copy the state of its best and
+    perturb their traced hyperparameters.  The summary gains ``exploits`` (how often a
+    configuration was replaced) and ``parent`` (the last one it copied, -1 if none); the
+    manifest's ``pbt`` holds the settings, the exploit steps and every event (step,
+    config, parent, values after), from which :meth:`SweepResult.schedule` rebuilds a
+    configuration's schedule.
 
     A bucket runs in slices of at most ``max_configs`` configurations, fewer when its
     compiled chunk program's memory estimate for all of them exceeds ``memory_limit``
@@ -127,7 +138,29 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
                     batch_strategy=batch_strategy, chunk_seconds=chunk_seconds,
                     checkpoint_seconds=checkpoint_seconds, quiet=quiet, overwrite=overwrite,
                     devices=devices, max_configs=max_configs, memory_limit=memory_limit, spec=spec,
-                    halving=halving)
+                    halving=halving, pbt=pbt)
+
+
+def replay(task: Any, result: SweepResult, config: int, *, out: Optional[str] = None,
+           quiet: Optional[bool] = True, devices: Optional[Sequence[Any]] = None) -> SweepResult:
+    """Train one configuration of a PBT sweep again, from scratch, with the schedule that
+    trained its final state (:meth:`SweepResult.schedule`): its root ancestor's initial
+    values and seed, the values changed at each exploit step of its lineage, the state
+    never copied.  ``task``: the sweep's task.  Since an exploit copies the whole state
+    (data order included), the replay's final metrics equal the member's up to
+    rounding."""
+    pieces = result.schedule(config)
+    names = list(result.manifest["pbt"]["traced"])
+    root = int(pieces["config"].iloc[0])
+    first = result.summary[result.summary["config"] == root].iloc[0]
+    axes = {name: [first[name]] for name in result.axes}
+    axes.update({name: [pieces[name].iloc[0]] for name in names})
+    spec = result.manifest["spec"]
+    policy = Replay(steps=tuple(int(s) for s in pieces["step"]),
+                    values=tuple({name: row[name] for name in names}
+                                 for _, row in pieces.iterrows()))
+    return run(task, Grid(axes), budget=Budget(**spec["budget"]), static=spec.get("static", ()),
+               out=out, quiet=quiet, devices=devices, pbt=policy)
 
 
 @contextlib.contextmanager
@@ -164,7 +197,7 @@ class Bucket(NamedTuple):
     identity: Any = None
 
 
-def _check_inputs(grid: Any, budget: Any, batch_strategy: str, halving: Any) -> tuple:
+def _check_inputs(grid: Any, budget: Any, batch_strategy: str, halving: Any, pbt: Any) -> tuple:
     if not isinstance(grid, Grid) and not hasattr(grid, "configs"):
         grid = Grid(grid)
     if not isinstance(budget, Budget):
@@ -176,6 +209,14 @@ def _check_inputs(grid: Any, budget: Any, batch_strategy: str, halving: Any) -> 
         if not isinstance(halving, Halving):
             raise ValueError(f"halving must be a jopt.sweep.Halving(...), got {halving!r}")
         halving.check(budget.steps)
+    if pbt is not None:
+        if not isinstance(pbt, (PBT, Replay)):
+            raise ValueError(f"pbt must be a jopt.sweep.PBT(...), got {pbt!r}")
+        if halving is not None:
+            raise ValueError("halving and pbt: give one of them (a sweep either prunes or "
+                             "exploits)")
+        if isinstance(pbt, PBT):
+            pbt.check(budget.steps)
     return grid, budget
 
 
@@ -247,7 +288,8 @@ def choose_devices(devices: Optional[Sequence[Any]], task: Task, configs: int) -
         found = list(devices)
     else:
         found = list(jax.devices())
-        if len(found) > 1 and found[0].platform == "cpu" and _has_convolution(task):
+        if len(found) > 1 and found[0].platform == "cpu" and \
+                _once_per_task("convolution", task, _has_convolution):
             found = found[:1]
     if jax.process_count() == 1:
         found = found[:max(1, configs)]
@@ -313,17 +355,25 @@ def _compile_plan(buckets: list, factory: TaskFactory, traced: list, strategy: s
     return ready
 
 
+def _once_per_task(kind: Any, t: Task, compute: Callable[[Task], Any]) -> Any:
+    """``compute(t)``, computed once per task object (a second sweep of the same task, as
+    a second call of a jitted function, traces nothing); the cache holds the task, so an
+    ``id`` reused by another object is recomputed."""
+    held, value = _cached((kind, id(t)), lambda: (t, compute(t)))
+    return value if held is t else compute(t)
+
+
 def _fingerprint_of(t: Task, hparam_names: tuple) -> str:
-    """:func:`~jopt.sweep.tasks.fingerprint`, computed once per task object (a second
-    sweep of the same task, as a second call of a jitted function, traces nothing)."""
-    held, digest = _cached(("fingerprint", id(t), hparam_names),
-                           lambda: (t, fingerprint(t, list(hparam_names))))
-    return digest if held is t else fingerprint(t, list(hparam_names))
+    """:func:`~jopt.sweep.tasks.fingerprint`, once per task object."""
+    return _once_per_task(("fingerprint", hparam_names), t,
+                          lambda t: fingerprint(t, list(hparam_names)))
 
 
 def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, checkpoint_seconds,
-         quiet, overwrite, devices, max_configs, memory_limit, spec, halving):
-    grid, budget = _check_inputs(grid, budget, batch_strategy, halving)  # 1
+         quiet, overwrite, devices, max_configs, memory_limit, spec, halving, pbt):
+    grid, budget = _check_inputs(grid, budget, batch_strategy, halving, pbt)  # 1
+    if jax.process_count() == 1:  # a resume runs what the first run drew
+        grid = reuse_draws(grid, stored_grid(out))
     factory = as_factory(task)
     configs = grid.configs()
     if quiet is None:
@@ -335,8 +385,11 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     mesh = mesh_for(choose_devices(devices, buckets[0].task, len(configs)))        # 4
     buckets = _compile_plan(buckets, factory, traced, strategy, budget, mesh)      # 5
     rungs = _rungs(buckets, traced, halving, budget)
+    changes = _change_steps(buckets, traced, static_names, grid, pbt, budget)
     if halving is not None:
         spec = {**(spec or {}), "halving": halving._asdict()}
+    if pbt is not None:
+        spec = {**(spec or {}), _policy_name(pbt): pbt.settings()}
     spec = _spec(factory, grid, budget, strategy, static_names, buckets, spec)
     store = open_store(out, spec, overwrite)                                        # 6
     total_steps = sum(b.programs.blocks * budget.eval_every for b in buckets)
@@ -351,12 +404,17 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
                                max_configs=max_configs, memory_limit=memory_limit,
                                chunk_seconds=chunk_seconds,
                                checkpoint_seconds=checkpoint_seconds, grid=grid,
-                               done=results, halving=halving, rungs=rungs.get(bucket.number))
+                               done=results, halving=halving, rungs=rungs.get(bucket.number),
+                               pbt=pbt, changes=changes.get(bucket.number))
     bar.close()
     summary, curves = assemble(results, grid)                                       # 8
     timings["chunk_compiles"] = chunk_compiles() - compiles_before
     extra = {} if halving is None else \
         {"halving": {**halving._asdict(), "rungs": {str(k): v for k, v in rungs.items()}}}
+    if isinstance(pbt, PBT):
+        extra["pbt"] = {**pbt.settings(), "traced": traced,
+                        "steps": {str(k): v.steps for k, v in changes.items()},
+                        "events": [e for part in results for e in part["events"]]}
     if store is None:
         return SweepResult(summary, curves, {"spec": spec, "timings": timings,
                                              "slices": plans, **extra}, None)
@@ -379,6 +437,50 @@ def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budg
                      budget.eval_every)
         rungs[bucket.number] = rung_steps(halving, steps, budget.eval_every)
     return rungs
+
+
+class Changes(NamedTuple):
+    """A bucket's hyperparameter changes: the ``steps`` (PBT's exploit steps, or a
+    replay's change steps) and the perturbed ``axes`` (name -> distribution or list)."""
+
+    steps: list
+    axes: dict
+
+
+def _policy_name(pbt: Any) -> str:
+    return "pbt" if isinstance(pbt, PBT) else "replay"
+
+
+def _change_steps(buckets: list, traced: list, static_names: list, grid, pbt: Any,
+                  budget: Budget) -> dict:
+    """Each bucket's :class:`Changes`; empty without ``pbt``.  An interval or burn-in not
+    shorter than a bucket's budget, a metric its task does not report, or a perturbed axis
+    that is static or unknown is refused (one line)."""
+    if pbt is None:
+        return {}
+    if isinstance(pbt, Replay):
+        return {b.number: Changes(list(pbt.steps[1:]), {}) for b in buckets}
+    try:
+        names = perturbable(pbt, traced, static_names)
+    except ValueError as error:
+        raise TaskError(str(error)) from None
+    sampled = set(sampled_names(grid))
+    axes = {name: grid.sampled[name] if name in sampled else list(grid.axes[name]) for name in names}
+    changes = {}
+    for bucket in buckets:
+        stacked = stack(bucket.configs, traced)
+        steps = int(np.max(per_config(bucket.program.num_steps, stacked, len(bucket.configs))))
+        try:
+            pbt.check(steps)
+        except ValueError as error:
+            raise TaskError(f"{error} (bucket {bucket.static})") from None
+        reported = reported_metrics(bucket.program, {k: v[0] for k, v in stacked.items()},
+                                    budget.eval_every)
+        if pbt.metric not in reported:
+            raise TaskError(f"pbt.metric = {pbt.metric!r}: not a metric the task reports "
+                            f"(it reports {', '.join(reported)})")
+        changes[bucket.number] = Changes(exploit_steps(pbt, steps, budget.eval_every), axes)
+    return changes
 
 
 def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_devices: int,
@@ -405,7 +507,8 @@ def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_d
 
 def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, timings: dict, *,
                 out, max_configs, memory_limit, chunk_seconds, checkpoint_seconds, grid,
-                done: list, halving: Optional[Halving] = None, rungs=None) -> list:
+                done: list, halving: Optional[Halving] = None, rungs=None, pbt: Any = None,
+                changes: Optional[Changes] = None) -> list:
     """Every slice of one bucket: the results' parts, in the grid's order."""
     n_devices = mesh.devices.size
     size = len(bucket.configs)
@@ -430,9 +533,17 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         if store is not None:  # the manifest maps the slice's checkpoint to its configs
             store.start_slice(name, bucket.indices[start:start + n], **per_config_values)
         bar.start_slice(part.size)
+        events = []
         if halving is not None:
             status, rows, final, rung, slice_timings = _halve_slice(
                 bucket.programs, part, name, store, halving, rungs, bar, chunk_seconds)
+        elif pbt is not None:
+            status, rows, final, events, slice_timings = _population_slice(
+                bucket.programs, part, name, store, bar, pbt, changes, out=out,
+                chunk_seconds=chunk_seconds, checkpoint_seconds=checkpoint_seconds,
+                rng_key=(bucket.number, start // slice_size))
+            events = [{**e, "config": bucket.indices[start + e["config"]],
+                       "parent": bucket.indices[start + e["parent"]]} for e in events]
         else:
             status, rows, final, slice_timings = _run_plain_slice(
                 bucket.programs, part, name, store, bar, out=out, chunk_seconds=chunk_seconds,
@@ -448,6 +559,9 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         })
         if halving is not None:
             parts[-1]["rung"] = rung[:n]
+        if isinstance(pbt, PBT):
+            parts[-1]["events"] = events
+            parts[-1]["columns"] = _lineage_columns(events, bucket.indices[start:start + n])
         if store is not None:
             store.write_partial(*assemble(done + parts, grid))
     return parts
@@ -465,6 +579,39 @@ def _run_plain_slice(programs, part, name: str, store, bar, *, out, chunk_second
     checkpoint = _checkpointer(store, name, checkpoint_seconds, gather=out is not None)
     return run_slice(programs, part, chunk_seconds=chunk_seconds, checkpoint=checkpoint,
                      resume=resume, progress=bar.update_from)
+
+
+def _population_slice(programs, part, name: str, store, bar, policy: Any, changes: Changes, *,
+                      out, chunk_seconds: float, checkpoint_seconds: float, rng_key: tuple) -> tuple:
+    """A slice with PBT or a replay (:func:`~jopt.sweep.population.run_population`),
+    resumed from its checkpoint if it has one (one process only: under
+    ``jax.distributed`` it trains again from the start): ``(status, rows, final, events,
+    timings)``, the events' configs as slots of the slice."""
+    saved = store.load_checkpoint(name) if store is not None and jax.process_count() == 1 else None
+    population = population_from_arrays(saved) if saved is not None else None
+    resume = (_unpack_checkpoint(saved), population) if population is not None else None
+    plain = _checkpointer(store, name, checkpoint_seconds, gather=out is not None)
+
+    def checkpoint(carry, rows, next_block, population):
+        plain(carry, rows, next_block, extra=population_arrays(population))
+    checkpoint.every = plain.every
+    timings: dict = {}
+    status, rows, final, population = run_population(
+        programs, part, policy, changes.steps, resume=resume, checkpoint=checkpoint,
+        chunk_seconds=chunk_seconds, progress=bar.update_from, timings=timings,
+        rng_key=rng_key, axes=changes.axes)
+    return status, rows, final, population.events, timings
+
+
+def _lineage_columns(events: list, indices: Sequence[int]) -> dict:
+    """The summary's ``exploits`` (times replaced) and ``parent`` (the last parent, -1)."""
+    exploits = {index: 0 for index in indices}
+    parent = {index: -1 for index in indices}
+    for event in events:
+        exploits[event["config"]] += 1
+        parent[event["config"]] = event["parent"]
+    return {"exploits": np.array([exploits[i] for i in indices], np.int64),
+            "parent": np.array([parent[i] for i in indices], np.int64)}
 
 
 HALVED = "halved/"
@@ -506,13 +653,14 @@ def _unpack_halved(arrays: dict) -> tuple:
 def _checkpointer(store, name: str, every: float, gather: bool) -> Callable:
     """``save(carry, rows, next_block)``: the slice's state, read whole on every process
     when ``gather`` (a sweep with an output folder), written by the writer (``store``)."""
-    def save(carry, rows, next_block):
+    def save(carry, rows, next_block, extra: Optional[dict] = None):
         if not gather:
             return
         arrays = {f"carry/{i}": to_host(leaf)
                   for i, leaf in enumerate(jax.tree_util.tree_leaves(carry))}
         arrays.update({f"rows/{k}": to_host(v) for k, v in rows.items()})
         arrays["next_block"] = np.asarray(next_block)
+        arrays.update(extra or {})
         if store is not None:
             store.save_checkpoint(name, arrays)
     save.every = every

@@ -56,14 +56,14 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
-from jopt.sweep import search
+from jopt.sweep import pbt, search
 from jopt.sweep.results import assemble
 
 __all__ = [
     "SPEC_VERSION", "STATUSES", "CURVE_COLUMNS", "MANIFEST", "SUMMARY", "CURVES", "CHECKPOINTS",
     "PLOTS", "spec_hash", "canonical", "atomic_write", "Store", "SpecMismatchError",
     "SweepResult", "load", "DamagedFileError", "DamagedManifestError", "checksum",
-    "manifest_checksum", "file_problem",
+    "manifest_checksum", "file_problem", "stored_grid",
 ]
 
 SPEC_VERSION = 1
@@ -286,6 +286,19 @@ def _read_manifest(out: Path) -> Optional[dict]:
         if manifest.get("checksum") != manifest_checksum(manifest):
             raise _damaged_manifest(path, "altered: its checksum does not match its content")
     return manifest
+
+
+def stored_grid(out: Optional[PathLike]) -> Optional[dict]:
+    """The search space (``to_dict()``) of the spec in ``out``'s manifest; None when there
+    is no folder, no manifest, or a damaged one (opening the store reports that)."""
+    if out is None or not Path(out).is_dir():
+        return None
+    try:
+        manifest = _read_manifest(Path(out))
+    except DamagedFileError:
+        return None
+    grid = (manifest or {}).get("spec", {}).get("grid")
+    return grid if isinstance(grid, dict) else None
 
 
 def _damaged_manifest(path: Path, why: str) -> DamagedManifestError:
@@ -521,7 +534,8 @@ def _read_checkpoint(out: Path, manifest: Mapping, bucket: str, prefix: str = ""
 # Results
 # ----------------------------------------------------------------------------
 
-_NOT_AXES = {"config", "status", "diverged_step", "steps", "stop_step", "best_step", "rung"}
+_NOT_AXES = {"config", "status", "diverged_step", "steps", "stop_step", "best_step", "rung",
+             "exploits", "parent"}
 
 
 class SweepResult:
@@ -612,6 +626,25 @@ class SweepResult:
             raise ValueError(f"no curve {metric!r}; curves: {', '.join(metrics)}")
         frame = frame.drop_duplicates(["config", "step"], keep="last")
         return frame.pivot(index="step", columns="config", values=metric)
+
+    def schedule(self, config: int) -> Any:
+        """Population-based training: the hyperparameter schedule that trained ``config``'s
+        final state, one row per piece: ``step`` (where it starts), ``config`` (whose
+        training it was: the lineage) and the traced hyperparameters
+        (:func:`~jopt.sweep.pbt.schedule_rows`).  :func:`jopt.sweep.replay` retrains it."""
+        import pandas as pd
+        record = self.manifest.get("pbt")
+        if not record:
+            raise ValueError("this sweep used no population-based training: no schedule")
+        known = set(int(c) for c in self.summary["config"])
+        if isinstance(config, bool) or not isinstance(config, (int, np.integer)) or int(config) not in known:
+            raise ValueError(f"config {config!r} is not a configuration of this sweep")
+        names = list(record["traced"])
+        rows = self.summary.set_index("config")[names]
+        initial = {int(c): {name: value.item() if hasattr(value, "item") else value
+                            for name, value in values.items()} for c, values in rows.iterrows()}
+        return pd.DataFrame(pbt.schedule_rows(record["events"], initial, int(config)),
+                            columns=["step", "config"] + names)
 
     def __repr__(self) -> str:
         counts = ""

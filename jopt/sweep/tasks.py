@@ -43,7 +43,7 @@ from jopt.train import (FitSetup, Objective, fit_evaluate, fit_final, fit_init, 
 
 __all__ = ["Task", "task", "factory", "TaskFactory", "SweepTask", "Status", "Budget",
            "builtin_task", "as_factory", "sweep_program", "fingerprint", "TaskError",
-           "example_batch"]
+           "example_batch", "reported_metrics"]
 
 
 class TaskError(ValueError):
@@ -75,6 +75,15 @@ class SweepTask(NamedTuple):
     num_steps: Callable
     batch_size: Callable
     steps_per_epoch: Callable
+
+
+def reported_metrics(program: SweepTask, hparams: dict, eval_every: int) -> list[str]:
+    """The metrics ``program``'s evaluation rows record (sorted, without ``step``), for one
+    configuration's ``hparams``; from shapes only (nothing compiles or runs)."""
+    def row(h):
+        carry = program.init(h, jax.random.PRNGKey(0))
+        return program.evaluate(carry, h, jnp.zeros((eval_every,)))[1]
+    return sorted(k for k in jax.eval_shape(row, hparams) if k != "step")
 
 
 class Budget(NamedTuple):
