@@ -257,10 +257,14 @@ PROCESS_SCRIPT = textwrap.dedent("""
                       data={"train": batches, "val": (x_val, x_val @ w)}, optimizer="sgd")
     plain = sweep.run(user, sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 50.0], seed=[0, 1, 2]),
                       budget=sweep.Budget(steps=20, eval_every=10), quiet=True).to_pandas()
+    pbt = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), quiet=True,
+                    pbt=sweep.PBT(interval=20, seed=1))
     print(json.dumps({"devices": len(jax.devices()), "status": summary.status.tolist(),
                       "val_loss": summary.final_val_loss.tolist(),
                       "curve": result.curves()["val_loss"].tolist(),
-                      "plain": plain.final_val_loss.tolist()}))
+                      "plain": plain.final_val_loss.tolist(),
+                      "pbt": pbt.to_pandas().final_val_loss.tolist(),
+                      "events": pbt.manifest["pbt"]["events"]}))
 """)
 
 
@@ -297,7 +301,8 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     """Two processes with one CPU device each (``jax.distributed``, collectives over gloo)
     run the sweep of one process with two devices: the same results on both processes,
     one output folder written by process 0 (and a progress bar there only), and a rerun
-    there resumes to the same; quiet, and a user's task drawing its own batches, too."""
+    there resumes to the same; quiet, a user's task drawing its own batches, and
+    population-based training (the same exploits everywhere), too."""
     (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
     first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1,
                                    bar=True)
@@ -311,6 +316,10 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
         np.testing.assert_array_equal(printed["val_loss"], one["val_loss"])
         np.testing.assert_array_equal(printed["curve"], one["curve"])
         np.testing.assert_array_equal(printed["plain"], one["plain"])  # a user's task
+        np.testing.assert_array_equal(printed["pbt"], one["pbt"])
+        assert printed["events"] == one["events"]
+    # the diverging learning rate (50) is replaced at the first exploit
+    assert {e["config"] for e in one["events"] if e["step"] == 20} == {9, 10, 11}
     written = sweep.load(tmp_path / "two")
     np.testing.assert_array_equal(written.to_pandas().final_val_loss, one["val_loss"])
     assert len(written.manifest["devices"]) == 2 and not written.manifest.get("resumes")
