@@ -22,6 +22,13 @@ by estimated cost.  The configuration axis is sharded over the devices
 ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` is set before JAX starts
 (:func:`jopt.devices.use_every_core`; the ``jopt`` command sets it).
 
+Beyond grids: :class:`Random` and :class:`QuasiRandom` samplers (axes ``uniform``,
+``loguniform``, ``choice``, ``randint``, mixed with grid axes); successive halving
+(:class:`Halving`: pruned configurations leave the program, the survivors are gathered
+into a smaller one); population-based training (:class:`PBT`: the worst copy the best
+and perturb their traced values, no recompile; :meth:`SweepResult.schedule` and
+:func:`replay` give and retrain a member's schedule).
+
 A grid too large for memory runs in slices sized from XLA's memory estimates of the
 compiled init and chunk programs (``memory_limit``; the plan is in ``result.slices``).
 
