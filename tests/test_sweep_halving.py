@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -456,9 +457,15 @@ def test_a_sweep_killed_after_a_rung_resumes_from_it(runs, bracketed, task, tmp_
                                       check_dtype=result is resumed)
 
 
-def test_plot_draws_one_panel_per_bracket(task, tmp_path):
+def png_width(path):
+    """The width in pixels of a PNG file (its IHDR chunk)."""
+    return int.from_bytes(Path(path).read_bytes()[16:20], "big")
+
+
+def test_plot_draws_one_panel_per_bracket(runs, task, tmp_path):
     pytest.importorskip("matplotlib")
-    from jopt.plot import plot_sweep
+    from jopt.plot import plot_rungs, plot_sweep
     sweep.run(task, grid(), budget=BUDGET, halving=BRACKETS, out=str(tmp_path), quiet=True)
     assert tmp_path / "rungs.png" in plot_sweep(tmp_path, quiet=True)
-    assert (tmp_path / "rungs.png").stat().st_size > 1000
+    one = plot_rungs(runs[0], tmp_path / "one.png")
+    assert png_width(tmp_path / "rungs.png") > 1.3 * png_width(one)  # three panels side by side
