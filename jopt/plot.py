@@ -225,10 +225,10 @@ def plot_rungs(result: Any, path: PathLike, metric: Optional[str] = None) -> Pat
     """Successive halving's rungs: ``metric`` (default: the one halving ranked by)
     against the budget in steps, one line per configuration, coloured by the last rung
     it reached; a pruned configuration's line ends at its rung (a dot), the rungs are
-    dashed vertical lines labelled with how many configurations reached them."""
-    import matplotlib
+    dashed vertical lines labelled with how many configurations reached them.  With
+    HyperBand's brackets (the summary's ``bracket``), one panel per bracket, sharing the
+    axes, each with the rungs from its first on."""
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
     result = _result(result)
     halving = result.manifest.get("halving")
@@ -240,38 +240,64 @@ def plot_rungs(result: Any, path: PathLike, metric: Optional[str] = None) -> Pat
     wide = result.curves(metric)
     summary = result.summary.set_index("config")
     rung = summary["rung"].reindex(wide.columns).to_numpy()
+    bracket = summary["bracket"].reindex(wide.columns).to_numpy() \
+        if "bracket" in summary.columns else np.zeros(len(rung), np.int64)
     rungs = sorted({int(step) for steps in halving.get("rungs", {}).values() for step in steps})
     reached = np.where(rung >= 0, rung, len(rungs) - 1)  # survivors reached the last rung
-    cmap = matplotlib.colormaps["viridis"]
-    color = lambda k: cmap(k / max(len(rungs) - 1, 1))
+    brackets = sorted(set(bracket.tolist()))
 
-    fig = Figure(figsize=(7.5, 4.8))
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(7.5 if len(brackets) == 1 else 3.6 * len(brackets) + 1, 4.8))
+    panels = fig.subplots(1, len(brackets), sharex=True, sharey=True, squeeze=False)[0]
+    for ax, first in zip(panels, brackets):
+        mine = bracket == first
+        _draw_rungs(ax, wide.loc[:, mine], rung[mine], reached[mine], rungs, first)
+        if len(brackets) > 1:
+            ax.set_title(f"bracket {first}: {int(mine.sum())} configurations, "
+                         f"{int((rung[mine] >= 0).sum())} pruned", pad=14, fontsize=10)
+    finite = wide.to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size and np.all(finite > 0):
+        panels[0].set_yscale("log")
+    panels[0].set_ylabel(_label(metric))
+    title = (f"{len(wide.columns)} configurations, {int((rung >= 0).sum())} pruned")
+    if len(brackets) > 1:
+        fig.suptitle(f"HyperBand (eta = {halving.get('eta')}, {len(brackets)} brackets): {title}")
+    else:
+        panels[0].set_title(f"successive halving (eta = {halving.get('eta')}): {title}", pad=14)
+    panels[0].legend(handles=_rung_legend(rungs), fontsize=8, loc="best")
+    return _save(fig, path)
+
+
+def _rung_colour(k: int, rungs: list) -> Any:
+    import matplotlib
+    return matplotlib.colormaps["viridis"](k / max(len(rungs) - 1, 1))
+
+
+def _rung_legend(rungs: list) -> list:
+    from matplotlib.lines import Line2D
+    return [Line2D([], [], color=_rung_colour(k, rungs), label=f"reached rung {k} ({step} steps)")
+            for k, step in enumerate(rungs)]
+
+
+def _draw_rungs(ax: Any, wide: Any, rung: np.ndarray, reached: np.ndarray, rungs: list,
+                first: int) -> None:
+    """One panel of :func:`plot_rungs`: the configurations of ``wide`` (columns) and the
+    rungs from ``first`` (their bracket's first) on."""
     for config, k, pruned in zip(wide.columns, reached, rung >= 0):
         line = wide[config].dropna()
         if line.empty:
             continue
-        ax.plot(line.index, line.to_numpy(), color=color(k), lw=0.8 if pruned else 1.8,
+        colour = _rung_colour(k, rungs)
+        ax.plot(line.index, line.to_numpy(), color=colour, lw=0.8 if pruned else 1.8,
                 alpha=0.6 if pruned else 0.95)
         if pruned:
-            ax.plot(line.index[-1], line.iloc[-1], "o", color=color(k), ms=3)
-    for k, step in enumerate(rungs):
-        count = int((reached >= k).sum())
+            ax.plot(line.index[-1], line.iloc[-1], "o", color=colour, ms=3)
+    for k, step in enumerate(rungs[first:], start=first):
         ax.axvline(step, color="0.5", ls="--", lw=0.8)
-        ax.annotate(f"{count}", (step, 1.0), xycoords=("data", "axes fraction"),
+        ax.annotate(f"{int((reached >= k).sum())}", (step, 1.0), xycoords=("data", "axes fraction"),
                     ha="center", va="bottom", fontsize=8, color="0.3")
-    finite = wide.to_numpy(dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size and np.all(finite > 0):
-        ax.set_yscale("log")
     ax.set_xlabel("budget (steps)")
-    ax.set_ylabel(_label(metric))
-    ax.set_title(f"successive halving (eta = {halving.get('eta')}): {len(wide.columns)} "
-                 f"configurations, {int((rung >= 0).sum())} pruned", pad=14)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(handles=[Line2D([], [], color=color(k), label=f"reached rung {k} ({step} steps)")
-                       for k, step in enumerate(rungs)], fontsize=8, loc="best")
-    return _save(fig, path)
 
 
 def _timelines(result: Any, name: str, end: int) -> dict:

@@ -1,11 +1,14 @@
 """Successive halving inside the sweep's program (issue 19, item 2): the rungs keep the
 best 1/eta by the plain sweep's curves, survivors equal a plain sweep, compaction
-compiles once per rung size and costs fewer configuration-steps, resume, bad input."""
+compiles once per rung size and costs fewer configuration-steps, resume (also from a
+rung), bad input; HyperBand's brackets: the paper's allocation, each bracket's rungs
+against the plain sweep's curves."""
 
 import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,7 +179,11 @@ def test_resume_reads_a_halved_slice_and_recomputes_a_missing_one(runs, task, tm
     ({"min_budget": 0}, "halving.min_budget must be a positive integer"),
     ({"min_budget": 61}, "halving.min_budget = 61 is larger than the budget (60 steps)"),
     ({"mode": "lowest"}, "halving.mode must be 'min' or 'max'"),
-    ({"brackets": 2}, "halving.brackets = 2"),
+    ({"brackets": 0}, "halving.brackets must be a positive integer, got 0"),
+    ({"brackets": 1.5}, "halving.brackets must be a positive integer, got 1.5"),
+    ({"brackets": True}, "halving.brackets must be a positive integer, got True"),
+    ({"brackets": 4}, "halving.brackets = 4 is more than the 3 rungs the budget allows "
+                      "(rungs at [10, 30, 60] steps)"),
 ])
 def test_bad_halving_is_one_line_naming_the_field(task, changes, expected):
     with pytest.raises(ValueError) as error:
@@ -197,6 +204,13 @@ CONFIG = {"task": {"model": "linear", "dataset": "iris", "optimizer": "sgd"},
     ({"halving": {"eta": 3}}, "[search] halving.min_budget is missing"),
     ({"halving": {"min_budget": 10, "mode": "mx"}}, "[search] halving.mode = 'mx': unknown mode"),
     ({"halving": 10}, "[search] halving must be a table"),
+    ({"halving": {"min_budget": 10, "brackets": 0}},
+     "[search] halving.brackets must be a positive integer, got 0"),
+    ({"halving": {"min_budget": 10, "brackets": 2.0}},
+     "[search] halving.brackets must be a positive integer, got 2.0"),
+    ({"halving": {"min_budget": 10, "brackets": 4}},
+     "[search] halving.brackets = 4 is more than the 3 rungs the budget allows (rungs at "
+     "[10, 30, 80] steps) ([budget] steps = 80, eval_every = 10)"),
 ])
 def test_bad_halving_config_is_one_line(table, expected):
     with pytest.raises(ConfigError) as error:
@@ -217,11 +231,17 @@ def test_halving_config_parses_beside_a_sampler():
     assert sampled.options["halving"].min_budget == 10 and len(sampled.grid.configs()) == 4
 
 
-def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path):
+@pytest.mark.parametrize("table, expected", [
+    ("{ min_budget = 10, eta = 1 }", "[search] halving.eta must be a number > 1, got 1"),
+    ("{ min_budget = 10, brackets = 3 }",  # eval_every 50: rungs at 50 and 80 steps
+     "[search] halving.brackets = 3 is more than the 2 rungs the budget allows "
+     "(rungs at [50, 80] steps) ([budget] steps = 80, eval_every = 50)"),
+])
+def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path, table, expected):
     path = tmp_path / "bad.toml"
     path.write_text('[task]\nmodel = "linear"\ndataset = "iris"\noptimizer = "sgd"\n'
                     '[grid]\nlearning_rate = [0.1]\nbatch_size = [16]\n'
-                    '[budget]\nsteps = 80\n[search]\nhalving = { min_budget = 10, eta = 1 }\n')
+                    f'[budget]\nsteps = 80\n[search]\nhalving = {table}\n')
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-m", "jopt", "sweep", str(path), "--out",
                            str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True,
@@ -229,7 +249,7 @@ def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("jopt: error: "), done.stderr
-    assert lines[0].endswith("[search] halving.eta must be a number > 1, got 1")
+    assert lines[0].endswith(expected)
     assert sorted(os.listdir(tmp_path)) == ["bad.toml"]
 
 
@@ -261,9 +281,9 @@ def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
 def test_halving_interrupted_mid_slice_resumes_to_the_uninterrupted_results(runs, task, tmp_path,
                                                                             monkeypatch):
     """Three slices of 4 (``max_configs``), each halved on its own; the run stops while the
-    second slice is being halved (after its first rung).  The rerun reads the first slice
-    from its checkpoint, trains the second from its start and the third: the results
-    equal an uninterrupted run's."""
+    second slice is being halved (in its first rung's compaction, before its rung
+    checkpoint).  The rerun reads the first slice from its checkpoint, trains the second
+    from its start and the third: the results equal an uninterrupted run's."""
     options = dict(budget=BUDGET, halving=HALVING, max_configs=4, quiet=True)
     whole = sweep.run(task, grid(), **options)
     compact = halving_module._compact
@@ -290,3 +310,162 @@ def test_halving_interrupted_mid_slice_resumes_to_the_uninterrupted_results(runs
         pd.testing.assert_frame_equal(frame.reset_index(drop=True),
                                       expected.reset_index(drop=True), check_dtype=False)
     assert (whole.to_pandas().status == "finished").sum() == 3  # one per slice
+
+
+# ---------------------------------------------------------------------------
+# HyperBand's brackets
+# ---------------------------------------------------------------------------
+
+BRACKETS = HALVING._replace(brackets=3)  # 7, 3 and 2 of the 12 configurations
+BRACKET_SIZES = [7, 3, 2]                # 12 * (9/3, 3/2, 1/1) / 5.5 = 6.55, 3.27, 2.18
+
+
+def paper_sizes(eta, rungs):
+    """Li et al. (2018), Algorithm 1: bracket s = s_max .. 0 gets
+    ceil((s_max + 1) / (s + 1) * eta**s) configurations (s_max + 1 = rungs); in jopt's
+    numbering bracket 0 is the paper's s_max."""
+    return [math.ceil(rungs / (s + 1) * eta ** s) for s in range(rungs - 1, -1, -1)]
+
+
+def test_bracket_sizes_follow_the_papers_allocation():
+    # where the paper's numbers need no rounding, the same proportions exactly:
+    # eta 3, 5 rungs: 81, 33.75, 15, 7.5, 5 (times 4)
+    exact = [5 / (s + 1) * 3 ** s * 4 for s in range(4, -1, -1)]
+    assert halving_module.bracket_sizes(int(sum(exact)), 5, 5, 3) == exact
+    # as many configurations as the paper's rounded-up brackets: the paper's numbers
+    assert paper_sizes(3, 5) == [81, 34, 15, 8, 5] and paper_sizes(2, 4) == [8, 6, 4, 4]
+    assert halving_module.bracket_sizes(143, 5, 5, 3) == paper_sizes(3, 5)
+    assert halving_module.bracket_sizes(22, 4, 4, 2) == paper_sizes(2, 4)
+    # fewer brackets than rungs: the most aggressive ones, in the same proportions (9/3 : 3/2)
+    assert halving_module.bracket_sizes(9, 2, 3, 3) == [6, 3]
+    assert halving_module.bracket_sizes(12, 3, 3, 3) == BRACKET_SIZES
+    for configs in range(1, 40):  # always the whole bucket, each within 1 of its share
+        sizes = halving_module.bracket_sizes(configs, 4, 4, 2)
+        share = configs * np.array([8 / 4, 4 / 3, 2 / 2, 1 / 1]) / (2 + 4 / 3 + 2)
+        assert sum(sizes) == configs and np.all(np.abs(np.array(sizes) - share) < 1)
+
+
+def dealt(sizes):
+    """The documented dealing, by sorting (place, bracket) pairs."""
+    return [bracket for _, bracket in sorted(((j + 0.5) / n, bracket)
+                                             for bracket, n in enumerate(sizes)
+                                             for j in range(n))]
+
+
+def test_brackets_are_dealt_over_the_whole_grid():
+    assert list(halving_module.assign_brackets(BRACKET_SIZES)) == [0, 1, 0, 2, 0, 0, 1, 0, 2, 0, 1, 0]
+    for sizes in ([324, 135, 60, 30, 20], [1, 1, 0], [5, 5], [2, 7, 1, 4]):
+        assert list(halving_module.assign_brackets(sizes)) == dealt(sizes)
+
+
+@pytest.fixture(scope="module")
+def bracketed(task):
+    """The sweep with three brackets, with no compiled program cached."""
+    sweep.clear_cache()
+    return sweep.run(task, grid(), budget=BUDGET, halving=BRACKETS, quiet=True)
+
+
+def test_each_bracket_keeps_the_best_third_at_each_of_its_rungs(runs, bracketed):
+    _, plain = runs
+    summary = bracketed.to_pandas()
+    assert list(summary.bracket) == dealt(BRACKET_SIZES)
+    curves = plain.curves("val_loss")
+    for bracket in range(3):
+        mine = summary[summary.bracket == bracket]
+        pruned, kept = expected_rungs(curves[list(mine.config)], HALVING.eta, RUNGS[bracket:])
+        assert [len(p) for p in pruned] == [[5, 1], [2], []][bracket]
+        for offset, configs in enumerate(pruned):  # rung: the bucket's index of the rung
+            chosen = mine[mine.rung == bracket + offset]
+            assert sorted(chosen.config) == configs and set(chosen.status) == {"pruned"}
+            assert set(chosen.steps) == {RUNGS[bracket + offset]}
+        assert sorted(mine.config[mine.rung == -1]) == kept
+    halving = bracketed.manifest["halving"]
+    assert halving["rungs"] == {"0": RUNGS}
+    assert halving["bracket_rungs"] == {"0": [RUNGS, RUNGS[1:], RUNGS[2:]]}
+    assert halving["bracket_configs"] == {"0": BRACKET_SIZES}
+
+
+def test_bracket_survivors_equal_the_plain_sweep(runs, bracketed):
+    _, plain = runs
+    summary, full = bracketed.to_pandas(), plain.to_pandas()
+    kept = summary[summary.rung == -1]
+    assert len(kept) == 1 + 1 + 2
+    reference = full.set_index("config").loc[kept.config]
+    assert list(kept.status) == list(reference.status)
+    for column in ("final_val_loss", "final_train_loss", "best_val_loss", "final_val_accuracy"):
+        np.testing.assert_allclose(kept[column], reference[column], rtol=1e-5, err_msg=column)
+    curves, plain_curves = bracketed.curves("val_loss"), plain.curves("val_loss")
+    for config in kept.config:
+        np.testing.assert_allclose(curves[config].to_numpy(), plain_curves[config].to_numpy(),
+                                   rtol=1e-5)
+
+
+def test_brackets_compile_once_per_slice_size(bracketed):
+    # bracket 0: 7, then 2, then 1; bracket 1: 3, then 1; bracket 2: 2 -> sizes 7, 3, 2, 1
+    assert bracketed.manifest["timings"]["chunk_compiles"] == 4
+    assert bracketed.manifest["timings"]["config_steps"] == (7 * 10 + 2 * 20 + 1 * 30) + \
+        (3 * 30 + 1 * 30) + 2 * 60
+
+
+def test_too_many_brackets_for_a_bucket_is_one_line(task, tmp_path):
+    """A budget in epochs: the rungs are known per bucket, in the runner, before anything
+    is written (a TaskError: the command line's exit status 2)."""
+    budget = sweep.Budget(epochs=1, eval_every=2)  # iris, batch 16: 6 steps, rungs at 2, 6
+    with pytest.raises(sweep.TaskError) as error:
+        sweep.run(task, grid(), budget=budget, halving=sweep.Halving(min_budget=2, brackets=3),
+                  out=str(tmp_path / "out"), quiet=True)
+    assert str(error.value) == ("halving.brackets = 3 is more than the 2 rungs the budget "
+                                "allows (rungs at [2, 6] steps)")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("halving, killed_after, steps_left", [
+    (HALVING, 1, 4 * 20 + 1 * 30),   # after rung 0 (10 steps): 4 configurations go on
+    (HALVING, 2, 1 * 30),            # after rung 1 (30 steps): 1 goes on
+    (BRACKETS, 1, (2 * 20 + 1 * 30) + (3 * 30 + 1 * 30) + 2 * 60),  # in bracket 0
+])
+def test_a_sweep_killed_after_a_rung_resumes_from_it(runs, bracketed, task, tmp_path, monkeypatch,
+                                                     halving, killed_after, steps_left):
+    """The run is killed right after its ``killed_after``-th rung checkpoint; the rerun
+    goes on from that rung (the configuration-steps left) and its tables equal an
+    uninterrupted run's, bit for bit."""
+    pd = pytest.importorskip("pandas")
+    from jopt.sweep.store import Store
+    whole = runs[0] if halving == HALVING else bracketed
+    save = Store.save_checkpoint
+    rung_checkpoints = []
+
+    def killed(self, name, arrays):
+        path = save(self, name, arrays)
+        if any(k.startswith(halving_module.RUNG_CHECKPOINT) for k in arrays):
+            rung_checkpoints.append(name)
+            if len(rung_checkpoints) == killed_after:
+                raise KeyboardInterrupt
+        return path
+
+    out = str(tmp_path / "run")
+    monkeypatch.setattr(Store, "save_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(task, grid(), budget=BUDGET, halving=halving, out=out, quiet=True)
+    monkeypatch.setattr(Store, "save_checkpoint", save)
+    resumed = sweep.run(task, grid(), budget=BUDGET, halving=halving, out=out, quiet=True)
+    assert resumed.manifest["timings"]["config_steps"] == steps_left
+    for result in (resumed, sweep.load(out)):
+        pd.testing.assert_frame_equal(result.to_pandas(), whole.to_pandas(), check_exact=True,
+                                      check_dtype=result is resumed)
+        pd.testing.assert_frame_equal(result.curves_frame, whole.curves_frame, check_exact=True,
+                                      check_dtype=result is resumed)
+
+
+def png_width(path):
+    """The width in pixels of a PNG file (its IHDR chunk)."""
+    return int.from_bytes(Path(path).read_bytes()[16:20], "big")
+
+
+def test_plot_draws_one_panel_per_bracket(runs, task, tmp_path):
+    pytest.importorskip("matplotlib")
+    from jopt.plot import plot_rungs, plot_sweep
+    sweep.run(task, grid(), budget=BUDGET, halving=BRACKETS, out=str(tmp_path), quiet=True)
+    assert tmp_path / "rungs.png" in plot_sweep(tmp_path, quiet=True)
+    one = plot_rungs(runs[0], tmp_path / "one.png")
+    assert png_width(tmp_path / "rungs.png") > 1.3 * png_width(one)  # three panels side by side

@@ -36,7 +36,8 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     [search]               # optional: samplers (jopt.sweep.search.from_tables) and
     halving = { min_budget = 50, eta = 3, metric = "val_loss", mode = "min" }
                            # successive halving (jopt.sweep.Halving): rungs at min_budget *
-                           # eta**k steps; eta (3), metric ("val_loss"), mode ("min") optional
+                           # eta**k steps; eta (3), metric ("val_loss"), mode ("min") optional;
+                           # brackets = 3: HyperBand's brackets (1: none; at most the rungs)
     pbt = { interval = 100, quantile = 0.25 }
                            # or population-based training (jopt.sweep.PBT): every interval
                            # steps the worst quantile copies the best and perturbs; optional:
@@ -76,7 +77,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 from jopt import data, models
 from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
-from jopt.sweep.halving import MODES, Halving
+from jopt.sweep.halving import MODES, Halving, check_brackets, rung_steps
 from jopt.sweep.pbt import PBT, UNPERTURBED
 from jopt.sweep.runner import run
 from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
@@ -604,10 +605,21 @@ def _checked_pbt(pbt: PBT, budget: Mapping, grid: Grid, static: Sequence[str]) -
 
 
 def _checked_halving(halving: Halving, budget: Mapping) -> Halving:
-    """``halving``, or a ConfigError when its ``min_budget`` exceeds a budget in steps."""
-    if "steps" in budget and halving.min_budget > budget["steps"]:
+    """``halving``, or a ConfigError when its ``min_budget`` exceeds a budget in steps or
+    its ``brackets`` the rungs of that budget (a budget in epochs or examples: the runner
+    checks them per bucket)."""
+    if "steps" not in budget:
+        return halving
+    steps = budget["steps"]
+    if halving.min_budget > steps:
         raise ConfigError(f"[search] halving.min_budget = {halving.min_budget} is larger than "
-                          f"the budget ([budget] steps = {budget['steps']})")
+                          f"the budget ([budget] steps = {steps})")
+    eval_every = budget.get("eval_every", Budget._field_defaults["eval_every"])
+    try:
+        check_brackets(halving, rung_steps(halving, steps, eval_every))
+    except ValueError as error:
+        raise ConfigError(f"[search] {error} ([budget] steps = {steps}, "
+                          f"eval_every = {eval_every})") from None
     return halving
 
 

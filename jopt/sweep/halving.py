@@ -1,4 +1,4 @@
-"""Successive halving inside a sweep's program, with compaction.
+"""Successive halving inside a sweep's program, with compaction, and HyperBand's brackets.
 
 A bucket's configurations train together up to the first rung (``min_budget`` steps,
 rounded up to an evaluation boundary); there the configurations still in are ranked by
@@ -6,6 +6,21 @@ rounded up to an evaluation boundary); there the configurations still in are ran
 configuration index), the best ``max(1, floor(n / eta))`` go on and the others stop with
 status ``pruned`` and their rung index (summary column ``rung``; -1 for the others).
 The rungs are at ``min_budget * eta**k`` steps and end at the full budget.
+
+Brackets (HyperBand, Li et al. 2018).  With ``brackets = k`` a bucket's configurations
+are split into ``k`` successive halvings that start at different rungs: bracket ``s``
+(``0 .. k - 1``) starts at rung ``s`` (``min_budget * eta**s``, rounded up as the others)
+and prunes at each later rung, so bracket 0 is the most aggressive and the last prunes
+least (with ``k`` equal to the number of rungs, it trains its configurations to the full
+budget unpruned).  Bracket ``s`` gets configurations in proportion to
+``eta**p / (p + 1)`` where ``p = len(rungs) - 1 - s`` is its number of pruning rungs: the
+paper's ``n = ceil((s_max + 1) / (p + 1) * eta**p)``, whose brackets each spend about the
+same configuration-steps, without the rounding (:func:`bracket_sizes`: largest
+remainders).  Which configurations: the bucket's, in grid order, are dealt out so that
+each bracket's spread evenly over the grid (:func:`assign_brackets`); each bracket then
+runs through :func:`run_halving` as a group of its own (summary column ``bracket``; 0
+for every configuration without brackets).  The ``rung`` column counts the bucket's
+rungs, whichever bracket a configuration is in.
 
 Pruned configurations do not run under a mask: their final metrics and rows are read
 from the uncompacted slice, then the survivors are gathered (one jitted gather along the
@@ -20,9 +35,13 @@ gathered alike.  The compacted sizes are known before the first rung
 sweep.
 
 The ranking is the writer's (:func:`~jopt.sweep.processes.from_writer`).  A bucket in
-several memory slices halves each slice on its own.  Checkpoints: a halved slice is
-saved once it is done, with everything its results need; a sweep killed while a slice
-was being halved trains that slice again from the start on resume (never a mix).
+several memory slices halves each slice on its own.  Checkpoints: a slice being halved
+hands its caller, after each rung (after compaction), everything it needs to go on
+(the carry, rows, status, slots, the pruned configurations' results so far, the
+compacted slice's hyperparameters and budgets: arrays named under
+:data:`RUNG_CHECKPOINT`); given those arrays back, :func:`run_halving` continues from
+that rung, with results equal to an uninterrupted run's.  Under ``jax.distributed`` the runner saves none: a slice killed
+while being halved is trained again from its start there.
 """
 
 from __future__ import annotations
@@ -31,15 +50,15 @@ import math
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jopt.sweep.engine import Programs, Slice, finish_slice, pad, run_chunks, start_slice
-from jopt.sweep.processes import from_writer, to_host
-from jopt.sweep.tasks import TaskError
+from jopt.sweep.engine import Programs, Running, Slice, finish_slice, pad, run_chunks, start_slice
+from jopt.sweep.processes import from_writer, shard, to_host
+from jopt.sweep.tasks import check_reported
 
 __all__ = ["Halving", "MODES", "rung_steps", "survivors", "compact_size", "planned_sizes",
-           "run_halving", "check_metric"]
+           "run_halving", "check_metric", "check_brackets", "bracket_sizes", "assign_brackets",
+           "RUNG_CHECKPOINT"]
 
 MODES = ("min", "max")
 
@@ -49,7 +68,8 @@ class Halving(NamedTuple):
     budget's ``eval_every``), keeping the best ``1/eta`` of the configurations by
     ``metric`` (a row the task records: ``val_loss``, ``val_accuracy``, ``train_loss``,
     ...) in ``mode`` (``"min"`` or ``"max"``) at each.  ``brackets``: HyperBand's
-    brackets; only 1 (plain successive halving) is implemented."""
+    brackets, at most the number of rungs (1: plain successive halving; see the module's
+    notes)."""
 
     min_budget: int
     eta: float = 3
@@ -59,7 +79,9 @@ class Halving(NamedTuple):
 
     def check(self, steps: Optional[int] = None) -> "Halving":
         """``self``, or a ValueError naming the field: ``eta > 1``, a positive integer
-        ``min_budget`` at most ``steps`` (the budget, when known in steps), a known mode."""
+        ``min_budget`` at most ``steps`` (the budget, when known in steps), a known mode,
+        a positive integer ``brackets`` (:func:`check_brackets` compares it with the
+        rungs)."""
         eta = self.eta
         if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(eta) or eta <= 1:
@@ -73,9 +95,9 @@ class Halving(NamedTuple):
             raise ValueError(f"halving.mode must be 'min' or 'max', got {self.mode!r}")
         if not isinstance(self.metric, str) or not self.metric:
             raise ValueError(f"halving.metric must be a metric's name, got {self.metric!r}")
-        if self.brackets != 1:
-            raise ValueError(f"halving.brackets = {self.brackets!r}: only 1 is implemented "
-                             "(HyperBand's brackets are not)")
+        brackets = self.brackets
+        if isinstance(brackets, bool) or not isinstance(brackets, (int, np.integer)) or brackets < 1:
+            raise ValueError(f"halving.brackets must be a positive integer, got {brackets!r}")
         return self
 
 
@@ -83,15 +105,7 @@ def check_metric(halving: Halving, program: Any, hparams: dict, eval_every: int)
     """A :class:`~jopt.sweep.tasks.TaskError` unless ``program`` (a
     :class:`~jopt.sweep.tasks.SweepTask`) records ``halving.metric`` in its rows, for one
     configuration's ``hparams``; from shapes only (nothing compiles or runs)."""
-    def row(h):
-        carry = program.init(h, jax.random.PRNGKey(0))
-        return program.evaluate(carry, h, jnp.zeros((eval_every,)))[1]
-
-    reported = list(jax.eval_shape(row, hparams))
-    if halving.metric not in reported:
-        known = ", ".join(sorted(k for k in reported if k != "step"))
-        raise TaskError(f"halving.metric = {halving.metric!r}: not a metric the task reports "
-                         f"(it reports {known})")
+    check_reported("halving.metric", halving.metric, program, hparams, eval_every)
 
 
 def rung_steps(halving: Halving, steps: int, eval_every: int) -> list[int]:
@@ -106,6 +120,40 @@ def rung_steps(halving: Halving, steps: int, eval_every: int) -> list[int]:
         if not rungs or step > rungs[-1]:
             rungs.append(int(step))
         k += 1
+
+
+def check_brackets(halving: Halving, rungs: Sequence[int]) -> None:
+    """A ValueError naming ``halving.brackets`` when there are more brackets than
+    ``rungs`` (:func:`rung_steps` of the budget): bracket ``s`` starts at rung ``s``."""
+    if halving.brackets > len(rungs):
+        raise ValueError(f"halving.brackets = {halving.brackets} is more than the {len(rungs)} "
+                         f"rungs the budget allows (rungs at {list(rungs)} steps)")
+
+
+def bracket_sizes(configs: int, brackets: int, rungs: int, eta: float) -> list[int]:
+    """How many of ``configs`` configurations each bracket ``s = 0 .. brackets - 1`` gets,
+    with ``rungs`` rungs (the full budget's included): in proportion to
+    ``eta**p / (p + 1)``, ``p = rungs - 1 - s`` the bracket's pruning rungs (HyperBand's
+    allocation, under which every bracket spends about the same configuration-steps),
+    rounded by largest remainders (ties: the lower bracket), so they sum to ``configs``."""
+    pruning = rungs - 1 - np.arange(brackets)
+    weights = np.asarray(eta, np.float64) ** pruning / (pruning + 1)
+    quotas = configs * weights / weights.sum()
+    sizes = np.floor(quotas).astype(np.int64)
+    remainders = quotas - sizes
+    order = np.lexsort((np.arange(brackets), -remainders))  # largest first, ties: lower bracket
+    sizes[order[:configs - int(sizes.sum())]] += 1
+    return [int(n) for n in sizes]
+
+
+def assign_brackets(sizes: Sequence[int]) -> np.ndarray:
+    """Each configuration's bracket, for a bucket's configurations in grid order: the
+    ``j``-th configuration of bracket ``s`` (``j = 0 .. sizes[s] - 1``) is placed at
+    ``(j + 1/2) / sizes[s]`` of the way through the bucket (ties: the lower bracket
+    first), so that every bracket samples the whole grid, not one end of it."""
+    places = np.concatenate([(np.arange(n) + 0.5) / n for n in sizes if n > 0] or [np.zeros(0)])
+    brackets = np.repeat(np.arange(len(sizes)), sizes)
+    return brackets[np.argsort(places, kind="stable")]
 
 
 def survivors(values: np.ndarray, diverged: np.ndarray, eta: float, mode: str) -> np.ndarray:
@@ -152,24 +200,41 @@ class _Piece(NamedTuple):
     rung: np.ndarray
 
 
+RUNG_CHECKPOINT = "rung/"
+"""The prefix of the names of the arrays :func:`run_halving` hands ``save`` after a rung."""
+
+
 def _never(*_: Any) -> None:
-    """No checkpoint while a slice is halved (see the module's notes)."""
+    """No checkpoint between a halved slice's rungs (``save`` takes one at each rung)."""
 
 
 _never.every = math.inf
 
 
 def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequence[int], *,
-                chunk_seconds: float, progress: Callable, timings: dict) -> tuple:
-    """Run one slice with successive halving: ``(status, rows, final, rung)`` of its real
-    configurations in their order, host arrays (``rung``: the pruned ones' rung index,
-    else -1).  ``rungs``: :func:`rung_steps` of the slice's budget."""
-    state = start_slice(programs, part, None, timings)
+                chunk_seconds: float, progress: Callable, timings: dict, first_rung: int = 0,
+                save: Optional[Callable[[dict], Any]] = None,
+                resume: Optional[dict] = None) -> tuple:
+    """Run one slice with successive halving from rung ``first_rung`` on (HyperBand's
+    bracket ``first_rung``; 0: plain successive halving): ``(status, rows, final, rung)``
+    of its real configurations in their order, host arrays (``rung``: the index in
+    ``rungs`` of the rung that pruned one, else -1).  ``rungs``: :func:`rung_steps` of the
+    bucket's budget.
+
+    ``save``: called after each rung (after compaction) with host arrays, named under
+    :data:`RUNG_CHECKPOINT`, that hold everything the slice needs to go on; ``resume``:
+    such arrays from an earlier run of this slice (or None, or arrays without them: the
+    slice starts from its first step), from which it goes on."""
+    if resume is not None and f"{RUNG_CHECKPOINT}done" in resume:
+        done, state, part, slots, pieces = _from_checkpoint(programs, resume, timings)
+    else:
+        done, state, slots, pieces = (first_rung, start_slice(programs, part, None, timings),
+                                      np.arange(len(part.num_steps)), [])
     ahead = programs.compile_ahead(part.hparams, planned_sizes(
-        part.size, halving.eta, len(rungs) - 1, programs.mesh.devices.size, len(part.num_steps)))
-    slots = np.arange(len(part.num_steps))
-    pieces = []
-    for index, step in enumerate(rungs[:-1]):
+        part.size, halving.eta, len(rungs) - 1 - done, programs.mesh.devices.size,
+        len(part.num_steps)))
+    for index in range(done, len(rungs) - 1):
+        step = rungs[index]
         block = step // programs.eval_every
         state = run_chunks(programs, part, state, until=block, chunk_seconds=chunk_seconds,
                            checkpoint=_never, progress=progress, timings=timings)
@@ -181,19 +246,12 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
         kept = np.zeros(real, np.int32)
         kept[survivors(values, diverged, halving.eta, halving.mode)] = 1
         kept = np.asarray(from_writer(kept)).astype(bool)
-        if kept.all():
-            continue
-        status, rows, final = finish_slice(programs, part, state, timings)
-        leaving = np.flatnonzero(~kept)
-        # pruned: still training (not diverged, not stopped early, budget not spent)
-        pruned = (status[0] & ~status[1] & (part.num_steps > step))[leaving]
-        stop_step = np.where(pruned, step, status[2][leaving])
-        pieces.append(_Piece(
-            slots=slots[leaving], status=(status[0][leaving], status[1][leaving], stop_step),
-            rows={k: v[leaving] for k, v in rows.items()},
-            final={k: v[leaving] for k, v in final.items()},
-            rung=np.where(pruned, index, -1)))
-        state, part, slots = _compact(programs, state, part, slots, np.flatnonzero(kept))
+        if not kept.all():
+            pieces.append(_pruned(programs, part, state, slots, np.flatnonzero(~kept),
+                                  step, index, timings))
+            state, part, slots = _compact(programs, state, part, slots, np.flatnonzero(kept))
+        if save is not None:
+            save(_to_checkpoint(index + 1, state, part, slots, pieces))
     state = run_chunks(programs, part, state, until=programs.blocks, chunk_seconds=chunk_seconds,
                        checkpoint=_never, progress=progress, timings=timings)
     status, rows, final = finish_slice(programs, part, state, timings)
@@ -203,6 +261,20 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
                          {k: v[real] for k, v in rows.items()},
                          {k: v[real] for k, v in final.items()}, np.full(part.size, -1)))
     return _merge(pieces)
+
+
+def _pruned(programs: Programs, part: Slice, state: Running, slots: np.ndarray,
+            leaving: np.ndarray, step: int, index: int, timings: dict) -> _Piece:
+    """The results of the configurations at ``leaving`` (positions in ``part``), which
+    leave at rung ``index`` (``step`` steps): pruned there unless they had stopped already
+    (diverged, stopped early, or their budget spent)."""
+    status, rows, final = finish_slice(programs, part, state, timings)
+    pruned = (status[0] & ~status[1] & (part.num_steps > step))[leaving]
+    stop_step = np.where(pruned, step, status[2][leaving])
+    return _Piece(slots=slots[leaving], status=(status[0][leaving], status[1][leaving], stop_step),
+                  rows={k: v[leaving] for k, v in rows.items()},
+                  final={k: v[leaving] for k, v in final.items()},
+                  rung=np.where(pruned, index, -1))
 
 
 def _compact(programs: Programs, state: Any, part: Slice, slots: np.ndarray,
@@ -219,12 +291,75 @@ def _compact(programs: Programs, state: Any, part: Slice, slots: np.ndarray,
     return state, part, slots[chosen]
 
 
+def _joined(pieces: list) -> _Piece:
+    """The pieces as one, in their order."""
+    join = lambda arrays: np.concatenate(arrays)
+    return _Piece(slots=join([p.slots for p in pieces]),
+                  status=tuple(join([p.status[i] for p in pieces]) for i in range(3)),
+                  rows={k: join([p.rows[k] for p in pieces]) for k in pieces[0].rows},
+                  final={k: join([p.final[k] for p in pieces]) for k in pieces[0].final},
+                  rung=join([p.rung for p in pieces]))
+
+
 def _merge(pieces: list) -> tuple:
     """The pieces' results in the order of their slots (which cover ``0 .. n-1``)."""
-    slots = np.concatenate([p.slots for p in pieces])
-    order = np.argsort(slots, kind="stable")
-    join = lambda arrays: np.concatenate(arrays)[order]
-    status = tuple(join([p.status[i] for p in pieces]) for i in range(3))
-    rows = {k: join([p.rows[k] for p in pieces]) for k in pieces[0].rows}
-    final = {k: join([p.final[k] for p in pieces]) for k in pieces[0].final}
-    return status, rows, final, join([p.rung for p in pieces])
+    whole = _joined(pieces)
+    order = np.argsort(whole.slots, kind="stable")
+    return (tuple(s[order] for s in whole.status), {k: v[order] for k, v in whole.rows.items()},
+            {k: v[order] for k, v in whole.final.items()}, whole.rung[order])
+
+
+def _named(prefix: str, values: dict) -> dict:
+    """``values`` as host arrays named ``RUNG_CHECKPOINT + prefix + name``."""
+    return {f"{RUNG_CHECKPOINT}{prefix}{name}": to_host(value) for name, value in values.items()}
+
+
+def _unnamed(arrays: dict, prefix: str) -> dict:
+    """The arrays of :func:`_named`'s ``prefix``, by their names."""
+    prefix = RUNG_CHECKPOINT + prefix
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _to_checkpoint(done: int, state: Running, part: Slice, slots: np.ndarray,
+                   pieces: list) -> dict:
+    """What a slice being halved needs to go on after ``done`` rungs: its state (carry,
+    rows, next block, chunk length, status), the compacted slice (host hyperparameters,
+    real size, budgets), its slots, and the results of the configurations it pruned."""
+    leaves = jax.tree_util.tree_leaves(state.carry)
+    arrays = _named("", {"done": done, "next_block": state.next_block,
+                         "blocks_per_chunk": state.blocks_per_chunk, "size": part.size,
+                         "num_steps": part.num_steps, "slots": slots})
+    arrays.update(_named("carry/", dict(enumerate(leaves))))
+    arrays.update(_named("rows/", state.rows))
+    arrays.update(_named("status/", dict(enumerate(state.status))))
+    arrays.update(_named("hparams/", part.host))
+    if pieces:
+        pruned = _joined(pieces)
+        arrays.update(_named("pruned/", {"slots": pruned.slots, "rung": pruned.rung}))
+        arrays.update(_named("pruned/status/", dict(enumerate(pruned.status))))
+        arrays.update(_named("pruned/rows/", pruned.rows))
+        arrays.update(_named("pruned/final/", pruned.final))
+    return arrays
+
+
+def _from_checkpoint(programs: Programs, arrays: dict, timings: dict) -> tuple:
+    """``(done, state, part, slots, pieces)`` from :func:`_to_checkpoint`'s arrays, the
+    state on the devices (its chunk program compiled)."""
+    saved = _unnamed(arrays, "")
+    host = _unnamed(arrays, "hparams/")
+    part = Slice(shard(host, programs.mesh), int(saved["size"]), saved["num_steps"], host)
+    carry = _unnamed(arrays, "carry/")
+    resume = {"carry": [carry[str(i)] for i in range(len(carry))],
+              "rows": _unnamed(arrays, "rows/"), "next_block": saved["next_block"]}
+    status = _unnamed(arrays, "status/")
+    state = start_slice(programs, part, resume, timings)._replace(
+        blocks_per_chunk=int(saved["blocks_per_chunk"]),
+        status=tuple(status[str(i)] for i in range(3)))
+    pieces = []
+    if f"{RUNG_CHECKPOINT}pruned/slots" in arrays:
+        pruned = _unnamed(arrays, "pruned/status/")
+        pieces.append(_Piece(slots=saved["pruned/slots"], rung=saved["pruned/rung"],
+                             status=tuple(pruned[str(i)] for i in range(3)),
+                             rows=_unnamed(arrays, "pruned/rows/"),
+                             final=_unnamed(arrays, "pruned/final/")))
+    return int(saved["done"]), state, part, saved["slots"], pieces

@@ -45,8 +45,9 @@ def assemble(results: list[dict], grid: Any):
         last = np.where(filled.any(axis=1), filled.shape[1] - 1 - np.argmax(filled[:, ::-1], axis=1), 0)
         take = lambda values: values[np.arange(len(values)), last]
         summary["status"] = status_names(active, diverged, part.get("rung"))
-        if "rung" in part:
-            summary["rung"] = np.asarray(part["rung"]).astype(np.int64)
+        for column in ("rung", "bracket"):  # successive halving's
+            if column in part:
+                summary[column] = np.asarray(part[column]).astype(np.int64)
         summary.update(part.get("columns", {}))  # PBT's lineage: exploits, parent
         summary["diverged_step"] = np.where(diverged, stop_step, -1).astype(np.int64)
         summary["stop_step"] = np.asarray(stop_step).astype(np.int64)

@@ -40,7 +40,8 @@ from jopt.sweep import schema
 from jopt.sweep.engine import (Programs, chunk_compiles, make_slice, mesh_for, per_config, plan_slices, run_slice,
                                slice_plan, slice_size_for, stack)
 from jopt.sweep.grid import Grid
-from jopt.sweep.halving import Halving, check_metric, rung_steps, run_halving
+from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_brackets,
+                                check_metric, rung_steps, run_halving)
 from jopt.sweep.pbt import PBT, Replay, exploit_steps, perturbable
 from jopt.sweep.population import population_arrays, population_from_arrays, run_population
 from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
@@ -48,7 +49,7 @@ from jopt.sweep.search import reuse_draws, sampled_names
 from jopt.sweep.results import assemble
 from jopt.sweep.store import SweepResult, stored_grid
 from jopt.sweep.tasks import (Budget, Task, TaskError, TaskFactory, as_factory, example_batch,
-                              fingerprint, reported_metrics, sweep_program)
+                              fingerprint, check_reported, sweep_program)
 
 __all__ = ["run", "replay", "choose_batch_strategy", "choose_devices", "clear_cache", "STRATEGIES",
            "CACHE_SIZE"]
@@ -118,7 +119,10 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
 
     ``halving``: successive halving (:class:`~jopt.sweep.halving.Halving`): at each rung
     the worst configurations stop with status ``pruned`` and the survivors go on in a
-    smaller program; the rungs are in the manifest's ``halving``.
+    smaller program; with ``brackets > 1``, HyperBand's brackets, each a group of the
+    bucket's configurations halved on its own (:func:`_bracket_groups`).  The rungs are
+    in the manifest's ``halving`` (``rungs``, and per bucket ``bracket_rungs`` and
+    ``bracket_configs``).
 
     ``pbt``: population-based training (:class:`~jopt.sweep.pbt.PBT`): each slice is a
     population; every interval its worst configurations copy the state of its best and
@@ -185,7 +189,8 @@ def _old_objects_frozen():
 class Bucket(NamedTuple):
     """One program's configurations: ``static`` values, their ``indices`` in the grid,
     the ``configs`` themselves, the bucket's ``task``, its per-configuration functions
-    (``program``), its compiled ``programs`` and ``identity`` (what it computes)."""
+    (``program``), its compiled ``programs`` and ``identity`` (what it computes); with
+    HyperBand's brackets, one ``bracket``'s configurations of the bucket ``number``."""
 
     number: int
     static: dict
@@ -195,6 +200,13 @@ class Bucket(NamedTuple):
     program: Any = None
     programs: Any = None
     identity: Any = None
+    bracket: Optional[int] = None
+
+    @property
+    def name(self) -> str:
+        """Its key in the manifest's slice plans and its checkpoints' names: the number,
+        and ``k<bracket>`` for one HyperBand bracket of a bucket's configurations."""
+        return str(self.number) if self.bracket is None else f"{self.number}k{self.bracket}"
 
 
 def _check_inputs(grid: Any, budget: Any, batch_strategy: str, halving: Any, pbt: Any) -> tuple:
@@ -392,14 +404,16 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
         spec = {**(spec or {}), _policy_name(pbt): pbt.settings()}
     spec = _spec(factory, grid, budget, strategy, static_names, buckets, spec)
     store = open_store(out, spec, overwrite)                                        # 6
-    total_steps = sum(b.programs.blocks * budget.eval_every for b in buckets)
+    groups = [group for bucket in buckets
+              for group in _bracket_groups(bucket, halving, rungs.get(bucket.number))]
+    total_steps = sum(g.programs.blocks * budget.eval_every for g in groups)
     bar = Progress(total_steps, len(configs), quiet)
     # slice sizes are kept in the manifest: a resumed sweep slices as the first run did
     plans = dict(store.manifest.get("slices", {})) if store is not None else {}
     timings: dict = {}
     results = []
     compiles_before = chunk_compiles()
-    for bucket in buckets:                                                          # 7
+    for bucket in groups:                                                           # 7
         results += _run_bucket(bucket, traced, mesh, plans, store, bar, timings, out=out,
                                max_configs=max_configs, memory_limit=memory_limit,
                                chunk_seconds=chunk_seconds,
@@ -409,8 +423,7 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     bar.close()
     summary, curves = assemble(results, grid)                                       # 8
     timings["chunk_compiles"] = chunk_compiles() - compiles_before
-    extra = {} if halving is None else \
-        {"halving": {**halving._asdict(), "rungs": {str(k): v for k, v in rungs.items()}}}
+    extra = {} if halving is None else {"halving": _halving_entry(halving, rungs, groups)}
     if isinstance(pbt, PBT):
         extra["pbt"] = {**pbt.settings(), "traced": traced,
                         "steps": {str(k): v.steps for k, v in changes.items()},
@@ -424,8 +437,8 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
 
 def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budget) -> dict:
     """Each bucket's rungs in steps (:func:`~jopt.sweep.halving.rung_steps` of its longest
-    budget); empty without halving.  A ``min_budget`` above a bucket's budget, or a metric
-    its task does not report, is refused."""
+    budget); empty without halving.  A ``min_budget`` above a bucket's budget, more
+    brackets than its rungs, or a metric its task does not report, is refused."""
     if halving is None:
         return {}
     rungs = {}
@@ -436,6 +449,10 @@ def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budg
         check_metric(halving, bucket.program, {k: v[0] for k, v in stacked.items()},
                      budget.eval_every)
         rungs[bucket.number] = rung_steps(halving, steps, budget.eval_every)
+        try:
+            check_brackets(halving, rungs[bucket.number])
+        except ValueError as error:  # a TaskError: the command line's one line, exit status 2
+            raise TaskError(str(error)) from None
     return rungs
 
 
@@ -474,13 +491,42 @@ def _change_steps(buckets: list, traced: list, static_names: list, grid, pbt: An
             pbt.check(steps)
         except ValueError as error:
             raise TaskError(f"{error} (bucket {bucket.static})") from None
-        reported = reported_metrics(bucket.program, {k: v[0] for k, v in stacked.items()},
-                                    budget.eval_every)
-        if pbt.metric not in reported:
-            raise TaskError(f"pbt.metric = {pbt.metric!r}: not a metric the task reports "
-                            f"(it reports {', '.join(reported)})")
+        check_reported("pbt.metric", pbt.metric, bucket.program,
+                       {k: v[0] for k, v in stacked.items()}, budget.eval_every)
         changes[bucket.number] = Changes(exploit_steps(pbt, steps, budget.eval_every), axes)
     return changes
+
+
+def _bracket_groups(bucket: Bucket, halving: Optional[Halving], rungs: Optional[list]) -> list:
+    """The bucket, or with HyperBand's brackets one bucket per bracket that holds
+    configurations: bracket ``s`` gets its :func:`~jopt.sweep.halving.bracket_sizes` of
+    them, dealt out by :func:`~jopt.sweep.halving.assign_brackets`, and starts halving at
+    rung ``s``."""
+    if halving is None or halving.brackets == 1:
+        return [bucket]
+    which = assign_brackets(bracket_sizes(len(bucket.configs), halving.brackets, len(rungs),
+                                          halving.eta))
+    groups = []
+    for bracket in range(halving.brackets):
+        chosen = np.flatnonzero(which == bracket)
+        if len(chosen):
+            groups.append(bucket._replace(bracket=bracket,
+                                          indices=[bucket.indices[i] for i in chosen],
+                                          configs=[bucket.configs[i] for i in chosen]))
+    return groups
+
+
+def _halving_entry(halving: Halving, rungs: dict, groups: list) -> dict:
+    """The manifest's ``halving``: its settings, each bucket's ``rungs``, and per bucket
+    its brackets' rungs (bracket ``s``: from rung ``s`` on) and their configurations."""
+    counts: dict = {}
+    for group in groups:
+        sizes = counts.setdefault(str(group.number), [0] * halving.brackets)
+        sizes[group.bracket or 0] += len(group.configs)
+    return {**halving._asdict(), "rungs": {str(k): v for k, v in rungs.items()},
+            "bracket_rungs": {str(k): [v[s:] for s in range(halving.brackets)]
+                              for k, v in rungs.items()},
+            "bracket_configs": counts}
 
 
 def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_devices: int,
@@ -488,18 +534,18 @@ def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_d
     """The bucket's slice plan: the one recorded in the manifest (a resume slices as the
     first run did), else planned from the programs' memory estimates."""
     size = len(bucket.configs)
-    plan = plans.get(str(bucket.number))
+    plan = plans.get(bucket.name)
     if jax.process_count() > 1:  # the writer's recorded plan (0: none) for every process
         recorded = int(from_writer(np.int64(plan["size"] if plan else 0)))
         if plan is None and recorded:
-            plan = plans[str(bucket.number)] = slice_plan(size, recorded, None)
+            plan = plans[bucket.name] = slice_plan(size, recorded, None)
     if plan is not None:
         return plan
     started = time.perf_counter()
     planned, bytes_per_config = plan_slices(bucket.programs, first, n_devices, memory_limit)
     planned = int(from_writer(np.int64(planned)))  # free memory differs by host
     timings["compile_seconds"] = timings.get("compile_seconds", 0.0) + time.perf_counter() - started
-    plan = plans[str(bucket.number)] = slice_plan(size, planned, bytes_per_config)
+    plan = plans[bucket.name] = slice_plan(size, planned, bytes_per_config)
     if store is not None:
         store.update_manifest(slices=plans)
     return plan
@@ -524,7 +570,7 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         chosen = bucket.configs[start:start + slice_size]
         part = first if start == 0 and first is not None else \
             make_slice(chosen, traced, slice_size, bucket.program, mesh)
-        name = f"b{bucket.number}s{start // slice_size}"
+        name = f"b{bucket.name}s{start // slice_size}"
         n = part.size
         per_config_values = {  # what the tables need beside the rows
             "batch_size": per_config(bucket.program.batch_size, part.host, slice_size)[:n],
@@ -536,7 +582,8 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         events = []
         if halving is not None:
             status, rows, final, rung, slice_timings = _halve_slice(
-                bucket.programs, part, name, store, halving, rungs, bar, chunk_seconds)
+                bucket.programs, part, name, store, halving, rungs, bar, chunk_seconds,
+                first_rung=bucket.bracket or 0)
         elif pbt is not None:
             status, rows, final, events, slice_timings = _population_slice(
                 bucket.programs, part, name, store, bar, pbt, changes, out=out,
@@ -558,7 +605,7 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
             "num_steps": part.num_steps[:n], **per_config_values,
         })
         if halving is not None:
-            parts[-1]["rung"] = rung[:n]
+            parts[-1].update(rung=rung[:n], bracket=np.full(n, bucket.bracket or 0))
         if isinstance(pbt, PBT):
             parts[-1]["events"] = events
             parts[-1]["columns"] = _lineage_columns(events, bucket.indices[start:start + n])
@@ -619,18 +666,23 @@ HALVED = "halved/"
 
 
 def _halve_slice(programs, part, name: str, store, halving: Halving, rungs: list, bar,
-                 chunk_seconds: float) -> tuple:
-    """A slice with successive halving: ``(status, rows, final, rung, timings)``.  A slice
-    halved to the end by an earlier run is read from its checkpoint (one process only:
-    under ``jax.distributed`` it is trained again); one that was not is trained from the
-    start (a killed run saved nothing of it)."""
-    saved = store.load_checkpoint(name) if store is not None and jax.process_count() == 1 else None
+                 chunk_seconds: float, first_rung: int = 0) -> tuple:
+    """A slice with successive halving from rung ``first_rung`` (its bracket's):
+    ``(status, rows, final, rung, timings)``.  Its checkpoint holds its state after its
+    last rung (:data:`~jopt.sweep.halving.RUNG_CHECKPOINT`), from which a resume goes on,
+    then its results once it is done, which a resume reads.  One process only: under
+    ``jax.distributed`` no rung is saved, nor anything read: a resume trains it again
+    from its start."""
+    single = store is not None and jax.process_count() == 1
+    saved = store.load_checkpoint(name) if single else None
     if saved is not None and f"{HALVED}rung" in saved:
         return (*_unpack_halved(saved), {})
     timings: dict = {}
-    status, rows, final, rung = run_halving(programs, part, halving, rungs,
-                                            chunk_seconds=chunk_seconds,
-                                            progress=bar.update_from, timings=timings)
+    status, rows, final, rung = run_halving(
+        programs, part, halving, rungs, chunk_seconds=chunk_seconds, progress=bar.update_from,
+        timings=timings, first_rung=first_rung,
+        save=(lambda arrays: store.save_checkpoint(name, arrays)) if single else None,
+        resume=saved)
     if store is not None:
         arrays = {f"{HALVED}status/{i}": np.asarray(s) for i, s in enumerate(status)}
         arrays.update({f"{HALVED}rows/{k}": v for k, v in rows.items()})

@@ -32,7 +32,8 @@ configuration of a started slice with its curves up to the checkpoint and status
 
 Columns.  ``summary``: ``config`` (int id, the position in ``Grid.configs()``), one
 column per grid axis, ``status`` (one of :data:`STATUSES`), ``diverged_step`` (-1 if
-none), with successive halving ``rung`` (where a ``pruned`` one stopped; -1), and
+none), with successive halving ``rung`` (where a ``pruned`` one stopped; -1) and
+``bracket`` (its HyperBand bracket; 0 without brackets), and
 metrics named ``final_<metric>`` and ``best_<metric>`` (e.g. ``final_val_loss``,
 ``best_val_loss``).  ``curves``: :data:`CURVE_COLUMNS`.
 """
@@ -535,7 +536,7 @@ def _read_checkpoint(out: Path, manifest: Mapping, bucket: str, prefix: str = ""
 # ----------------------------------------------------------------------------
 
 _NOT_AXES = {"config", "status", "diverged_step", "steps", "stop_step", "best_step", "rung",
-             "exploits", "parent"}
+             "bracket", "exploits", "parent"}
 
 
 class SweepResult:

@@ -43,7 +43,7 @@ from jopt.train import (FitSetup, Objective, fit_evaluate, fit_final, fit_init, 
 
 __all__ = ["Task", "task", "factory", "TaskFactory", "SweepTask", "Status", "Budget",
            "builtin_task", "as_factory", "sweep_program", "fingerprint", "TaskError",
-           "example_batch", "reported_metrics"]
+           "example_batch", "reported_metrics", "check_reported"]
 
 
 class TaskError(ValueError):
@@ -84,6 +84,16 @@ def reported_metrics(program: SweepTask, hparams: dict, eval_every: int) -> list
         carry = program.init(h, jax.random.PRNGKey(0))
         return program.evaluate(carry, h, jnp.zeros((eval_every,)))[1]
     return sorted(k for k in jax.eval_shape(row, hparams) if k != "step")
+
+
+def check_reported(field: str, metric: str, program: SweepTask, hparams: dict,
+                   eval_every: int) -> None:
+    """A :class:`TaskError` naming ``field`` unless ``program`` records ``metric``
+    (:func:`reported_metrics`): a search ranking by a metric the task does not report."""
+    reported = reported_metrics(program, hparams, eval_every)
+    if metric not in reported:
+        raise TaskError(f"{field} = {metric!r}: not a metric the task reports "
+                        f"(it reports {', '.join(reported)})")
 
 
 class Budget(NamedTuple):
