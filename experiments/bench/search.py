@@ -194,7 +194,8 @@ def run_jopt(method: str, n: int, args: argparse.Namespace) -> dict:
     statuses = result.to_pandas().status.value_counts().to_dict()
     note = ", ".join(f"{count} {status}" for status, count in statuses.items())
     if "halving" in result.manifest:
-        note += f"; rungs {result.manifest['halving']['rungs']}"
+        rungs = list(result.manifest["halving"]["rungs"].values())[0]
+        note += f"; rungs at steps {rungs}"
     timings = result.timings
     return outcome(method, n, best, first, steady, timings["config_steps"],
                    timings["chunk_compiles"], note)
@@ -372,7 +373,8 @@ def print_goal(n: int, halving: dict, optuna: dict) -> None:
     first = halving["first"] / optuna["first"]
     steady = halving["steady"] / optuna["steady"]
     reached = halving["best"] <= optuna["best"]
-    print(f"jopt halving / Optuna wall time: {first:.2f}x first, {steady:.2f}x steady; best "
+    print(f"jopt halving / Optuna wall time: {first:.2f}x first"
+          + (f", {steady:.2f}x steady" if math.isfinite(steady) else "") + "; best "
           f"validation loss {halving['best']:.4f} against {optuna['best']:.4f}")
     print(f"goal (the issue's, at 256 configurations): halving reaches Optuna's best "
           f"validation loss ({'yes' if reached else 'no'}) in at most {GOAL_RATIO:g}x its wall "
