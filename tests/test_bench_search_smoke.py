@@ -3,8 +3,9 @@
 A subprocess (``python -m experiments.bench.search --quick``), because the script sets
 ``XLA_FLAGS`` (one host device per core) before JAX starts.  Optuna is installed only in
 the benchmark's environment (``pip install -e '.[bench]'``): without it the jopt methods
-run alone, and asking for Optuna is refused in one line, exit status 2.  No timing is
-asserted.
+run alone, and asking for Optuna is refused in one line, exit status 2.  The grid is
+left out (it trains the quasi-random search's program; the full run has it), which keeps
+the test near 15 s on 2 quiet cores.  No timing is asserted.
 """
 
 import importlib.util
@@ -18,7 +19,7 @@ pytest.importorskip("scipy")  # the Sobol sampler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HAS_OPTUNA = importlib.util.find_spec("optuna") is not None
-JOPT_ROWS = ("grid 2x2x2x2", "quasi-random (Sobol)", "halving (min 100, eta 4)")
+JOPT_ROWS = ("quasi-random (Sobol)", "halving (min 100, eta 4)")
 OPTUNA_ROW = "Optuna TPE + median pruner"
 
 
@@ -30,7 +31,7 @@ def run_search(*args):
 
 
 def test_search_quick_prints_a_row_per_method():
-    methods = "grid,quasirandom,halving,pbt" + (",optuna" if HAS_OPTUNA else "")
+    methods = "quasirandom,halving,pbt" + (",optuna" if HAS_OPTUNA else "")
     done = run_search("--quick", "--methods", methods)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
@@ -44,11 +45,9 @@ def test_search_quick_prints_a_row_per_method():
         assert 0 < float(best) <= float(at_end) < 3, row  # cross-entropy of 10 classes
         assert float(first) > 0 and int(compiles) >= 1, row
         assert int(config_steps.replace(",", "")) > 0, row
-    grid_steps = int(next(line for line in lines if line.startswith(JOPT_ROWS[0]))[34:]
-                     .split()[4].replace(",", ""))
-    halving_steps = int(next(line for line in lines if line.startswith(JOPT_ROWS[2]))[34:]
-                        .split()[4].replace(",", ""))
-    assert grid_steps == 16 * 200 and halving_steps < grid_steps
+    sobol_steps, halving_steps = (int(next(line for line in lines if line.startswith(name))[34:]
+                                      .split()[4].replace(",", "")) for name in JOPT_ROWS)
+    assert sobol_steps == 16 * 200 and halving_steps < sobol_steps
     assert any(line.startswith("PBT") for line in lines)  # a row, or the line saying it is absent
     if HAS_OPTUNA:
         goal = next(line for line in lines if line.startswith("goal"))

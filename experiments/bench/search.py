@@ -197,6 +197,8 @@ def run_jopt(method: str, n: int, args: argparse.Namespace) -> dict:
         rungs = list(result.manifest["halving"]["rungs"].values())[0]
         note += f"; rungs at steps {rungs}"
     timings = result.timings
+    note += "; first call: " + " + ".join(
+        f"{part} {timings[f'{part}_seconds']:.1f}" for part in ("init", "compile", "run", "final")) + " s"
     return outcome(method, n, best, first, steady, timings["config_steps"],
                    timings["chunk_compiles"], note)
 
@@ -293,7 +295,8 @@ def run_optuna(n: int, args: argparse.Namespace) -> dict:
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
     return outcome("optuna", n, best_losses(steps, losses, args.steps), first, steady,
                    reported * args.eval_every, compiles=compiled["traces"][0],
-                   note=f"{pruned} of {len(study.trials)} trials pruned")
+                   note=f"{pruned} of {len(study.trials)} trials pruned; the first trial (with "
+                        f"the compile) {study.trials[0].duration.total_seconds():.1f} s")
 
 
 def measure(method: str, n: int, args: argparse.Namespace) -> dict:
