@@ -1,6 +1,7 @@
-"""Search beyond grids: a grid, quasi-random search, successive halving and PBT through
-``jopt.sweep``, against Optuna (TPE with its median pruner) on the same model, data and
-search space.
+"""Search beyond grids: jopt.sweep's grid, quasi-random, halving and PBT against Optuna.
+
+A grid, quasi-random search, successive halving and PBT through ``jopt.sweep``, against
+Optuna (TPE with its median pruner) on the same model, data and search space.
 
     python -m experiments.bench.search                 # 64 and 256 configurations, minutes
     python -m experiments.bench.search --quick         # a smoke run: 16 configs, 200 steps
@@ -70,7 +71,7 @@ import math  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from typing import Any, Callable, Optional, Sequence  # noqa: E402
+from typing import Any, Callable, NamedTuple, Optional, Sequence  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -242,17 +243,39 @@ def block_program(model: Any, splits: "jdata.Splits") -> tuple[Callable, list]:
     return jax.jit(block), traces
 
 
-def optuna_study(n: int, args: argparse.Namespace, program: Callable, start: tuple,
-                 blocks: Sequence) -> Any:
-    """``n`` trials of TPE with the median pruner, one at a time, over ``program``."""
+class Trials(NamedTuple):
+    """What every Optuna trial starts from: the jitted block ``program`` (and its count of
+    ``traces``), the initial ``(params, AdamW state)`` and the batch indices of each block."""
+
+    program: Callable
+    traces: list
+    start: tuple
+    blocks: list
+
+
+def optuna_trials(args: argparse.Namespace) -> Trials:
+    """The digits, the MLP's initial parameters and the batches as the sweep draws them for
+    a configuration without a seed (``PRNGKey(0)`` split into the init and batch keys)."""
+    splits = digits_splits()
+    model = jmodels.mlp([splits.train.x.shape[1], HIDDEN, int(splits.train.y.max()) + 1])
+    init_key, batch_key = jax.random.split(jax.random.PRNGKey(SEED))
+    params = model.init(init_key)
+    indices = batch_indices(batch_key, len(splits.train.x), args.steps)
+    program, traces = block_program(model, splits)
+    return Trials(program, traces, (params, jopt.adamw(1e-3).init(params)),
+                  [jax.device_put(b) for b in indices.reshape(-1, args.eval_every, BATCH)])
+
+
+def optuna_study(n: int, args: argparse.Namespace, trials: Trials) -> Any:
+    """``n`` trials of TPE with the median pruner, one at a time, over ``trials.program``."""
     import optuna
 
     def objective(trial):
         hparams = {name: np.float32(trial.suggest_float(name, low, high, log=log))
                    for name, (low, high, log) in SPACE.items()}
-        carry = start
-        for index, indices in enumerate(blocks):
-            carry, val_loss = program(carry, hparams, indices)
+        carry = trials.start
+        for index, indices in enumerate(trials.blocks):
+            carry, val_loss = trials.program(carry, hparams, indices)
             val_loss = float(val_loss)
             trial.report(val_loss, step=(index + 1) * args.eval_every)
             if trial.should_prune():
@@ -271,30 +294,18 @@ def run_optuna(n: int, args: argparse.Namespace) -> dict:
     """Optuna's search: a first study (loading the data and compiling included), then
     (with ``args.steady``) a second one over the compiled program."""
     import optuna
-    compiled: dict = {}
-
-    def search():
-        if not compiled:
-            splits = digits_splits()
-            model = jmodels.mlp([splits.train.x.shape[1], HIDDEN, int(splits.train.y.max()) + 1])
-            init_key, batch_key = jax.random.split(jax.random.PRNGKey(SEED))
-            params = model.init(init_key)
-            indices = batch_indices(batch_key, len(splits.train.x), args.steps)
-            compiled["start"] = (params, jopt.adamw(1e-3).init(params))
-            compiled["blocks"] = [jax.device_put(b) for b in
-                                  indices.reshape(-1, args.eval_every, BATCH)]
-            compiled["program"], compiled["traces"] = block_program(model, splits)
-        return optuna_study(n, args, compiled["program"], compiled["start"], compiled["blocks"])
-
-    first, study = timed(search)
-    steady = timed(search)[0] if args.steady else math.nan
+    started = time.perf_counter()
+    trials = optuna_trials(args)
+    study = optuna_study(n, args, trials)
+    first = time.perf_counter() - started
+    steady = timed(lambda: optuna_study(n, args, trials))[0] if args.steady else math.nan
     steps = np.arange(1, args.steps // args.eval_every + 1) * args.eval_every
     losses = np.array([[t.intermediate_values.get(int(s), np.nan) for s in steps]
                        for t in study.trials])
-    reported = int(np.isfinite(losses).sum())
+    reported = sum(len(t.intermediate_values) for t in study.trials)
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
     return outcome("optuna", n, best_losses(steps, losses, args.steps), first, steady,
-                   reported * args.eval_every, compiles=compiled["traces"][0],
+                   reported * args.eval_every, compiles=trials.traces[0],
                    note=f"{pruned} of {len(study.trials)} trials pruned; the first trial (with "
                         f"the compile) {study.trials[0].duration.total_seconds():.1f} s")
 
