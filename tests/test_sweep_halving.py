@@ -23,7 +23,7 @@ pytest.importorskip("pyarrow")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATES = [float(v) for v in sweep.logspace(1e-3, 30.0, 12)]
 BUDGET = sweep.Budget(steps=60, eval_every=10)
-HALVING = sweep.Halving(min_budget=7, eta=3)  # rungs at 10 (7 rounded up), 30 (21), then 60
+HALVING = sweep.Halving(min_budget=7, eta=3, compact="always")  # rungs at 10, 30, then 60
 RUNGS = [10, 30, 60]
 
 
@@ -120,7 +120,7 @@ def test_halving_by_two_pads_the_compacted_slices(runs, task):
     """eta = 2: 12 configurations, then 6 in a slice of 8, 3 in 4, 1: the padding
     (copies of the last survivor) changes nothing."""
     _, plain = runs
-    halving = sweep.Halving(min_budget=10, eta=2)
+    halving = sweep.Halving(min_budget=10, eta=2, compact="always")
     rungs = [10, 20, 40, 60]
     halved = sweep.run(task, grid(), budget=BUDGET, halving=halving, quiet=True)
     assert halved.manifest["halving"]["rungs"] == {"0": rungs}
@@ -184,6 +184,7 @@ def test_resume_reads_a_halved_slice_and_recomputes_a_missing_one(runs, task, tm
     ({"brackets": True}, "halving.brackets must be a positive integer, got True"),
     ({"brackets": 4}, "halving.brackets = 4 is more than the 3 rungs the budget allows "
                       "(rungs at [10, 30, 60] steps)"),
+    ({"compact": "never"}, "halving.compact must be 'auto' or 'always', got 'never'"),
 ])
 def test_bad_halving_is_one_line_naming_the_field(task, changes, expected):
     with pytest.raises(ValueError) as error:
@@ -211,6 +212,8 @@ CONFIG = {"task": {"model": "linear", "dataset": "iris", "optimizer": "sgd"},
     ({"halving": {"min_budget": 10, "brackets": 4}},
      "[search] halving.brackets = 4 is more than the 3 rungs the budget allows (rungs at "
      "[10, 30, 80] steps) ([budget] steps = 80, eval_every = 10)"),
+    ({"halving": {"min_budget": 10, "compact": "never"}},
+     "[search] halving.compact = 'never': unknown value; known: auto, always"),
 ])
 def test_bad_halving_config_is_one_line(table, expected):
     with pytest.raises(ConfigError) as error:
@@ -236,6 +239,8 @@ def test_halving_config_parses_beside_a_sampler():
     ("{ min_budget = 10, brackets = 3 }",  # eval_every 50: rungs at 50 and 80 steps
      "[search] halving.brackets = 3 is more than the 2 rungs the budget allows "
      "(rungs at [50, 80] steps) ([budget] steps = 80, eval_every = 50)"),
+    ('{ min_budget = 10, compact = "never" }',
+     "[search] halving.compact = 'never': unknown value; known: auto, always"),
 ])
 def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path, table, expected):
     path = tmp_path / "bad.toml"
@@ -419,19 +424,35 @@ def test_too_many_brackets_for_a_bucket_is_one_line(task, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+AUTO = HALVING._replace(compact="auto")
+
+
+@pytest.fixture(scope="module")
+def auto(task):
+    """The halved sweep with ``compact="auto"``, with no compiled program cached: on this
+    tiny task a compile costs far more than the steps a compaction saves."""
+    sweep.clear_cache()
+    return sweep.run(task, grid(), budget=BUDGET, halving=AUTO, quiet=True)
+
+
 @pytest.mark.parametrize("halving, killed_after, steps_left", [
     (HALVING, 1, 4 * 20 + 1 * 30),   # after rung 0 (10 steps): 4 configurations go on
     (HALVING, 2, 1 * 30),            # after rung 1 (30 steps): 1 goes on
     (BRACKETS, 1, (2 * 20 + 1 * 30) + (3 * 30 + 1 * 30) + 2 * 60),  # in bracket 0
+    (AUTO, 1, 12 * 50),              # not compacted: all 12 slots go on
+    (AUTO, 2, 12 * 30),
 ])
-def test_a_sweep_killed_after_a_rung_resumes_from_it(runs, bracketed, task, tmp_path, monkeypatch,
-                                                     halving, killed_after, steps_left):
+def test_a_sweep_killed_after_a_rung_resumes_from_it(runs, bracketed, auto, task, tmp_path,
+                                                     monkeypatch, halving, killed_after,
+                                                     steps_left):
     """The run is killed right after its ``killed_after``-th rung checkpoint; the rerun
     goes on from that rung (the configuration-steps left) and its tables equal an
     uninterrupted run's, bit for bit."""
     pd = pytest.importorskip("pandas")
     from jopt.sweep.store import Store
-    whole = runs[0] if halving == HALVING else bracketed
+    whole = {HALVING: runs[0], BRACKETS: bracketed, AUTO: auto}[halving]
+    if halving == AUTO:  # "auto" compacts into sizes compiled already: none here
+        sweep.clear_cache()
     save = Store.save_checkpoint
     rung_checkpoints = []
 
@@ -469,3 +490,56 @@ def test_plot_draws_one_panel_per_bracket(runs, task, tmp_path):
     assert tmp_path / "rungs.png" in plot_sweep(tmp_path, quiet=True)
     one = plot_rungs(runs[0], tmp_path / "one.png")
     assert png_width(tmp_path / "rungs.png") > 1.3 * png_width(one)  # three panels side by side
+
+
+# ---------------------------------------------------------------------------
+# compact = "auto": compaction only where it pays
+# ---------------------------------------------------------------------------
+
+def test_auto_skips_compaction_on_a_tiny_task_and_prunes_the_same(runs, auto, task):
+    """One chunk program, all 12 slots for the 60 steps, and the same pruning as
+    ``"always"``: statuses, rungs, steps, and curves that end at the rung and agree with
+    the plain sweep's; the survivor's results equal the plain sweep's."""
+    halved, plain = runs
+    assert auto.manifest["timings"]["chunk_compiles"] == 1
+    assert auto.manifest["timings"]["config_steps"] == 12 * 60
+    mine, always, full = auto.to_pandas(), halved.to_pandas(), plain.to_pandas()
+    for column in ("config", "status", "rung", "steps"):
+        assert list(mine[column]) == list(always[column]), column
+    curves, full_curves = auto.curves("val_loss"), plain.curves("val_loss")
+    for config, rung in zip(mine.config, mine.rung):
+        curve = curves[config].dropna()
+        assert curve.index.max() == (RUNGS[rung] if rung >= 0 else RUNGS[-1])
+        np.testing.assert_allclose(curve.to_numpy(),
+                                   full_curves[config].loc[curve.index].to_numpy(), rtol=1e-5)
+    finished = mine[mine.status == "finished"]
+    assert len(finished) == 1
+    reference = full.set_index("config").loc[finished.config]
+    for column in ("final_val_loss", "final_train_loss", "best_val_loss", "final_val_accuracy"):
+        np.testing.assert_allclose(finished[column], reference[column], rtol=1e-5, err_msg=column)
+
+
+@pytest.mark.parametrize("remaining, current, new, per_step, compile_seconds, worth", [
+    (100, 64, 16, 1e-4, 2.0, False),   # saves 100 * 48 * 1e-4 = 0.48 s < 2 s
+    (400, 256, 64, 1e-4, 2.0, True),   # saves 400 * 192 * 1e-4 = 7.68 s > 2 s
+    (100, 64, 16, 1e-4, 0.0, True),    # the size is compiled already: any saving pays
+    (100, 64, 64, 1e-4, 0.0, False),   # nothing saved
+    (0, 64, 16, 1e-4, 0.0, False),     # nothing left to run
+    (100, 64, 16, 5e-4, 2.4, False),   # saves exactly 2.4 s: not more than it costs
+])
+def test_worth_compacting_compares_the_saving_with_the_compile(remaining, current, new, per_step,
+                                                               compile_seconds, worth):
+    assert halving_module.worth_compacting(remaining, current, new, per_step,
+                                           compile_seconds) is worth
+
+
+def test_auto_compacts_into_sizes_compiled_already(task):
+    """Once ``"always"`` has compiled the sizes 4 and 1, a compaction costs no compile, so
+    ``"auto"`` compacts at both rungs (any saving pays) with ``"always"``'s results."""
+    always = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, quiet=True)
+    before = sweep.chunk_compiles()
+    auto = sweep.run(task, grid(), budget=BUDGET, halving=AUTO, quiet=True)
+    assert sweep.chunk_compiles() == before
+    assert auto.manifest["timings"]["config_steps"] == 12 * 10 + 4 * 20 + 1 * 30
+    pd = pytest.importorskip("pandas")
+    pd.testing.assert_frame_equal(auto.to_pandas(), always.to_pandas(), check_exact=True)

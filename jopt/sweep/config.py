@@ -37,7 +37,9 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     halving = { min_budget = 50, eta = 3, metric = "val_loss", mode = "min" }
                            # successive halving (jopt.sweep.Halving): rungs at min_budget *
                            # eta**k steps; eta (3), metric ("val_loss"), mode ("min") optional;
-                           # brackets = 3: HyperBand's brackets (1: none; at most the rungs)
+                           # brackets = 3: HyperBand's brackets (1: none; at most the rungs);
+                           # compact = "auto" (gather the survivors into a smaller program
+                           # where that pays) or "always"
     pbt = { interval = 100, quantile = 0.25 }
                            # or population-based training (jopt.sweep.PBT): every interval
                            # steps the worst quantile copies the best and perturbs; optional:
@@ -77,7 +79,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 from jopt import data, models
 from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
-from jopt.sweep.halving import MODES, Halving, check_brackets, rung_steps
+from jopt.sweep.halving import COMPACT, MODES, Halving, check_brackets, rung_steps
 from jopt.sweep.pbt import PBT, UNPERTURBED
 from jopt.sweep.runner import run
 from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
@@ -550,6 +552,8 @@ def _parse_halving(table: Optional[Mapping]) -> tuple:
         raise ConfigError("[search] halving.min_budget is missing: the first rung, in steps")
     if "mode" in spec:
         _string("[search] halving.mode", spec["mode"], MODES, "mode")
+    if "compact" in spec:
+        _string("[search] halving.compact", spec["compact"], COMPACT, "value")
     try:
         halving = Halving(**spec).check()
     except ValueError as error:

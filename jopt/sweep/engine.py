@@ -38,7 +38,7 @@ from jopt.sweep.tasks import Budget, SweepTask
 
 __all__ = ["mesh_for", "pad", "stack", "config_key", "Programs", "Slice", "make_slice",
            "per_config", "plan_slices", "slice_plan", "slice_size_for", "run_slice", "Running",
-           "start_slice", "run_chunks", "finish_slice",
+           "start_slice", "run_chunks", "finish_slice", "resized",
            "free_memory", "MEMORY_FRACTION", "INIT_COMPILER_OPTIONS", "CHUNK_COMPILER_OPTIONS",
            "chunk_compiles"]
 
@@ -114,6 +114,7 @@ class Programs:
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
         self._compiled: dict = {}   # slice signature -> what _compile returns
+        self._compile_seconds: dict = {}  # slice signature -> seconds its compile took
         self._compiling = threading.Lock()  # one compile at a time (see compile_ahead)
 
         # the batch losses before the first step: all NaN, one per step of a block (in the
@@ -190,6 +191,16 @@ class Programs:
     def _signature(self, hparams: dict) -> tuple:
         return tuple((name, tuple(v.shape), str(v.dtype)) for name, v in sorted(hparams.items()))
 
+    def is_compiled(self, hparams: dict) -> bool:
+        """Whether the programs for slices shaped like ``hparams`` are compiled already (a
+        slice of that size would start without compiling)."""
+        return self._signature(hparams) in self._compiled
+
+    def compile_seconds(self, hparams: dict) -> Optional[float]:
+        """The seconds that compiling the init and chunk programs for slices shaped like
+        ``hparams`` took (None before they are compiled): what a new slice size costs."""
+        return self._compile_seconds.get(self._signature(hparams))
+
     def compiled_init(self, hparams: dict):
         """The init program compiled (once) for slices shaped like ``hparams``."""
         return self._compile(hparams)[0]
@@ -222,6 +233,7 @@ class Programs:
 
     def _compile_new(self, signature: tuple, hparams: dict) -> tuple:
         """:meth:`_compile` of a signature not compiled yet (holding the lock)."""
+        started = time.perf_counter()
         hparams = self.abstract(hparams)
         traced = self.init.trace(hparams)
         init_lowered = traced.lower()
@@ -240,6 +252,7 @@ class Programs:
                          for program in (init, chunk)]
             per_config = None if None in estimates else max(estimates)
             self._compiled[signature] = (init, chunk, traced.out_info, per_config)
+            self._compile_seconds[signature] = time.perf_counter() - started
         return self._compiled[signature]
 
     def compile_ahead(self, hparams: dict, sizes: Sequence[int]) -> concurrent.futures.Future:
@@ -248,12 +261,18 @@ class Programs:
         successive halving's compacted sizes are known before its rungs.  The thread's
         compiles are those a later :meth:`compiled_chunk` would make; its errors are
         left to that call."""
-        shapes = [{k: jax.ShapeDtypeStruct((size,) + tuple(v.shape[1:]), v.dtype)
-                   for k, v in hparams.items()} for size in sorted(sizes, reverse=True)]
+        shapes = [resized(hparams, size) for size in sorted(sizes, reverse=True)]
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         future = pool.submit(lambda: [self._compile(shape) for shape in shapes])
         pool.shutdown(wait=False)
         return future
+
+
+def resized(hparams: dict, size: int) -> dict:
+    """The shapes of ``hparams`` (arrays or shapes, a leading configuration axis) for a
+    slice of ``size`` configurations."""
+    return {k: jax.ShapeDtypeStruct((size,) + tuple(v.shape[1:]), v.dtype)
+            for k, v in hparams.items()}
 
 
 def _compile_with(lowered, options: Optional[dict]):

@@ -22,23 +22,33 @@ runs through :func:`run_halving` as a group of its own (summary column ``bracket
 for every configuration without brackets).  The ``rung`` column counts the bucket's
 rungs, whichever bracket a configuration is in.
 
-Pruned configurations do not run under a mask: their final metrics and rows are read
-from the uncompacted slice, then the survivors are gathered (one jitted gather along the
-configuration axis, :attr:`~jopt.sweep.engine.Programs.gather`) into a slice of
-:func:`compact_size` configurations, a power of two, so the chunk program compiles at
-most once per rung size.  The carry, the rows, the traced hyperparameters (on the
-devices and on the host), the budgets in steps and a slot -> configuration map are
-gathered alike.  The compacted sizes are known before the first rung
-(:func:`planned_sizes`): their programs compile in a thread while the bucket trains
-(:meth:`~jopt.sweep.engine.Programs.compile_ahead`).  Each configuration's key comes from its hyperparameters
+A pruned configuration's final metrics and rows are read from the slice at its rung;
+then the survivors may be gathered (one jitted gather along the configuration axis,
+:attr:`~jopt.sweep.engine.Programs.gather`) into a slice of :func:`compact_size`
+configurations, a power of two, so the chunk program compiles at most once per rung
+size.  The carry, the rows, the traced hyperparameters (on the devices and on the host),
+the budgets in steps and a slot -> configuration map are gathered alike.
+
+Compaction is a compile of a new size, which can cost more than the steps it saves.
+With ``compact="auto"`` a rung compacts only when :func:`worth_compacting` says the
+running time saved (the steps left, times the configurations dropped, times the seconds
+per configuration-step measured on the slice's chunks so far) exceeds the new size's
+compile cost (none when it is compiled already, else the measured compile time of the
+slice's first program); ``"always"`` compacts at every rung.  A rung that does not
+compact leaves the pruned configurations in their slots (marked not ``live``): they run
+on, and their later rows are discarded.  The compacted sizes are known before the first
+rung (:func:`planned_sizes`): their programs compile in a thread while the bucket trains
+(:meth:`~jopt.sweep.engine.Programs.compile_ahead`), except under ``"auto"`` on a CPU,
+where that thread would take cores from the chunks for sizes the rule will likely skip.  Each configuration's key comes from its hyperparameters
 (:func:`~jopt.sweep.engine.config_key`), so a survivor's results equal those of a plain
 sweep.
 
-The ranking is the writer's (:func:`~jopt.sweep.processes.from_writer`).  A bucket in
+The ranking and the decision to compact are the writer's
+(:func:`~jopt.sweep.processes.from_writer`).  A bucket in
 several memory slices halves each slice on its own.  Checkpoints: a slice being halved
 hands its caller, after each rung (after compaction), everything it needs to go on
-(the carry, rows, status, slots, the pruned configurations' results so far, the
-compacted slice's hyperparameters and budgets: arrays named under
+(the carry, rows, status, slots, which slots are still live, the pruned configurations'
+results so far, the slice's hyperparameters and budgets: arrays named under
 :data:`RUNG_CHECKPOINT`); given those arrays back, :func:`run_halving` continues from
 that rung, with results equal to an uninterrupted run's.  Under ``jax.distributed`` the runner saves none: a slice killed
 while being halved is trained again from its start there.
@@ -52,15 +62,17 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 import jax
 import numpy as np
 
-from jopt.sweep.engine import Programs, Running, Slice, finish_slice, pad, run_chunks, start_slice
+from jopt.sweep.engine import (Programs, Running, Slice, finish_slice, pad, resized, run_chunks,
+                               start_slice)
 from jopt.sweep.processes import from_writer, shard, to_host
 from jopt.sweep.tasks import check_reported
 
-__all__ = ["Halving", "MODES", "rung_steps", "survivors", "compact_size", "planned_sizes",
+__all__ = ["Halving", "MODES", "COMPACT", "worth_compacting", "rung_steps", "survivors", "compact_size", "planned_sizes",
            "run_halving", "check_metric", "check_brackets", "bracket_sizes", "assign_brackets",
            "RUNG_CHECKPOINT"]
 
 MODES = ("min", "max")
+COMPACT = ("auto", "always")
 
 
 class Halving(NamedTuple):
@@ -69,13 +81,15 @@ class Halving(NamedTuple):
     ``metric`` (a row the task records: ``val_loss``, ``val_accuracy``, ``train_loss``,
     ...) in ``mode`` (``"min"`` or ``"max"``) at each.  ``brackets``: HyperBand's
     brackets, at most the number of rungs (1: plain successive halving; see the module's
-    notes)."""
+    notes).  ``compact``: ``"auto"`` gathers the survivors into a smaller program at a
+    rung only where that pays (:func:`worth_compacting`), ``"always"`` at every rung."""
 
     min_budget: int
     eta: float = 3
     metric: str = "val_loss"
     mode: str = "min"
     brackets: int = 1
+    compact: str = "auto"
 
     def check(self, steps: Optional[int] = None) -> "Halving":
         """``self``, or a ValueError naming the field: ``eta > 1``, a positive integer
@@ -98,6 +112,8 @@ class Halving(NamedTuple):
         brackets = self.brackets
         if isinstance(brackets, bool) or not isinstance(brackets, (int, np.integer)) or brackets < 1:
             raise ValueError(f"halving.brackets must be a positive integer, got {brackets!r}")
+        if self.compact not in COMPACT:
+            raise ValueError(f"halving.compact must be 'auto' or 'always', got {self.compact!r}")
         return self
 
 
@@ -167,6 +183,15 @@ def survivors(values: np.ndarray, diverged: np.ndarray, eta: float, mode: str) -
     return np.sort(np.argsort(score, kind="stable")[:keep])
 
 
+def worth_compacting(remaining_steps: int, current: int, new: int,
+                     seconds_per_config_step: float, compile_seconds: float) -> bool:
+    """Whether gathering a slice of ``current`` configurations into one of ``new`` pays:
+    the running time it saves over the ``remaining_steps`` (``remaining_steps * (current -
+    new) * seconds_per_config_step``) exceeds what the new size costs to compile
+    (``compile_seconds``: 0 when its programs are compiled already)."""
+    return remaining_steps * (current - new) * seconds_per_config_step > compile_seconds
+
+
 def compact_size(survivors: int, n_devices: int, current: int) -> int:
     """The slice size for ``survivors`` configurations: the next power of two, rounded up
     to a multiple of the devices, at most ``current``."""
@@ -226,13 +251,15 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
     such arrays from an earlier run of this slice (or None, or arrays without them: the
     slice starts from its first step), from which it goes on."""
     if resume is not None and f"{RUNG_CHECKPOINT}done" in resume:
-        done, state, part, slots, pieces = _from_checkpoint(programs, resume, timings)
+        done, state, part, slots, live, pieces = _from_checkpoint(programs, resume, timings)
     else:
         done, state, slots, pieces = (first_rung, start_slice(programs, part, None, timings),
                                       np.arange(len(part.num_steps)), [])
-    ahead = programs.compile_ahead(part.hparams, planned_sizes(
-        part.size, halving.eta, len(rungs) - 1 - done, programs.mesh.devices.size,
-        len(part.num_steps)))
+        live = np.ones(part.size, bool)
+    planned = planned_sizes(int(live.sum()), halving.eta, len(rungs) - 1 - done,
+                            programs.mesh.devices.size, len(part.num_steps))
+    ahead = programs.compile_ahead(part.hparams, planned if _compiles_ahead(programs, halving)
+                                   else [])
     for index in range(done, len(rungs) - 1):
         step = rungs[index]
         block = step // programs.eval_every
@@ -240,27 +267,56 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
                            checkpoint=_never, progress=progress, timings=timings)
         if state.next_block < block:  # nothing left training
             break
-        real = part.size
-        active, diverged, _ = (s[:real] for s in state.status)
-        values = to_host(state.rows[halving.metric])[:real, block]
-        kept = np.zeros(real, np.int32)
+        inside = np.flatnonzero(live)  # positions still being halved
+        diverged = state.status[1][inside]
+        values = to_host(state.rows[halving.metric])[inside, block]
+        kept = np.zeros(len(inside), np.int32)
         kept[survivors(values, diverged, halving.eta, halving.mode)] = 1
         kept = np.asarray(from_writer(kept)).astype(bool)
         if not kept.all():
-            pieces.append(_pruned(programs, part, state, slots, np.flatnonzero(~kept),
+            pieces.append(_pruned(programs, part, state, slots, inside[~kept],
                                   step, index, timings))
-            state, part, slots = _compact(programs, state, part, slots, np.flatnonzero(kept))
+            if _compacts(programs, halving, part, int(kept.sum()), rungs[-1] - step, timings):
+                state, part, slots = _compact(programs, state, part, slots, inside[kept])
+                live = np.ones(part.size, bool)
+            else:  # the pruned keep their slots; their later rows are never read
+                live[inside[~kept]] = False
         if save is not None:
-            save(_to_checkpoint(index + 1, state, part, slots, pieces))
+            save(_to_checkpoint(index + 1, state, part, slots, live, pieces))
     state = run_chunks(programs, part, state, until=programs.blocks, chunk_seconds=chunk_seconds,
                        checkpoint=_never, progress=progress, timings=timings)
     status, rows, final = finish_slice(programs, part, state, timings)
     ahead.exception()  # its compiles done (a rung that pruned nothing left one unused)
-    real = np.arange(part.size)
+    real = np.flatnonzero(live)
     pieces.append(_Piece(slots[real], tuple(s[real] for s in status),
                          {k: v[real] for k, v in rows.items()},
-                         {k: v[real] for k, v in final.items()}, np.full(part.size, -1)))
+                         {k: v[real] for k, v in final.items()}, np.full(len(real), -1)))
     return _merge(pieces)
+
+
+def _compiles_ahead(programs: Programs, halving: Halving) -> bool:
+    """Whether to compile the planned sizes in a thread: not on a CPU under ``"auto"``,
+    where the thread takes cores from the chunks for sizes the rungs will likely skip."""
+    on_cpu = all(device.platform == "cpu" for device in programs.mesh.devices.flat)
+    return halving.compact == "always" or not on_cpu
+
+
+def _compacts(programs: Programs, halving: Halving, part: Slice, kept: int,
+              remaining_steps: int, timings: dict) -> bool:
+    """Whether to gather ``kept`` configurations of ``part`` into a smaller slice at a
+    rung with ``remaining_steps`` to go: always under ``"always"``; under ``"auto"``
+    where :func:`worth_compacting` says so, from this slice's chunks' measured speed and
+    its first program's measured compile time.  The writer's decision."""
+    current = len(part.num_steps)
+    new = compact_size(kept, programs.mesh.devices.size, current)
+    if halving.compact == "always":
+        return True
+    steps = timings.get("config_steps", 0)
+    per_config_step = timings.get("run_seconds", 0.0) / steps if steps else 0.0
+    compile_seconds = 0.0 if programs.is_compiled(resized(part.hparams, new)) else \
+        programs.compile_seconds(part.hparams) or 0.0
+    worth = worth_compacting(remaining_steps, current, new, per_config_step, compile_seconds)
+    return bool(from_writer(np.array([worth], np.int32))[0])
 
 
 def _pruned(programs: Programs, part: Slice, state: Running, slots: np.ndarray,
@@ -320,15 +376,18 @@ def _unnamed(arrays: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
-def _to_checkpoint(done: int, state: Running, part: Slice, slots: np.ndarray,
+def _to_checkpoint(done: int, state: Running, part: Slice, slots: np.ndarray, live: np.ndarray,
                    pieces: list) -> dict:
     """What a slice being halved needs to go on after ``done`` rungs: its state (carry,
-    rows, next block, chunk length, status), the compacted slice (host hyperparameters,
-    real size, budgets), its slots, and the results of the configurations it pruned."""
+    rows, next block, chunk length, status), the slice (compacted or not: host
+    hyperparameters, real size, budgets), its slots, which of them are still being halved
+    (``live``: where a rung did not compact, the pruned keep their slots), and the results
+    of the configurations it pruned."""
     leaves = jax.tree_util.tree_leaves(state.carry)
     arrays = _named("", {"done": done, "next_block": state.next_block,
                          "blocks_per_chunk": state.blocks_per_chunk, "size": part.size,
-                         "num_steps": part.num_steps, "slots": slots})
+                         "num_steps": part.num_steps, "slots": slots,
+                         "live": live})
     arrays.update(_named("carry/", dict(enumerate(leaves))))
     arrays.update(_named("rows/", state.rows))
     arrays.update(_named("status/", dict(enumerate(state.status))))
@@ -343,7 +402,7 @@ def _to_checkpoint(done: int, state: Running, part: Slice, slots: np.ndarray,
 
 
 def _from_checkpoint(programs: Programs, arrays: dict, timings: dict) -> tuple:
-    """``(done, state, part, slots, pieces)`` from :func:`_to_checkpoint`'s arrays, the
+    """``(done, state, part, slots, live, pieces)`` from :func:`_to_checkpoint`'s arrays, the
     state on the devices (its chunk program compiled)."""
     saved = _unnamed(arrays, "")
     host = _unnamed(arrays, "hparams/")
@@ -362,4 +421,5 @@ def _from_checkpoint(programs: Programs, arrays: dict, timings: dict) -> tuple:
                              status=tuple(pruned[str(i)] for i in range(3)),
                              rows=_unnamed(arrays, "pruned/rows/"),
                              final=_unnamed(arrays, "pruned/final/")))
-    return int(saved["done"]), state, part, saved["slots"], pieces
+    live = saved["live"].astype(bool) if "live" in saved else np.ones(part.size, bool)
+    return int(saved["done"]), state, part, saved["slots"], live, pieces
