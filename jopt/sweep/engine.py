@@ -113,6 +113,7 @@ class Programs:
         self.eval_every = budget.eval_every
         self.blocks = blocks
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
+        self.on_cpu = all(device.platform == "cpu" for device in mesh.devices.flat)
         self._compiled: dict = {}   # slice signature -> what _compile returns
         self._compile_seconds: dict = {}  # slice signature -> seconds its compile took
         self._compiling = threading.Lock()  # one compile at a time (see compile_ahead)
@@ -179,10 +180,17 @@ class Programs:
         self.chunk = jax.jit(chunk, donate_argnums=(0, 1), out_shardings=sharded)
         self.status = jax.jit(status_all)
         self.final = jax.jit(jax.vmap(task.final))
-        # the rows of a slice at ``slots`` (compaction: successive halving's survivors)
-        self.gather = jax.jit(
+        # the rows of a slice at ``slots`` (compaction: successive halving's survivors); on
+        # a CPU through the host (the devices are the host's memory): a jitted gather
+        # compiles once per tree and pair of sizes, which there costs more than the copy
+        self.gather = self._host_gather if self.on_cpu else jax.jit(
             lambda tree, slots: jax.tree_util.tree_map(lambda v: jnp.take(v, slots, axis=0), tree),
             out_shardings=sharded)
+
+    def _host_gather(self, tree: Any, slots: np.ndarray) -> Any:
+        """:attr:`gather` on the host: the rows at ``slots``, sharded as the chunks expect."""
+        return shard(jax.tree_util.tree_map(lambda v: np.take(to_host(v), slots, axis=0), tree),
+                     self.mesh)
 
     def abstract(self, tree: Any) -> Any:
         return jax.tree_util.tree_map(
@@ -237,7 +245,7 @@ class Programs:
         hparams = self.abstract(hparams)
         traced = self.init.trace(hparams)
         init_lowered = traced.lower()
-        cpu = self.mesh.devices.flat[0].platform == "cpu"
+        cpu = self.on_cpu
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             init = pool.submit(_compile_with, init_lowered,
                                INIT_COMPILER_OPTIONS if cpu else None)

@@ -23,10 +23,10 @@ for every configuration without brackets).  The ``rung`` column counts the bucke
 rungs, whichever bracket a configuration is in.
 
 A pruned configuration's final metrics and rows are read from the slice at its rung;
-then the survivors may be gathered (one jitted gather along the configuration axis,
-:attr:`~jopt.sweep.engine.Programs.gather`) into a slice of :func:`compact_size`
-configurations, a power of two, so the chunk program compiles at most once per rung
-size.  The carry, the rows, the traced hyperparameters (on the devices and on the host),
+then the survivors may be gathered (one gather along the configuration axis,
+:attr:`~jopt.sweep.engine.Programs.gather`: jitted, or on a CPU through the host) into
+a slice of :func:`compact_size` configurations, a power of two, so the chunk program
+compiles at most once per rung size.  The carry, the rows, the traced hyperparameters (on the devices and on the host),
 the budgets in steps and a slot -> configuration map are gathered alike.
 
 Compaction is a compile of a new size, which can cost more than the steps it saves.
@@ -297,8 +297,7 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
 def _compiles_ahead(programs: Programs, halving: Halving) -> bool:
     """Whether to compile the planned sizes in a thread: not on a CPU under ``"auto"``,
     where the thread takes cores from the chunks for sizes the rungs will likely skip."""
-    on_cpu = all(device.platform == "cpu" for device in programs.mesh.devices.flat)
-    return halving.compact == "always" or not on_cpu
+    return halving.compact == "always" or not programs.on_cpu
 
 
 def _compacts(programs: Programs, halving: Halving, part: Slice, kept: int,

@@ -6,8 +6,9 @@ stays).
 
 The slice trains chunk by chunk up to each change step (its row evaluated), then the
 carry is gathered along the configuration axis (:attr:`~jopt.sweep.engine.Programs.gather`,
-the compaction program of successive halving) and the new values are put on the
-devices; the chunk program is the same (hyperparameters are data): nothing recompiles.
+successive halving's compaction: jitted, or on a CPU through the host) and the new
+values are put on the devices; the chunk program is the same (hyperparameters are
+data): nothing recompiles.
 
 The population state (:class:`Population`: the current values, the rounds done and the
 exploit events) travels with every checkpoint of the slice, so a resume continues from
