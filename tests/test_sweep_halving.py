@@ -24,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATES = [float(v) for v in sweep.logspace(1e-3, 30.0, 12)]
 BUDGET = sweep.Budget(steps=60, eval_every=10)
 HALVING = sweep.Halving(min_budget=7, eta=3, compact="always")  # rungs at 10, 30, then 60
+AUTO = HALVING._replace(compact="auto")  # compacts only where the compile pays
 RUNGS = [10, 30, 60]
 
 
@@ -161,6 +162,8 @@ def test_resume_reads_a_halved_slice_and_recomputes_a_missing_one(runs, task, tm
     assert len(checkpoints) == 1
     again = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
     assert again.manifest["timings"].get("config_steps", 0) == 0  # read, not trained
+    auto = sweep.run(task, grid(), budget=BUDGET, halving=AUTO, out=str(out), quiet=True)
+    assert auto.manifest["timings"].get("config_steps", 0) == 0  # compact is not in the spec
     checkpoints[0].unlink()  # as if killed while the slice was halved: it trains again
     with pytest.warns(RuntimeWarning, match="missing"):
         third = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, out=str(out), quiet=True)
@@ -422,9 +425,6 @@ def test_too_many_brackets_for_a_bucket_is_one_line(task, tmp_path):
     assert str(error.value) == ("halving.brackets = 3 is more than the 2 rungs the budget "
                                 "allows (rungs at [2, 6] steps)")
     assert not (tmp_path / "out").exists()
-
-
-AUTO = HALVING._replace(compact="auto")
 
 
 @pytest.fixture(scope="module")

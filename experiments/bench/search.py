@@ -26,7 +26,9 @@ learning rate log-uniform on [1e-4, 1e-1], b1 uniform on [0.8, 0.99], b2 uniform
 - successive halving: the same Sobol points with ``sweep.Halving(min_budget, eta)``,
   default 100 and 4: the first rung at the first evaluation, where Optuna's pruner
   first prunes too, and with n a power of 4 the survivors (n/4, n/16) fill the
-  power-of-two programs that compaction builds, so no slot trains padding;
+  power-of-two programs that compaction builds, so no slot trains padding (with
+  ``compact="auto"``, the default, a rung whose compile would cost more than it saves
+  keeps its slice: at 256, the last rung);
 - PBT: the same Sobol points as the population, ``sweep.PBT`` with an exploit every
   evaluation (skipped with a printed line where ``jopt.sweep`` has no ``PBT``);
 - Optuna: ``n`` trials, one at a time, ``TPESampler(seed=0)`` and ``MedianPruner()``

@@ -116,6 +116,12 @@ class Halving(NamedTuple):
             raise ValueError(f"halving.compact must be 'auto' or 'always', got {self.compact!r}")
         return self
 
+    def spec(self) -> dict:
+        """The settings that decide the results, for the output folder's spec: all but
+        ``compact``, which only packs the same configurations into other programs, so a
+        folder written with either value resumes with the other."""
+        return {k: v for k, v in self._asdict().items() if k != "compact"}
+
 
 def check_metric(halving: Halving, program: Any, hparams: dict, eval_every: int) -> None:
     """A :class:`~jopt.sweep.tasks.TaskError` unless ``program`` (a

@@ -399,7 +399,7 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     rungs = _rungs(buckets, traced, halving, budget)
     changes = _change_steps(buckets, traced, static_names, grid, pbt, budget)
     if halving is not None:
-        spec = {**(spec or {}), "halving": halving._asdict()}
+        spec = {**(spec or {}), "halving": halving.spec()}
     if pbt is not None:
         spec = {**(spec or {}), _policy_name(pbt): pbt.settings()}
     spec = _spec(factory, grid, budget, strategy, static_names, buckets, spec)
