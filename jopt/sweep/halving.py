@@ -287,6 +287,7 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
                 live = np.ones(part.size, bool)
             else:  # the pruned keep their slots; their later rows are never read
                 live[inside[~kept]] = False
+                part = _spent(part, inside[~kept], step)
         if save is not None:
             save(_to_checkpoint(index + 1, state, part, slots, live, pieces))
     state = run_chunks(programs, part, state, until=programs.blocks, chunk_seconds=chunk_seconds,
@@ -298,6 +299,15 @@ def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequen
                          {k: v[real] for k, v in rows.items()},
                          {k: v[real] for k, v in final.items()}, np.full(len(real), -1)))
     return _merge(pieces)
+
+
+def _spent(part: Slice, leaving: np.ndarray, step: int) -> Slice:
+    """``part`` with the budgets of the configurations at ``leaving`` ended at ``step``
+    on the host: they run on in their slots, but the chunks' bookkeeping (the
+    configurations alive, stopping once none is) counts them done."""
+    num_steps = part.num_steps.copy()
+    num_steps[leaving] = np.minimum(num_steps[leaving], step)
+    return part._replace(num_steps=num_steps)
 
 
 def _compiles_ahead(programs: Programs, halving: Halving) -> bool:
