@@ -34,7 +34,7 @@ With ``compact="auto"`` a rung compacts only when :func:`worth_compacting` says 
 running time saved (the steps left, times the configurations dropped, times the seconds
 per configuration-step measured on the slice's chunks so far) exceeds the new size's
 compile cost (none when it is compiled already, else the measured compile time of the
-slice's first program); ``"always"`` compacts at every rung.  A rung that does not
+program the slice runs in now); ``"always"`` compacts at every rung.  A rung that does not
 compact leaves the pruned configurations in their slots (marked not ``live``): they run
 on, and their later rows are discarded.  The compacted sizes are known before the first
 rung (:func:`planned_sizes`): their programs compile in a thread while the bucket trains
@@ -321,7 +321,8 @@ def _compacts(programs: Programs, halving: Halving, part: Slice, kept: int,
     """Whether to gather ``kept`` configurations of ``part`` into a smaller slice at a
     rung with ``remaining_steps`` to go: always under ``"always"``; under ``"auto"``
     where :func:`worth_compacting` says so, from this slice's chunks' measured speed and
-    its first program's measured compile time.  The writer's decision."""
+    the measured compile time of the program it runs in now (a compile of another size
+    costs about as much).  The writer's decision."""
     current = len(part.num_steps)
     new = compact_size(kept, programs.mesh.devices.size, current)
     if halving.compact == "always":
