@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("pyarrow")
 
 from jopt.sweep import store as store_module
-from jopt.sweep.store import (SPEC_VERSION, SpecMismatchError, Store, SweepResult, atomic_write,
+from jopt.sweep.store import (SPEC_VERSION, SpecMismatchError, Store, atomic_write,
                               load, spec_hash)
 
 import sweep_fixtures as fx

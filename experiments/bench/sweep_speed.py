@@ -66,7 +66,6 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.sharding import NamedSharding, PartitionSpec  # noqa: E402
 
-import jopt  # noqa: E402
 import jopt.sweep as sweep  # noqa: E402
 from jopt import data as jdata  # noqa: E402
 from jopt import models as jmodels  # noqa: E402
