@@ -30,6 +30,7 @@ def run_search(*args):
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow  # each method's path is tested in tests/test_sweep_*.py; this guards the script
 def test_search_quick_prints_a_row_per_method():
     methods = "quasirandom,halving,pbt" + (",optuna" if HAS_OPTUNA else "")
     done = run_search("--quick", "--methods", methods)

@@ -31,8 +31,9 @@ def gradients(step: int):
 def trajectory(opt, steps: int = STEPS, grads=gradients, **extra):
     """The updates of ``steps`` calls of ``opt.update`` (params moving with them)."""
     params, state, out = PARAMS, opt.init(PARAMS), []
+    update = jax.jit(opt.update)  # one compile, not many small eager dispatches
     for step in range(steps):
-        updates, state = opt.update(grads(step), state, params, **extra)
+        updates, state = update(grads(step), state, params, **extra)
         params = jopt.apply_updates(params, updates)
         out.append(updates)
     return out, state
