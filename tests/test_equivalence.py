@@ -367,7 +367,8 @@ TORCH_CASES = [case for case in CASES if case.torch is not None]
 
 _problem_params = pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.name)
 _dtype_params = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-# against optax, float64 runs every case again (a compile per problem): with -m slow
+# against optax and torch, float64 runs every case again (a compile per problem, torch's
+# loops): with -m slow
 _optax_dtype_params = pytest.mark.parametrize(
     "dtype", [d if np.dtype(d) != np.float64 else pytest.param(d, marks=pytest.mark.slow)
               for d in DTYPES], ids=lambda d: np.dtype(d).name)
@@ -429,7 +430,7 @@ def test_matches_optax(problem, dtype, case):
 
 
 @pytest.mark.parametrize("case", TORCH_CASES, ids=lambda c: c.id)
-@_dtype_params
+@_optax_dtype_params  # as against optax: float64 with -m slow
 @_problem_params
 def test_matches_torch(problem, dtype, case):
     expected = _torch_run(case, problem, dtype)
@@ -732,7 +733,8 @@ def _complex_runs(dtype_name: str) -> dict:
         return to_numpy(jax.jit(run_all)(x0))
 
 
-@pytest.mark.parametrize("dtype", [np.dtype(np.complex64), np.dtype(np.complex128)],
+@pytest.mark.parametrize("dtype", [np.dtype(np.complex64),  # complex128: a second program
+                                   pytest.param(np.dtype(np.complex128), marks=pytest.mark.slow)],
                          ids=lambda d: d.name)
 @pytest.mark.parametrize("name, f64_rtol", [(c[0], (c[3:] or [None])[0]) for c in COMPLEX_CASES],
                          ids=[c[0] for c in COMPLEX_CASES])

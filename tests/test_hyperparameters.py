@@ -471,6 +471,16 @@ FAST_ROWS = [row if i == 0 else pytest.param(row, marks=pytest.mark.slow)
              for config in CONFIGS
              for i, row in enumerate(Row(config, param) for param in config.params)]
 
+
+def every(rows: list, kept: int) -> list:
+    """``rows`` with all but every ``kept``-th of the unmarked ones marked slow: the default
+    run takes a spread of the configurations (in the table's order: transforms,
+    optimizers, schedules, line searches); -m slow runs every row."""
+    unmarked = [i for i, row in enumerate(rows) if not hasattr(row, "marks")]  # not pytest.param
+    dropped = {i for j, i in enumerate(unmarked) if j % kept}
+    return [pytest.param(row, marks=pytest.mark.slow) if i in dropped else row
+            for i, row in enumerate(rows)]
+
 # Every parameter of a public function that has no row, and why.
 STRUCTURAL = "a boolean flag: it selects the code path (each path has rows of its own)"
 DTYPE = "a dtype: the storage of the state, not a value"
@@ -697,7 +707,7 @@ def assert_trees_close(actual, expected, rtol, atol):
                                    rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("row", FAST_ROWS, ids=lambda row: row.id)
+@pytest.mark.parametrize("row", every(FAST_ROWS, 2), ids=lambda row: getattr(row, "id", None))
 def test_vmap_equals_loop(row):
     """``jax.vmap`` over four values (jitted) against a loop over them, run op by op with
     each value a plain Python number (the concrete path: validated, not traced)."""
@@ -731,7 +741,7 @@ def test_new_value_does_not_recompile(row):
     assert not np.array_equal(np.asarray(second[0]), np.asarray(first[0]))
 
 
-@pytest.mark.parametrize("row", FAST_ROWS, ids=lambda row: row.id)
+@pytest.mark.parametrize("row", every(FAST_ROWS, 3), ids=lambda row: getattr(row, "id", None))
 def test_hypergradient_matches_finite_difference(row):
     """``jax.grad`` through the construction of the optimizer or schedule, in float64,
     against a central difference of the same jitted program (which does not retrace)."""

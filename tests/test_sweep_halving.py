@@ -437,9 +437,9 @@ def auto(task):
 
 @pytest.mark.parametrize("halving, killed_after, steps_left", [
     (HALVING, 1, 4 * 20 + 1 * 30),   # after rung 0 (10 steps): 4 configurations go on
-    (HALVING, 2, 1 * 30),            # after rung 1 (30 steps): 1 goes on
+    pytest.param(HALVING, 2, 1 * 30, marks=pytest.mark.slow),  # after rung 1: 1 goes on
     (BRACKETS, 1, (2 * 20 + 1 * 30) + (3 * 30 + 1 * 30) + 2 * 60),  # in bracket 0
-    (AUTO, 1, 12 * 50),              # not compacted: all 12 slots go on
+    pytest.param(AUTO, 1, 12 * 50, marks=pytest.mark.slow),  # not compacted: all 12 go on
     (AUTO, 2, 12 * 30),
 ])
 def test_a_sweep_killed_after_a_rung_resumes_from_it(runs, bracketed, auto, task, tmp_path,

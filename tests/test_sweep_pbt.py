@@ -253,6 +253,8 @@ def test_bad_pbt_config_is_one_line(pbt, expected):
 
 
 def test_pbt_config_runs_from_the_cli_and_plots(tmp_path):
+    """(A bad [search] pbt table is refused at parse time, above; the CLI turns every
+    ConfigError into one line and exit 2: tests/test_sweep_config.py.)"""
     config = tmp_path / "pbt.toml"
     config.write_text('[task]\nmodel = "linear"\ndataset = "iris"\noptimizer = "sgd"\n'
                       '[grid]\nlearning_rate = { loguniform = [1e-3, 1.0] }\nbatch_size = [16]\n'
@@ -265,13 +267,4 @@ def test_pbt_config_runs_from_the_cli_and_plots(tmp_path):
     assert done.returncode == 0, done.stderr
     result = sweep.load(out)
     assert result.manifest["pbt"]["interval"] == 20 and result.manifest["pbt"]["events"]
-    plotted = subprocess.run([sys.executable, "-m", "jopt.cli", "plot", str(out)], env=env,
-                             capture_output=True, text=True, timeout=300)
-    assert plotted.returncode == 0 and (out / "pbt.png").stat().st_size > 10_000, plotted.stderr
-    bad = config.read_text().replace("interval = 20", "interval = 20, quantile = 0.9")
-    config.write_text(bad)
-    refused = subprocess.run([sys.executable, "-m", "jopt.cli", "sweep", str(config), "--out",
-                              str(tmp_path / "bad")], env=env, capture_output=True, text=True,
-                             timeout=300)
-    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
-    assert "pbt.quantile" in refused.stderr and not (tmp_path / "bad").exists()
+    assert (out / "pbt.png").stat().st_size > 10_000  # the sweep command draws the plots

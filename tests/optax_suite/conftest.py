@@ -45,6 +45,12 @@ SLOW = {
         "a compile and 10 steps per optax optimizer (33 cases)",
     "alias_test.py::LBFGSTest::test_against_plain_implementation*":
         "the reference L-BFGS runs op by op in Python (about 8 s per case)",
+    "alias_test.py::LBFGSTest::test_handling_pytrees*":
+        "L-BFGS runs of 1.5-2.5 s each; jopt's L-BFGS tests (tests/test_minimize.py, "
+        "tests/test_equivalence.py) run by default",
+    "alias_test.py::LBFGSTest::test_multiclass_logreg*": "as test_handling_pytrees",
+    "alias_test.py::LBFGSTest::test_lbfgs_complex*": "as test_handling_pytrees",
+    "alias_test.py::LBFGSTest::test_preconditioning_by_lbfgs_on_trees*": "as test_handling_pytrees",
     # Per optimizer (33 of them once every optax optimizer is shipped) the default run
     # keeps the float32 case of the cheap checks; the other dtypes, and the stability
     # check (a lax.cond compiled per optimizer and dtype), run with -m slow.
