@@ -472,14 +472,16 @@ FAST_ROWS = [row if i == 0 else pytest.param(row, marks=pytest.mark.slow)
              for i, row in enumerate(Row(config, param) for param in config.params)]
 
 
-def every(rows: list, kept: int) -> list:
-    """``rows`` with all but every ``kept``-th of the unmarked ones marked slow: the default
-    run takes a spread of the configurations (in the table's order: transforms,
-    optimizers, schedules, line searches); -m slow runs every row."""
+def every(rows: list, kept: int, offset: int = 0) -> list:
+    """``rows`` with all but every ``kept``-th of the unmarked ones (from the ``offset``-th)
+    marked slow: the default run takes a spread of the configurations (in the table's
+    order: transforms, optimizers, schedules, line searches; another offset, another
+    spread); -m slow runs every row."""
     unmarked = [i for i, row in enumerate(rows) if not hasattr(row, "marks")]  # not pytest.param
-    dropped = {i for j, i in enumerate(unmarked) if j % kept}
+    dropped = {i for j, i in enumerate(unmarked) if (j - offset) % kept}
     return [pytest.param(row, marks=pytest.mark.slow) if i in dropped else row
             for i, row in enumerate(rows)]
+
 
 # Every parameter of a public function that has no row, and why.
 STRUCTURAL = "a boolean flag: it selects the code path (each path has rows of its own)"
@@ -707,7 +709,7 @@ def assert_trees_close(actual, expected, rtol, atol):
                                    rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("row", every(FAST_ROWS, 2), ids=lambda row: getattr(row, "id", None))
+@pytest.mark.parametrize("row", every(FAST_ROWS, 3), ids=lambda row: getattr(row, "id", None))
 def test_vmap_equals_loop(row):
     """``jax.vmap`` over four values (jitted) against a loop over them, run op by op with
     each value a plain Python number (the concrete path: validated, not traced)."""
@@ -727,7 +729,7 @@ def test_vmap_equals_loop(row):
     assert np.ptp(objectives) > 1e-5 * np.max(np.abs(objectives)), objectives
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
+@pytest.mark.parametrize("row", every(ROWS, 2), ids=lambda row: getattr(row, "id", None))
 def test_new_value_does_not_recompile(row):
     """The jitted sweep given new values (each lane another one) is not traced, so not
     compiled, again (its other rows' calls included), and each lane follows its value."""
@@ -741,7 +743,8 @@ def test_new_value_does_not_recompile(row):
     assert not np.array_equal(np.asarray(second[0]), np.asarray(first[0]))
 
 
-@pytest.mark.parametrize("row", every(FAST_ROWS, 3), ids=lambda row: getattr(row, "id", None))
+@pytest.mark.parametrize("row", every(FAST_ROWS, 4, offset=1),
+                         ids=lambda row: getattr(row, "id", None))
 def test_hypergradient_matches_finite_difference(row):
     """``jax.grad`` through the construction of the optimizer or schedule, in float64,
     against a central difference of the same jitted program (which does not retrace)."""

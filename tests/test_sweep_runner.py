@@ -301,9 +301,9 @@ def _run_processes(tmp_path, out, processes: int, devices_each: int, bar: bool =
 def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     """Two processes with one CPU device each (``jax.distributed``, collectives over gloo)
     run the sweep of one process with two devices: the same results on both processes,
-    one output folder written by process 0 (and a progress bar there only), and a rerun
-    there resumes to the same; quiet, a user's task drawing its own batches, and
-    population-based training (the same exploits everywhere), too."""
+    one output folder written by process 0 (and a progress bar there only); a user's task
+    drawing its own batches, and population-based training (the same exploits
+    everywhere), too."""
     (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
     first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1,
                                    bar=True)
@@ -322,7 +322,14 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     written = sweep.load(tmp_path / "two")
     np.testing.assert_array_equal(written.to_pandas().final_val_loss, one["val_loss"])
     assert len(written.manifest["devices"]) == 2 and not written.manifest.get("resumes")
-    again = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1)  # quiet
+
+
+@pytest.mark.slow  # two more pairs of processes; the default run checks one pair
+def test_two_processes_rerun_into_their_folder_resume_to_the_same_results(tmp_path):
+    """A rerun of the two processes into their folder resumes there (quiet: no bar)."""
+    (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
+    _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1)
+    again = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1)
     assert not any("sweep (" in printed["stderr"] for printed in again)
     assert sweep.load(tmp_path / "two").manifest["resumes"] == 1
     for printed in again:

@@ -30,7 +30,7 @@ learning rate log-uniform on [1e-4, 1e-1], b1 uniform on [0.8, 0.99], b2 uniform
   ``compact="auto"``, the default, a rung whose compile would cost more than it saves
   keeps its slice: at 256, the last rung);
 - PBT: the same Sobol points as the population, ``sweep.PBT`` with an exploit every
-  evaluation (skipped with a printed line where ``jopt.sweep`` has no ``PBT``);
+  evaluation;
 - Optuna: ``n`` trials, one at a time, ``TPESampler(seed=0)`` and ``MedianPruner()``
   (defaults: 5 startup trials, no warm-up steps); each trial calls one jitted program
   ``(params, state), hparams, batch indices -> (params, state), validation loss`` (a
@@ -99,7 +99,6 @@ SPACE = {  # name: (low, high, log scale)
 PBT_SETTINGS = {"metric": "val_loss", "mode": "min", "quantile": 0.25,
                 "resample_probability": 0.25, "factors": (1.2, 0.8), "burn_in": 0, "seed": SEED}
 GOAL_RATIO = 0.5  # the goal: halving's wall time at most this times Optuna's
-NO_PBT = "PBT: not available in this jopt"
 INSTALL = "pip install -e '.[bench]'"
 
 
@@ -462,9 +461,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.in_process:
         warm_up()
     methods = list(args.methods)
-    if "pbt" in methods and not hasattr(sweep, "PBT"):
-        print(NO_PBT)
-        methods.remove("pbt")
     for n in args.n:
         outcomes = [(measure if args.in_process else measure_fresh)(method, n, args)
                     for method in methods]

@@ -100,8 +100,6 @@ RUN_KEYS = ("batch_strategy", "out", "chunk_seconds", "memory_limit")
 MEMORY_UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2 ** 10,
                 "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40}
 STATIC_AXES = ("batch_size", "hidden", "optimizer")
-HALVING_KEYS = Halving._fields
-PBT_KEYS = PBT._fields
 AXIS_FORMS = ("logspace", "linspace", "range")
 
 
@@ -535,60 +533,64 @@ def _zip_groups(spec: Any, axes: Mapping) -> list[list[str]]:
     return spec
 
 
-def _parse_halving(table: Optional[Mapping]) -> tuple:
-    """``([search] without its halving key, or None if nothing is left; the Halving)``:
-    ``[search] halving = { min_budget = 50, eta = 3, metric = "val_loss", mode = "min" }``."""
-    if table is None or "halving" not in table:
+class SearchOption(NamedTuple):
+    """A table of ``[search]`` that makes a search policy: its ``key``, the policy's
+    ``make`` (a NamedTuple class with a ``check()``), the ``required`` field and what it
+    means, an ``example`` and the fields whose values come from a fixed list."""
+
+    key: str
+    make: Any
+    required: str
+    meaning: str
+    example: str
+    choices: tuple = ()
+
+
+SEARCH_OPTIONS = (
+    SearchOption("halving", Halving, "min_budget", "the first rung, in steps",
+                 "{ min_budget = 50, eta = 3 }", (("mode", MODES, "mode"),
+                                                   ("compact", COMPACT, "value"))),
+    SearchOption("pbt", PBT, "interval", "steps between exploit rounds",
+                 "{ interval = 100 }", (("mode", MODES, "mode"),)),
+)
+
+
+def _parse_search_option(table: Optional[Mapping], option: SearchOption) -> tuple:
+    """``([search] without ``option.key``, or None if nothing is left; the policy or
+    None)``: e.g. ``[search] halving = { min_budget = 50, eta = 3 }``.  Lists become
+    tuples (the policies' sequence fields)."""
+    if table is None or option.key not in table:
         return table, None
-    spec = table["halving"]
-    rest = {k: v for k, v in table.items() if k != "halving"}
+    spec = table[option.key]
+    field = f"[search] {option.key}"
+    rest = {k: v for k, v in table.items() if k != option.key}
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"[search] halving must be a table such as {{ min_budget = 50, eta = 3 }}, "
+        raise ConfigError(f"{field} must be a table such as {option.example}, "
                           f"got {spec!r} ({_type_name(spec)})")
     for key in spec:
-        if key not in HALVING_KEYS:
-            raise _unknown("key", key, "[search] halving", HALVING_KEYS)
-    if "min_budget" not in spec:
-        raise ConfigError("[search] halving.min_budget is missing: the first rung, in steps")
-    if "mode" in spec:
-        _string("[search] halving.mode", spec["mode"], MODES, "mode")
-    if "compact" in spec:
-        _string("[search] halving.compact", spec["compact"], COMPACT, "value")
+        if key not in option.make._fields:
+            raise _unknown("key", key, field, option.make._fields)
+    if option.required not in spec:
+        raise ConfigError(f"{field}.{option.required} is missing: {option.meaning}")
+    for name, allowed, kind in option.choices:
+        if name in spec:
+            _string(f"{field}.{name}", spec[name], allowed, kind)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
     try:
-        halving = Halving(**spec).check()
+        return (rest or None), option.make(**values).check()
     except ValueError as error:
         raise ConfigError(f"[search] {error}") from None
-    return (rest or None), halving
 
 
-def _parse_pbt(table: Optional[Mapping]) -> tuple:
-    """``([search] without its pbt key, or None if nothing is left; the PBT)``:
-    ``[search] pbt = { interval = 100, quantile = 0.25, ... }``."""
-    if table is None or "pbt" not in table:
-        return table, None
-    spec = table["pbt"]
-    rest = {k: v for k, v in table.items() if k != "pbt"}
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"[search] pbt must be a table such as {{ interval = 100 }}, "
-                          f"got {spec!r} ({_type_name(spec)})")
-    if "halving" in table:
+def _parse_search_options(table: Optional[Mapping]) -> tuple:
+    """``([search] without its policies, {key: policy})``; halving and pbt exclude each
+    other."""
+    policies = {}
+    for option in SEARCH_OPTIONS:
+        table, policies[option.key] = _parse_search_option(table, option)
+    if policies["halving"] is not None and policies["pbt"] is not None:
         raise ConfigError("[search] halving and pbt: give one of them")
-    for key in spec:
-        if key not in PBT_KEYS:
-            raise _unknown("key", key, "[search] pbt", PBT_KEYS)
-    if "interval" not in spec:
-        raise ConfigError("[search] pbt.interval is missing: steps between exploit rounds")
-    if "mode" in spec:
-        _string("[search] pbt.mode", spec["mode"], MODES, "mode")
-    values = dict(spec)
-    for key in ("factors", "hyperparameters"):
-        if isinstance(values.get(key), list):
-            values[key] = tuple(values[key])
-    try:
-        pbt = PBT(**values).check()
-    except ValueError as error:
-        raise ConfigError(f"[search] {error}") from None
-    return (rest or None), pbt
+    return table, policies
 
 
 def _checked_pbt(pbt: PBT, budget: Mapping, grid: Grid, static: Sequence[str]) -> PBT:
@@ -721,8 +723,8 @@ def parse_config(config: Mapping, folder: Union[str, os.PathLike] = ".") -> Swee
         settings = _parse_task(config["task"], list(config["grid"]))
     settings["_given"] = tuple(config["task"])
     try:
-        search_table, pbt = _parse_pbt(config.get("search"))
-        search_table, halving = _parse_halving(search_table)
+        search_table, policies = _parse_search_options(config.get("search"))
+        halving, pbt = policies["halving"], policies["pbt"]
         grid = _parse_grid(config["grid"], settings, search_table)
         budget = _parse_budget(config["budget"], grid)
         options = _parse_run(config.get("run", {}))
