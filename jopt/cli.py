@@ -25,6 +25,7 @@ computation.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -212,7 +213,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``jopt`` command line with ``argv`` (default ``sys.argv[1:]``); the exit status."""
     args = _parser().parse_args(argv)
-    return args.run(args)
+    try:
+        status = args.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+        return status
+    except BrokenPipeError:
+        # the reader of stdout left (``jopt sweep ... | head``): stop quietly, as Unix tools
+        # do; what the sweep wrote to its folder is complete (atomic writes)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -96,3 +96,24 @@ def test_plot_sweep_without_validation_uses_train_loss(tmp_path):
     store = Store.open(tmp_path, fx.spec())
     store.finish(summary, curves)
     assert len(plot_sweep(tmp_path)) == 2
+
+
+def test_jopt_plot_into_a_closed_pipe_stops_quietly(tmp_path):
+    """``jopt plot DIR | head -0``: the reader leaves before the paths are printed; the
+    command stops without a traceback (exit 141, as a process killed by SIGPIPE), its
+    plots written."""
+    import subprocess
+    import sys
+    store = Store.open(tmp_path, fx.spec())
+    store.finish(*fx.frames())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody will read: the first write fails
+    try:
+        done = subprocess.run([sys.executable, "-m", "jopt", "plot", str(tmp_path)], env=env,
+                              stdout=writer, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(writer)
+    assert done.returncode == 141 and done.stderr == "", done.stderr
+    assert is_png(tmp_path / "curves.png")
