@@ -189,8 +189,9 @@ def _old_objects_frozen():
 class Bucket(NamedTuple):
     """One program's configurations: ``static`` values, their ``indices`` in the grid,
     the ``configs`` themselves, the bucket's ``task``, its per-configuration functions
-    (``program``), its compiled ``programs`` and ``identity`` (what it computes); with
-    HyperBand's brackets, one ``bracket``'s configurations of the bucket ``number``."""
+    (``program``), its compiled ``programs``, ``identity`` (what it computes) and longest
+    budget in ``steps``; with HyperBand's brackets, one ``bracket``'s configurations of
+    the bucket ``number``."""
 
     number: int
     static: dict
@@ -201,6 +202,7 @@ class Bucket(NamedTuple):
     programs: Any = None
     identity: Any = None
     bracket: Optional[int] = None
+    steps: Optional[int] = None
 
     @property
     def name(self) -> str:
@@ -362,7 +364,7 @@ def _compile_plan(buckets: list, factory: TaskFactory, traced: list, strategy: s
         blocks = math.ceil(steps / budget.eval_every)
         programs = _cached(("programs", blocks, devices) + key,
                            lambda: Programs(program, budget, mesh, blocks, bucket.static))
-        ready.append(bucket._replace(program=program, programs=programs,
+        ready.append(bucket._replace(program=program, programs=programs, steps=steps,
                                      identity=identity if factory.key is None else None))
     return ready
 
@@ -443,12 +445,9 @@ def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budg
         return {}
     rungs = {}
     for bucket in buckets:
-        stacked = stack(bucket.configs, traced)
-        steps = int(np.max(per_config(bucket.program.num_steps, stacked, len(bucket.configs))))
-        halving.check(steps)
-        check_metric(halving, bucket.program, {k: v[0] for k, v in stacked.items()},
-                     budget.eval_every)
-        rungs[bucket.number] = rung_steps(halving, steps, budget.eval_every)
+        halving.check(bucket.steps)
+        check_metric(halving, bucket.program, _first_config(bucket, traced), budget.eval_every)
+        rungs[bucket.number] = rung_steps(halving, bucket.steps, budget.eval_every)
         try:
             check_brackets(halving, rungs[bucket.number])
         except ValueError as error:  # a TaskError: the command line's one line, exit status 2
@@ -485,16 +484,20 @@ def _change_steps(buckets: list, traced: list, static_names: list, grid, pbt: An
     axes = {name: grid.sampled[name] if name in sampled else list(grid.axes[name]) for name in names}
     changes = {}
     for bucket in buckets:
-        stacked = stack(bucket.configs, traced)
-        steps = int(np.max(per_config(bucket.program.num_steps, stacked, len(bucket.configs))))
         try:
-            pbt.check(steps)
+            pbt.check(bucket.steps)
         except ValueError as error:
             raise TaskError(f"{error} (bucket {bucket.static})") from None
-        check_reported("pbt.metric", pbt.metric, bucket.program,
-                       {k: v[0] for k, v in stacked.items()}, budget.eval_every)
-        changes[bucket.number] = Changes(exploit_steps(pbt, steps, budget.eval_every), axes)
+        check_reported("pbt.metric", pbt.metric, bucket.program, _first_config(bucket, traced),
+                       budget.eval_every)
+        changes[bucket.number] = Changes(exploit_steps(pbt, bucket.steps, budget.eval_every), axes)
     return changes
+
+
+def _first_config(bucket: Bucket, traced: list) -> dict:
+    """The traced values of the bucket's first configuration, as the programs take them
+    (what the checks of a task's metrics trace with)."""
+    return {k: v[0] for k, v in stack(bucket.configs[:1], traced).items()}
 
 
 def _bracket_groups(bucket: Bucket, halving: Optional[Halving], rungs: Optional[list]) -> list:
