@@ -59,9 +59,14 @@ def _best_table(result, n: int = 5) -> str:
         return "no finished configuration with a final loss"
     best = result.best(metric, n=n)
     columns = ["config", *result.axes]
-    columns += [c for c in (f"final_{metric}", "final_val_accuracy", f"best_{metric}", "status")
+    columns += [c for c in (f"final_{metric}", "final_val_accuracy", f"best_{metric}", "status",
+                            "rung", "exploits", "parent")
                 if c in summary.columns and c not in columns]
     table = best[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    if "exploits" in summary.columns:  # PBT: the axis columns hold the initial values
+        table += ("\n(population-based training: the hyperparameter columns are each "
+                  "configuration's initial values; jopt.sweep.load(OUT).schedule(config) "
+                  "gives the schedule that trained it)")
     counts = ""
     if "status" in summary.columns:
         tally = summary["status"].value_counts()

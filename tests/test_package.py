@@ -120,7 +120,7 @@ def test_the_devices_module_imports_no_jax():
 
 def test_a_config_name_is_a_file_here_else_a_shipped_config(tmp_path, monkeypatch):
     from jopt import configs
-    assert {"default", "smoke"} <= set(configs.names())
+    assert {"default", "smoke", "search"} <= set(configs.names())
     assert configs.resolve("smoke") == configs.path("smoke") == configs.FOLDER / "smoke.toml"
     assert configs.resolve("default.toml") == configs.FOLDER / "default.toml"
     monkeypatch.chdir(tmp_path)
