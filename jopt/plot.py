@@ -348,7 +348,7 @@ def plot_pbt(result: Any, path: PathLike, hyperparameter: Optional[str] = None,
     lines = _timelines(result, name, end)
     for config, (steps, values) in lines.items():
         population.step(steps, values, where="post", color=color(float(final[config])), lw=1, alpha=0.8)
-    events = [e for e in record["events"]]
+    events = record["events"]
     population.plot([e["step"] for e in events], [e["hparams"][name] for e in events], "x",
                     color="crimson", ms=4, label=f"exploit ({len(events)})")
     best = int(finite.idxmin() if mode == "min" else finite.idxmax())

@@ -79,7 +79,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 from jopt import data, models
 from jopt.sweep import schema, search
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace
-from jopt.sweep.halving import COMPACT, MODES, Halving, check_brackets, rung_steps
+from jopt.sweep.halving import COMPACT, Halving, check_brackets, rung_steps
 from jopt.sweep.pbt import PBT, UNPERTURBED
 from jopt.sweep.runner import run
 from jopt.sweep.tasks import Budget, TaskFactory, builtin_task, factory
@@ -548,10 +548,10 @@ class SearchOption(NamedTuple):
 
 SEARCH_OPTIONS = (
     SearchOption("halving", Halving, "min_budget", "the first rung, in steps",
-                 "{ min_budget = 50, eta = 3 }", (("mode", MODES, "mode"),
+                 "{ min_budget = 50, eta = 3 }", (("mode", search.MODES, "mode"),
                                                    ("compact", COMPACT, "value"))),
     SearchOption("pbt", PBT, "interval", "steps between exploit rounds",
-                 "{ interval = 100 }", (("mode", MODES, "mode"),)),
+                 "{ interval = 100 }", (("mode", search.MODES, "mode"),)),
 )
 
 

@@ -65,13 +65,12 @@ import numpy as np
 from jopt.sweep.engine import (Programs, Running, Slice, finish_slice, pad, resized, run_chunks,
                                start_slice)
 from jopt.sweep.processes import from_writer, shard, to_host
-from jopt.sweep.tasks import check_reported
+from jopt.sweep.search import check_ranking, ranked
 
-__all__ = ["Halving", "MODES", "COMPACT", "worth_compacting", "rung_steps", "survivors", "compact_size", "planned_sizes",
-           "run_halving", "check_metric", "check_brackets", "bracket_sizes", "assign_brackets",
+__all__ = ["Halving", "COMPACT", "worth_compacting", "rung_steps", "survivors", "compact_size", "planned_sizes",
+           "run_halving", "check_brackets", "bracket_sizes", "assign_brackets",
            "RUNG_CHECKPOINT"]
 
-MODES = ("min", "max")
 COMPACT = ("auto", "always")
 
 
@@ -105,10 +104,7 @@ class Halving(NamedTuple):
             raise ValueError(f"halving.min_budget must be a positive integer (steps), got {budget!r}")
         if steps is not None and budget > steps:
             raise ValueError(f"halving.min_budget = {budget} is larger than the budget ({steps} steps)")
-        if self.mode not in MODES:
-            raise ValueError(f"halving.mode must be 'min' or 'max', got {self.mode!r}")
-        if not isinstance(self.metric, str) or not self.metric:
-            raise ValueError(f"halving.metric must be a metric's name, got {self.metric!r}")
+        check_ranking("halving", self.metric, self.mode)
         brackets = self.brackets
         if isinstance(brackets, bool) or not isinstance(brackets, (int, np.integer)) or brackets < 1:
             raise ValueError(f"halving.brackets must be a positive integer, got {brackets!r}")
@@ -121,13 +117,6 @@ class Halving(NamedTuple):
         ``compact``, which only packs the same configurations into other programs, so a
         folder written with either value resumes with the other."""
         return {k: v for k, v in self._asdict().items() if k != "compact"}
-
-
-def check_metric(halving: Halving, program: Any, hparams: dict, eval_every: int) -> None:
-    """A :class:`~jopt.sweep.tasks.TaskError` unless ``program`` (a
-    :class:`~jopt.sweep.tasks.SweepTask`) records ``halving.metric`` in its rows, for one
-    configuration's ``hparams``; from shapes only (nothing compiles or runs)."""
-    check_reported("halving.metric", halving.metric, program, hparams, eval_every)
 
 
 def rung_steps(halving: Halving, steps: int, eval_every: int) -> list[int]:
@@ -182,11 +171,8 @@ def survivors(values: np.ndarray, diverged: np.ndarray, eta: float, mode: str) -
     """The indices (ascending) of the best ``max(1, floor(n / eta))`` of ``values``:
     lowest first for ``mode="min"``, highest for ``"max"``; NaN, infinite and diverged
     last; ties by index."""
-    values = np.asarray(values, np.float64)
-    score = values if mode == "min" else -values
-    score = np.where(np.isfinite(score) & ~np.asarray(diverged, bool), score, np.inf)
-    keep = max(1, int(len(score) // eta))
-    return np.sort(np.argsort(score, kind="stable")[:keep])
+    keep = max(1, int(len(values) // eta))
+    return np.sort(ranked(values, diverged, mode)[:keep])
 
 
 def worth_compacting(remaining_steps: int, current: int, new: int,

@@ -38,12 +38,12 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from jopt.sweep.search import Choice, Distribution, LogUniform, RandInt, Uniform
+from jopt.sweep.search import (Choice, Distribution, LogUniform, RandInt, Uniform,
+                              check_ranking, ranked)
 
-__all__ = ["PBT", "Replay", "MODES", "UNPERTURBED", "exploit_steps", "exploit_pairs", "explore",
+__all__ = ["PBT", "Replay", "UNPERTURBED", "exploit_steps", "exploit_pairs", "explore",
            "perturbable", "round_rng", "schedule_rows"]
 
-MODES = ("min", "max")
 UNPERTURBED = ("seed", "batch_size")
 """Traced axes that PBT never perturbs by default: the seed only chooses the initial state,
 and the batch size changes how steps count."""
@@ -98,10 +98,7 @@ class PBT(NamedTuple):
         if isinstance(factors, (str, bytes)) or not isinstance(factors, Sequence) or not factors \
                 or not all(_is_number(f) and f > 0 for f in factors):
             raise ValueError(f"pbt.factors must be a non-empty list of positive numbers, got {factors!r}")
-        if self.mode not in MODES:
-            raise ValueError(f"pbt.mode must be 'min' or 'max', got {self.mode!r}")
-        if not isinstance(self.metric, str) or not self.metric:
-            raise ValueError(f"pbt.metric must be a metric's name, got {self.metric!r}")
+        check_ranking("pbt", self.metric, self.mode)
         names = self.hyperparameters
         if names is not None and (isinstance(names, (str, bytes)) or not isinstance(names, Sequence)
                                   or not all(isinstance(n, str) for n in names)):
@@ -167,14 +164,11 @@ def exploit_pairs(values: np.ndarray, diverged: np.ndarray, quantile: float, mod
     """``(children, parents)``: the worst ``ceil(quantile * n)`` (at most ``n // 2``) of
     ``values``, ascending, and for each a parent drawn uniformly from the best as many.
     NaN, infinite and diverged rank worst; ties by index."""
-    values = np.asarray(values, np.float64)
     n = len(values)
     count = 0 if quantile == 0 else min(math.ceil(quantile * n), n // 2)
     if count == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    score = values if mode == "min" else -values
-    score = np.where(np.isfinite(score) & ~np.asarray(diverged, bool), score, np.inf)
-    order = np.argsort(score, kind="stable")
+    order = ranked(values, diverged, mode)
     best, worst = order[:count], np.sort(order[n - count:])
     return worst, best[rng.integers(count, size=count)]
 

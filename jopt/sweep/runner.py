@@ -41,7 +41,7 @@ from jopt.sweep.engine import (Programs, chunk_compiles, make_slice, mesh_for, p
                                slice_plan, slice_size_for, stack)
 from jopt.sweep.grid import Grid
 from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_brackets,
-                                check_metric, rung_steps, run_halving)
+                                rung_steps, run_halving)
 from jopt.sweep.pbt import PBT, Replay, exploit_steps, perturbable
 from jopt.sweep.population import population_arrays, population_from_arrays, run_population
 from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
@@ -446,7 +446,8 @@ def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budg
     rungs = {}
     for bucket in buckets:
         halving.check(bucket.steps)
-        check_metric(halving, bucket.program, _first_config(bucket, traced), budget.eval_every)
+        check_reported("halving.metric", halving.metric, bucket.program,
+                       _first_config(bucket, traced), budget.eval_every)
         rungs[bucket.number] = rung_steps(halving, bucket.steps, budget.eval_every)
         try:
             check_brackets(halving, rungs[bucket.number])

@@ -63,12 +63,35 @@ __all__ = ["Distribution", "Uniform", "LogUniform", "Choice", "RandInt",
            "uniform", "loguniform", "choice", "randint",
            "Sampler", "Random", "QuasiRandom", "SEARCH_KINDS", "SEARCH_KEYS", "AXIS_FORMS",
            "is_sampled", "parse_axis", "sampled_names", "from_tables", "from_dict", "definition",
-           "reuse_draws"]
+           "reuse_draws", "MODES", "check_ranking", "ranked"]
 
 SEARCH_KINDS = ("grid", "random", "sobol", "halton")
 SEARCH_KEYS = ("kind", "n", "seed", "scramble", "paired")
 AXIS_FORMS = ("uniform", "loguniform", "choice", "int")
 QUASI_METHODS = ("sobol", "halton")
+
+
+MODES = ("min", "max")
+"""How a search that stops or copies configurations (successive halving, PBT) ranks them by
+its metric: lowest first, or highest first."""
+
+
+def check_ranking(field: str, metric: Any, mode: Any) -> None:
+    """A ValueError naming ``field`` (``"halving"``, ``"pbt"``) unless ``metric`` is a
+    metric's name and ``mode`` one of :data:`MODES`."""
+    if mode not in MODES:
+        raise ValueError(f"{field}.mode must be 'min' or 'max', got {mode!r}")
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"{field}.metric must be a metric's name, got {metric!r}")
+
+
+def ranked(values: Sequence[float], diverged: Sequence[bool], mode: str) -> np.ndarray:
+    """The indices of ``values``, best first: lowest first for ``mode="min"``, highest for
+    ``"max"``; NaN, infinite and diverged last; ties by index."""
+    values = np.asarray(values, np.float64)
+    score = values if mode == "min" else -values
+    score = np.where(np.isfinite(score) & ~np.asarray(diverged, bool), score, np.inf)
+    return np.argsort(score, kind="stable")
 
 
 # ----------------------------------------------------------------------------
