@@ -16,7 +16,9 @@ a key and a step number, jittable with a traced step, for ``fit``'s ``lax.scan``
 
 from __future__ import annotations
 
+import csv
 import gzip
+import importlib.util
 import os
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
@@ -345,19 +347,57 @@ def saxe_linear(sigmas: Sequence[float] = (4.0, 3.0, 2.0, 1.0), in_dim: int = 8,
 # ----------------------------------------------------------------------------
 
 
-def _sklearn(loader: str) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+def sklearn_data_file(name: str) -> Optional[str]:
+    """The path of scikit-learn's bundled data file ``name`` (``sklearn/datasets/data/``),
+    found without importing scikit-learn; None when it is not installed or the file is
+    not there."""
+    spec = importlib.util.find_spec("sklearn")  # a top-level package: not imported
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, "datasets", "data", name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def read_bundled_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x float64, y int)`` of one of scikit-learn's bundled classification files:
+    ``digits.csv.gz`` (rows of features then the label) or a ``.csv`` whose first line is
+    ``n_samples, n_features, class names...``, as ``sklearn.datasets`` reads them."""
+    if path.endswith(".gz"):
+        with gzip.open(path, "rt") as lines:
+            table = np.loadtxt(lines, delimiter=",")
+    else:
+        with open(path, encoding="utf-8") as lines:
+            n_samples, n_features = (int(v) for v in next(csv.reader(lines))[:2])
+            table = np.loadtxt(lines, delimiter=",", ndmin=2)
+        if table.shape != (n_samples, n_features + 1):
+            raise ValueError(f"{path}: {table.shape} values, its header says "
+                             f"{n_samples} x {n_features} and a label")
+    return table[:, :-1], table[:, -1].astype(int)
+
+
+def _sklearn(loader: str, bundled: Optional[str] = None) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """``load_raw`` of a scikit-learn data set: its ``bundled`` file read directly when
+    there is one (importing scikit-learn takes longer than a sweep of digits compiles),
+    else ``sklearn.datasets.<loader>``."""
     def load_raw():
+        path = sklearn_data_file(bundled) if bundled else None
+        if path is not None:
+            return read_bundled_csv(path)
         import sklearn.datasets  # an optional dependency: jopt[data]
         return getattr(sklearn.datasets, loader)(return_X_y=True)
     return load_raw
 
 
 _DATASETS: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray]], str]] = {
-    "digits": (_sklearn("load_digits"), "classification"),  # 1797 x 64, 10 classes, 0..16
-    "breast_cancer": (_sklearn("load_breast_cancer"), "classification"),  # 569 x 30, 2
-    "iris": (_sklearn("load_iris"), "classification"),  # 150 x 4, 3 classes
-    "wine": (_sklearn("load_wine"), "classification"),  # 178 x 13, 3 classes
-    "diabetes": (_sklearn("load_diabetes"), "regression"),  # 442 x 10
+    # 1797 x 64, 10 classes, 0..16
+    "digits": (_sklearn("load_digits", "digits.csv.gz"), "classification"),
+    # 569 x 30, 2 classes
+    "breast_cancer": (_sklearn("load_breast_cancer", "breast_cancer.csv"), "classification"),
+    "iris": (_sklearn("load_iris", "iris.csv"), "classification"),  # 150 x 4, 3 classes
+    "wine": (_sklearn("load_wine", "wine_data.csv"), "classification"),  # 178 x 13, 3 classes
+    # 442 x 10, scaled by scikit-learn's own function
+    "diabetes": (_sklearn("load_diabetes"), "regression"),
     "linreg": (lambda: linear_regression()[:2], "regression"),  # FIGURES.md LINREG, 1000 x 10
 }
 DATASETS = tuple(sorted(_DATASETS))

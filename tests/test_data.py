@@ -3,6 +3,8 @@ reader and writer, MNIST folders, mini-batch samplers and bad-input errors."""
 
 import gzip
 import math
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -47,6 +49,32 @@ def test_load_splits_cover_the_data_set_disjointly(name, loader, num_classes):
         for s in splits:
             expected = counts * len(s.y) / n
             assert np.all(np.abs(np.bincount(s.y, minlength=num_classes) - expected) < 2)
+
+
+@pytest.mark.parametrize("name, loader", [
+    ("digits", sklearn.datasets.load_digits), ("iris", sklearn.datasets.load_iris),
+    ("wine", sklearn.datasets.load_wine),
+    ("breast_cancer", sklearn.datasets.load_breast_cancer)])
+def test_bundled_files_read_as_scikit_learn_reads_them(name, loader):
+    x, y = loader(return_X_y=True)
+    ours = data.load(name, standardize=False, val_fraction=0, test_fraction=0).train
+    rows = np.column_stack([ours.x, ours.y])
+    np.testing.assert_array_equal(_sorted_rows(rows),
+                                  _sorted_rows(np.column_stack([x, y]).astype(np.float32)))
+
+
+def test_loading_digits_does_not_import_scikit_learn():
+    code = ("import sys, jopt.data; jopt.data.load('digits'); "
+            "print('sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_a_bundled_file_whose_header_disagrees_is_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("3,2,a,b\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError, match="bad.csv.*3 x 2"):
+        data.read_bundled_csv(str(path))
 
 
 def test_split_is_seeded_and_disjoint():
