@@ -1,6 +1,7 @@
 """The ``jopt`` command line (also ``python -m jopt``).
 
     jopt sweep CONFIG.toml [--out DIR] [--overwrite] [--quiet]
+                           [--compile-cache DIR | --no-compile-cache]
     jopt sweep default | smoke         (the configs shipped with jopt, in jopt/configs/)
     jopt plot DIR [--metric NAME]
 
@@ -13,6 +14,9 @@ stderr, exit status 2, nothing written), runs the sweep into DIR (``--out``, els
 config's ``[run] out``, else ``results/<config name>``), prints the best configurations
 and writes the plots.  Re-running the same command resumes an interrupted sweep; a
 different config in a used folder is refused (exit status 2) unless ``--overwrite``.
+Compiled programs are kept in a cache folder (``--compile-cache DIR``,
+:func:`jopt.devices.default_cache_dir`), so that a later sweep of the same programs
+starts without compiling; ``--no-compile-cache`` turns that off.
 
 Every core of a CPU.  XLA runs a CPU program on one device, and a sweep's configs are
 sharded over the devices, so ``jopt sweep`` asks XLA for one host device per core by
@@ -31,7 +35,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from jopt import configs
-from jopt.devices import use_every_core
+from jopt.devices import default_cache_dir, use_compilation_cache, use_every_core
 
 __all__ = ["main", "use_every_core"]
 
@@ -112,6 +116,22 @@ def _start_processes(args: argparse.Namespace) -> None:
                                    process_id=args.process_id)
 
 
+def _cache_compiled_programs(args: argparse.Namespace) -> Optional[str]:
+    """Turn on the compilation cache (:func:`jopt.devices.use_compilation_cache`) unless
+    ``--no-compile-cache``: a problem with ``--compile-cache DIR`` is an error (the line);
+    with the default folder, a warning, and the sweep compiles as without a cache."""
+    if args.no_compile_cache:
+        return None
+    try:
+        use_compilation_cache(args.compile_cache)
+    except OSError as error:
+        if args.compile_cache is not None:
+            return f"--compile-cache {args.compile_cache}: {error.strerror or error}"
+        print(f"{PROG}: warning: no compilation cache ({default_cache_dir()}: "
+              f"{error.strerror or error}); compiling every program", file=sys.stderr)
+    return None
+
+
 def _sweep(args: argparse.Namespace) -> int:
     use_every_core()  # before anything starts a JAX backend
     problem = _distributed_options(args)
@@ -132,6 +152,9 @@ def _sweep(args: argparse.Namespace) -> int:
     out = Path(args.out or config.options.get("out") or Path("results") / Path(args.config).stem)
     if out.exists() and not out.is_dir():
         return _error(f"--out {out}: a file, not a folder for sweep results")
+    problem = _cache_compiled_programs(args)
+    if problem is not None:
+        return _error(problem)
     try:
         result = run_config(config, out=out, overwrite=args.overwrite,
                             quiet=True if args.quiet else None)
@@ -194,6 +217,14 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--overwrite", action="store_true",
                        help="replace the results of a different config in DIR")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    cache = sweep.add_mutually_exclusive_group()
+    cache.add_argument("--compile-cache", metavar="DIR",
+                       help="keep compiled programs in DIR, so a later run of the same "
+                            "programs loads them instead of compiling (default: "
+                            "$JOPT_CACHE_DIR, else $XDG_CACHE_HOME/jopt/xla, else "
+                            "~/.cache/jopt/xla)")
+    cache.add_argument("--no-compile-cache", action="store_true",
+                       help="compile every program, keep none")
     several = sweep.add_argument_group(
         "several processes (hosts)", "each process runs the same command on its devices' "
         "share of the configurations; process 0 writes DIR and prints")

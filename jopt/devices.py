@@ -1,4 +1,5 @@
-"""Devices before JAX starts: one XLA host device per CPU core.
+"""A process's JAX set up for sweeps: one XLA host device per CPU core, and compiled
+programs kept on disk across processes.
 
 XLA runs a CPU program on one device, and a sweep's configurations are sharded over the
 devices, so a sweep on a CPU uses every core only if JAX sees one host device per core.
@@ -10,6 +11,13 @@ when its CPU backend starts (at the first computation, not at ``import jax``)::
     import jopt.sweep as sweep
 
 This module imports nothing of JAX, so calling it first is always early enough.
+
+Compiling a sweep's programs takes seconds (on a CPU, most of a small sweep's first
+call); :func:`use_compilation_cache` keeps them on disk, so that a later process that
+compiles the same program loads it instead (JAX's persistent compilation cache, whose
+key is the program itself, the compile options, the devices and the versions of JAX
+and XLA: a changed task, budget or version compiles afresh).  The ``jopt`` command
+turns it on, in :func:`default_cache_dir` unless told otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +25,15 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-__all__ = ["usable_cores", "use_every_core"]
+__all__ = ["usable_cores", "use_every_core", "default_cache_dir", "use_compilation_cache",
+           "CACHE_MIN_COMPILE_SECONDS", "CACHE_MAX_BYTES"]
+
+CACHE_MIN_COMPILE_SECONDS = 0.1
+"""Programs that compile faster than this are not written to the cache (JAX's default,
+1 s, would leave out a sweep's programs on a fast machine)."""
+
+CACHE_MAX_BYTES = 2 ** 30
+"""The cache's size, beyond which JAX evicts the least recently used programs."""
 
 
 def usable_cores() -> int:
@@ -39,3 +55,34 @@ def use_every_core() -> Optional[str]:
         return None
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={usable_cores()}"
     return os.environ["XLA_FLAGS"]
+
+
+def default_cache_dir() -> str:
+    """Where compiled programs are kept: ``$JOPT_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/jopt/xla``, else ``~/.cache/jopt/xla``."""
+    if os.environ.get("JOPT_CACHE_DIR"):
+        return os.environ["JOPT_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "jopt", "xla")
+
+
+def use_compilation_cache(directory: Optional[str] = None) -> str:
+    """Keep this process's compiled XLA programs in ``directory`` (default:
+    :func:`default_cache_dir`) and load them from there when a program compiles again, in
+    this process or a later one.  Returns the directory.
+
+    Turns on JAX's persistent compilation cache (``jax_compilation_cache_dir``) for the
+    rest of the process, for programs that take at least
+    :data:`CACHE_MIN_COMPILE_SECONDS` to compile, evicting the least recently used
+    beyond :data:`CACHE_MAX_BYTES`.  A program is loaded only for the same program text,
+    compile options, devices, JAX and XLA, so a loaded program computes what a fresh
+    compile would.
+    """
+    import jax
+
+    directory = os.path.abspath(os.path.expanduser(directory or default_cache_dir()))
+    os.makedirs(directory, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    return directory

@@ -9,3 +9,21 @@ _ROOT = os.path.dirname(_TESTS)
 for _folder in (_TESTS, _ROOT):
     if _folder not in sys.path:
         sys.path.insert(0, _folder)
+
+
+def pytest_configure(config):
+    """The ``jopt`` command keeps compiled programs in a cache folder: during the tests
+    (their own processes and the commands they start), a folder of this run, not the
+    user's."""
+    import tempfile
+    if "JOPT_CACHE_DIR" not in os.environ:
+        config._jopt_cache_dir = tempfile.mkdtemp(prefix="jopt-test-cache-")
+        os.environ["JOPT_CACHE_DIR"] = config._jopt_cache_dir
+
+
+def pytest_unconfigure(config):
+    import shutil
+    folder = getattr(config, "_jopt_cache_dir", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("JOPT_CACHE_DIR", None)

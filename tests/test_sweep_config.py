@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from jopt.sweep.config import STATIC_AXES, ConfigError, SweepConfig, from_toml, parse_config
@@ -225,6 +226,7 @@ def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path, case):
      ["--num-processes", "got 0"]),
     (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"],
      ["--coordinator", "HOST:PORT", "'localhost'"]),
+    (["--compile-cache", os.devnull + "/cache"], ["--compile-cache", os.devnull + "/cache"]),
 ])
 def test_cli_bad_process_flags_exit_2_and_write_nothing(tmp_path, flags, expected):
     """The flags of a sweep over several processes are checked before anything starts."""
@@ -421,3 +423,46 @@ def test_cli_sweep_end_to_end(tmp_path):
     replot = run_cli("plot", str(out), cwd=tmp_path)
     assert replot.returncode == 0, replot.stderr
     assert (out / "curves.png").exists()
+
+
+def test_cli_keeps_compiled_programs_for_the_next_run(tmp_path):
+    """A second run of the same sweep loads its programs from the compilation cache and
+    gets the first run's results; an unusable default cache folder is a warning."""
+    needs_runner()
+    from jopt.sweep.store import load
+    config, cache = tmp_path / "tiny.toml", tmp_path / "cache"
+    config.write_text(TINY.format(steps=4))
+    results = []
+    for out in ("first", "second"):
+        done = run_cli("sweep", str(config), "--out", str(tmp_path / out), "--quiet",
+                       "--compile-cache", str(cache), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        results.append(load(tmp_path / out))
+    first, second = results
+    assert first.timings["cache_loads"] == 0 and any(cache.iterdir())
+    assert second.timings["cache_loads"] >= 2  # its init and chunk programs at least
+    assert second.timings["chunk_compiles"] == first.timings["chunk_compiles"] == 1
+    pd.testing.assert_frame_equal(second.summary, first.summary)
+    pd.testing.assert_frame_equal(second.curves("val_loss"), first.curves("val_loss"))
+
+    unusable = os.devnull + "/cache"
+    env = {**os.environ, "JOPT_CACHE_DIR": unusable,
+           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "jopt", "sweep", str(config), "--out",
+                           str(tmp_path / "third"), "--quiet"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("\n") == 1 and "warning: no compilation cache" in done.stderr
+    assert unusable in done.stderr
+    assert load(tmp_path / "third").timings["cache_loads"] == 0
+
+
+def test_default_cache_dir_follows_the_environment(monkeypatch):
+    from jopt.devices import default_cache_dir
+    monkeypatch.setenv("JOPT_CACHE_DIR", "/somewhere/jopt")
+    assert default_cache_dir() == "/somewhere/jopt"
+    monkeypatch.delenv("JOPT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    assert default_cache_dir() == os.path.join("/xdg", "jopt", "xla")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == os.path.join(os.path.expanduser("~"), ".cache", "jopt", "xla")

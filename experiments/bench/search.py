@@ -49,9 +49,13 @@ training and test sets at each evaluation (Optuna's trials only the validation s
 Wall times: "first" is a first call, compilation included, each method in a fresh
 process (in one process the later methods would find JAX's tracing caches warm), after
 a tiny warm-up compile that pays the process's one-time start-up; it counts from before
-the data are loaded to the results.  "steady" is the same search again in that process,
+the data are loaded to the results, with an empty compilation cache
+(:func:`jopt.devices.use_compilation_cache`, in a temporary folder).  "cached" is
+the same in another fresh process with that cache as the first one left it: a rerun
+of the same search, its programs loaded instead of compiled (Optuna's jitted program
+too: the cache is JAX's).  "steady" is the same search again in the first process,
 its programs compiled (jopt's runner reuses them; Optuna's jitted program is cached).
-``--quick`` runs everything in this process, without steady times.  jopt's
+``--quick`` runs everything in this process, without cached or steady times.  jopt's
 configurations are sharded over one host device per core (set before JAX starts,
 unless ``XLA_FLAGS`` is set); Optuna's trials run on one device.  Times and the goal are
 printed, never asserted; the load average is printed at the start and the end.
@@ -62,7 +66,7 @@ from __future__ import annotations
 
 import os
 
-from jopt.devices import usable_cores, use_every_core  # imports no JAX
+from jopt.devices import usable_cores, use_compilation_cache, use_every_core  # imports no JAX
 
 _SET_XLA_FLAGS = use_every_core()
 
@@ -72,6 +76,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any, Callable, NamedTuple, Optional, Sequence  # noqa: E402
 
@@ -173,8 +178,8 @@ def best_losses(steps: np.ndarray, losses: np.ndarray, last_step: int) -> tuple[
 def outcome(method: str, n: int, best: tuple, first: float, steady: float,
             config_steps: int, compiles: int, note: str = "") -> dict:
     return {"method": method, "n": n, "best": best[0], "best_at_end": best[1], "first": first,
-            "steady": steady, "config_steps": int(config_steps), "compiles": int(compiles),
-            "note": note}
+            "cached": math.nan, "steady": steady, "config_steps": int(config_steps),
+            "compiles": int(compiles), "note": note}
 
 
 def run_jopt(method: str, n: int, args: argparse.Namespace) -> dict:
@@ -329,9 +334,21 @@ def forwarded(args: argparse.Namespace) -> list[str]:
 
 
 def measure_fresh(method: str, n: int, args: argparse.Namespace) -> dict:
-    """``measure`` in a fresh process (its last line of output, JSON)."""
+    """``measure`` in a fresh process with an empty compilation cache, its "cached" time
+    from a second fresh process over the cache the first one filled (without steady
+    times)."""
+    with tempfile.TemporaryDirectory(prefix="jopt-bench-cache-") as cache:
+        measured = measure_in_process(method, n, args, cache)
+        cached = measure_in_process(method, n, argparse.Namespace(**{**vars(args),
+                                                                     "steady": False}), cache)
+    return {**measured, "cached": cached["first"]}
+
+
+def measure_in_process(method: str, n: int, args: argparse.Namespace, cache: str) -> dict:
+    """``measure`` in a fresh process keeping programs in ``cache`` (its last line of
+    output, JSON)."""
     command = [sys.executable, "-m", "experiments.bench.search", "--one", method,
-               "--n", str(n), *forwarded(args)]
+               "--n", str(n), "--cache", cache, *forwarded(args)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or ["no output"]
@@ -368,16 +385,18 @@ def print_header(args: argparse.Namespace) -> None:
           f"{'set by this script' if _SET_XLA_FLAGS else 'given'}); optuna {optuna_version}")
     print("first: a first call with compilation, " + (
         "everything in this process (--quick)" if args.in_process else
-        "each method in a fresh process") + "; steady: the same search again, compiled")
+        "each method in a fresh process, an empty compilation cache; cached: another fresh "
+        "process over the cache the first filled") + "; steady: the same search again, "
+        "compiled")
 
 
 def print_table(n: int, outcomes: list, args: argparse.Namespace) -> None:
     print(f"\n== {n} configurations x {args.steps} steps (load average {load()}) ==")
-    print(f"{'':34}{'best val':>9}{'at end':>9}{'first s':>9}{'steady s':>10}"
+    print(f"{'':34}{'best val':>9}{'at end':>9}{'first s':>9}{'cached s':>10}{'steady s':>10}"
           f"{'config-steps':>14}{'compiles':>10}  notes")
     for o in outcomes:
         print(f"{label(o['method'], n, args):34}{o['best']:9.4f}{o['best_at_end']:9.4f}"
-              f"{o['first']:9.2f}{o['steady']:10.2f}{o['config_steps']:14,d}"
+              f"{o['first']:9.2f}{o['cached']:10.2f}{o['steady']:10.2f}{o['config_steps']:14,d}"
               f"{o['compiles']:10d}  {o['note']}")
     by_method = {o["method"]: o for o in outcomes}
     if "halving" in by_method and "optuna" in by_method:
@@ -386,9 +405,11 @@ def print_table(n: int, outcomes: list, args: argparse.Namespace) -> None:
 
 def print_goal(n: int, halving: dict, optuna: dict) -> None:
     first = halving["first"] / optuna["first"]
+    cached = halving["cached"] / optuna["cached"]
     steady = halving["steady"] / optuna["steady"]
     reached = halving["best"] <= optuna["best"]
     print(f"jopt halving / Optuna wall time: {first:.2f}x first"
+          + (f", {cached:.2f}x cached" if math.isfinite(cached) else "")
           + (f", {steady:.2f}x steady" if math.isfinite(steady) else "") + "; best "
           f"validation loss {halving['best']:.4f} against {optuna['best']:.4f}")
     print(f"goal (the issue's, at 256 configurations): halving reaches Optuna's best "
@@ -424,6 +445,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="a smoke run: 16 configurations, 200 steps, in this process, "
                              "no steady times")
     parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--cache", help=argparse.SUPPRESS)  # internal, with --one
     args = parser.parse_args(argv)
     if args.quick:
         args.n = args.n or "16"
@@ -449,6 +471,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.one:  # internal: one method in this fresh process, printed as JSON
+        if args.cache:
+            use_compilation_cache(args.cache)
         warm_up()
         print(json.dumps(measure(args.one, args.n[0], args)))
         return 0

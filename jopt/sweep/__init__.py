@@ -42,7 +42,7 @@ reused by a later sweep of the same task, static values, budget and slice size: 
 them.
 """
 
-from jopt.sweep.engine import chunk_compiles, mesh_for
+from jopt.sweep.engine import cache_loads, chunk_compiles, mesh_for
 from jopt.sweep.grid import Grid, is_numeric, linspace, logspace, seeds
 from jopt.sweep.halving import Halving
 from jopt.sweep.pbt import PBT
@@ -59,5 +59,5 @@ __all__ = ["task", "Task", "TaskError", "factory", "TaskFactory", "builtin_task"
            "logspace", "linspace", "seeds", "is_numeric", "run", "run_config", "from_toml",
            "ConfigError", "load", "Budget", "make_optimizer", "SweepResult", "SpecMismatchError",
            "choose_batch_strategy", "choose_devices", "mesh_for", "clear_cache",
-           "chunk_compiles", "fingerprint", "STRATEGIES", "Random", "QuasiRandom", "uniform",
+           "chunk_compiles", "cache_loads", "fingerprint", "STRATEGIES", "Random", "QuasiRandom", "uniform",
            "loguniform", "choice", "randint", "Halving", "PBT", "replay"]

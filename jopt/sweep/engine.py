@@ -40,15 +40,33 @@ __all__ = ["mesh_for", "pad", "stack", "config_key", "Programs", "Slice", "make_
            "per_config", "plan_slices", "slice_plan", "slice_size_for", "run_slice", "Running",
            "start_slice", "run_chunks", "finish_slice", "resized",
            "free_memory", "MEMORY_FRACTION", "INIT_COMPILER_OPTIONS", "CHUNK_COMPILER_OPTIONS",
-           "chunk_compiles"]
+           "chunk_compiles", "cache_loads"]
 
 _CHUNK_COMPILES = [0]
+_CACHE_LOADS = [0]
+_CACHE_HIT = "/jax/compilation_cache/cache_hits"
+
+
+def _count_cache_loads(event: str, **_) -> None:
+    if event == _CACHE_HIT:
+        _CACHE_LOADS[0] += 1
+
+
+jax.monitoring.register_event_listener(_count_cache_loads)
 
 
 def chunk_compiles() -> int:
     """How many chunk programs this process has compiled (one per bucket and slice size
-    of a sweep, unless an earlier sweep's were reused)."""
+    of a sweep, unless an earlier sweep's were reused), counting those loaded from the
+    compilation cache."""
     return _CHUNK_COMPILES[0]
+
+
+def cache_loads() -> int:
+    """How many programs (any jitted function's, a sweep's among them) this process has
+    loaded from JAX's persistent compilation cache instead of compiling them
+    (:func:`jopt.devices.use_compilation_cache`)."""
+    return _CACHE_LOADS[0]
 
 
 def mesh_for(devices: Optional[Sequence[Any]] = None) -> jax.sharding.Mesh:

@@ -37,8 +37,9 @@ import numpy as np
 
 import jopt
 from jopt.sweep import schema
-from jopt.sweep.engine import (Programs, chunk_compiles, make_slice, mesh_for, per_config, plan_slices, run_slice,
-                               slice_plan, slice_size_for, stack)
+from jopt.sweep.engine import (Programs, cache_loads, chunk_compiles, make_slice, mesh_for,
+                               per_config, plan_slices, run_slice, slice_plan, slice_size_for,
+                               stack)
 from jopt.sweep.grid import Grid
 from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_brackets,
                                 rung_steps, run_halving)
@@ -414,7 +415,7 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     plans = dict(store.manifest.get("slices", {})) if store is not None else {}
     timings: dict = {}
     results = []
-    compiles_before = chunk_compiles()
+    compiles_before, loads_before = chunk_compiles(), cache_loads()
     for bucket in groups:                                                           # 7
         results += _run_bucket(bucket, traced, mesh, plans, store, bar, timings, out=out,
                                max_configs=max_configs, memory_limit=memory_limit,
@@ -425,6 +426,7 @@ def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, chec
     bar.close()
     summary, curves = assemble(results, grid)                                       # 8
     timings["chunk_compiles"] = chunk_compiles() - compiles_before
+    timings["cache_loads"] = cache_loads() - loads_before
     extra = {} if halving is None else {"halving": _halving_entry(halving, rungs, groups)}
     if isinstance(pbt, PBT):
         extra["pbt"] = {**pbt.settings(), "traced": traced,

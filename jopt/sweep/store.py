@@ -567,7 +567,9 @@ class SweepResult:
     @property
     def timings(self) -> dict:
         """Seconds spent initializing, compiling, running and reading the final metrics,
-        and ``chunk_compiles``: how many chunk programs this run compiled."""
+        ``chunk_compiles``: how many chunk programs this run compiled, and
+        ``cache_loads``: how many of its programs came from the compilation cache instead
+        (:func:`jopt.devices.use_compilation_cache`)."""
         return dict(self.manifest.get("timings", {}))
 
     @property
