@@ -104,9 +104,10 @@ def test_survivors_equal_a_plain_sweep_of_them(runs, task):
 
 def test_compaction_compiles_once_per_rung_size_and_costs_fewer_steps(runs, task):
     halved, plain = runs
-    # 12 configurations, then 4 (next power of two >= 4), then 1
-    assert halved.manifest["timings"]["chunk_compiles"] == 3
-    assert plain.manifest["timings"]["chunk_compiles"] == 0  # the 12-configuration program
+    # on a CPU: three slices of 4 (the first rung's survivors' size), then 1
+    assert halved.manifest["slices"]["0"]["size"] == 4
+    assert halved.manifest["timings"]["chunk_compiles"] == 2
+    assert plain.manifest["timings"]["chunk_compiles"] == 1  # the 12-configuration program
     steps = halved.manifest["timings"]["config_steps"]
     assert steps == 12 * 10 + 4 * 20 + 1 * 30
     assert steps < plain.manifest["timings"]["config_steps"] == 12 * 60
@@ -118,14 +119,14 @@ def test_compaction_compiles_once_per_rung_size_and_costs_fewer_steps(runs, task
 
 
 def test_halving_by_two_pads_the_compacted_slices(runs, task):
-    """eta = 2: 12 configurations, then 6 in a slice of 8, 3 in 4, 1: the padding
-    (copies of the last survivor) changes nothing."""
+    """eta = 2: 12 configurations in two slices of 6, the 6 survivors in one, then 3 in
+    a slice of 4, then 1: the padding (copies of the last survivor) changes nothing."""
     _, plain = runs
     halving = sweep.Halving(min_budget=10, eta=2, compact="always")
     rungs = [10, 20, 40, 60]
     halved = sweep.run(task, grid(), budget=BUDGET, halving=halving, quiet=True)
     assert halved.manifest["halving"]["rungs"] == {"0": rungs}
-    assert halved.manifest["timings"]["config_steps"] == 12 * 10 + 8 * 10 + 4 * 20 + 1 * 20
+    assert halved.manifest["timings"]["config_steps"] == 12 * 10 + 6 * 10 + 4 * 20 + 1 * 20
     summary = halved.to_pandas()
     pruned, survivors = expected_rungs(plain.curves("val_loss"), 2, rungs)
     assert [len(p) for p in pruned] == [6, 3, 2]
@@ -286,38 +287,80 @@ def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_halving_interrupted_mid_slice_resumes_to_the_uninterrupted_results(runs, task, tmp_path,
-                                                                            monkeypatch):
-    """Three slices of 4 (``max_configs``), each halved on its own; the run stops while the
-    second slice is being halved (in its first rung's compaction, before its rung
-    checkpoint).  The rerun reads the first slice from its checkpoint, trains the second
-    from its start and the third: the results equal an uninterrupted run's."""
-    options = dict(budget=BUDGET, halving=HALVING, max_configs=4, quiet=True)
+def whole_bucket(configs, eta, n_devices):
+    """``halving_slice_size`` where a bucket runs whole (as it does off a CPU)."""
+    return configs + n_devices
+
+
+def test_a_bucket_halved_whole_prunes_as_in_slices(runs, task, monkeypatch):
+    """The bucket in one program (off a CPU; here by patching the CPU's slice size):
+    the same rungs and survivors as in slices, one compile per rung size (12, 4, 1)."""
+    halved, _ = runs
+    monkeypatch.setattr(sweep.runner, "halving_slice_size", whole_bucket)
+    sweep.clear_cache()
+    whole = sweep.run(task, grid(), budget=BUDGET, halving=HALVING, quiet=True)
+    assert whole.manifest["slices"]["0"]["size"] == 12
+    assert whole.manifest["timings"]["chunk_compiles"] == 3
+    assert whole.manifest["timings"]["config_steps"] == halved.manifest["timings"]["config_steps"]
+    mine, theirs = whole.to_pandas(), halved.to_pandas()
+    for column in ("status", "rung", "steps", "config"):
+        assert list(mine[column]) == list(theirs[column]), column
+    np.testing.assert_allclose(mine.final_val_loss, theirs.final_val_loss, rtol=1e-5)
+
+
+@pytest.mark.parametrize("parked", [False, True])
+def test_memory_slices_are_ranked_together(runs, task, monkeypatch, parked):
+    """Six slices of 2 (``max_configs``): every rung ranks all twelve configurations, so
+    the rungs and survivors are those of the bucket halved at once; with ``parked``
+    (what a GPU does with memory slices: the slices not training wait on the host) the
+    tables are bit for bit those without."""
+    halved, _ = runs
+    options = dict(budget=BUDGET, halving=HALVING, max_configs=2, quiet=True)
+    if parked:
+        monkeypatch.setattr(halving_module, "parks", lambda programs, members: members > 1)
+    sliced = sweep.run(task, grid(), **options)
+    assert sliced.manifest["slices"]["0"] == {**sliced.manifest["slices"]["0"], "size": 2,
+                                              "count": 6}
+    mine, theirs = sliced.to_pandas(), halved.to_pandas()
+    for column in ("status", "rung", "steps", "config"):
+        assert list(mine[column]) == list(theirs[column]), column
+    np.testing.assert_allclose(mine.final_val_loss, theirs.final_val_loss, rtol=1e-5)
+    if parked:
+        monkeypatch.undo()
+        pd = pytest.importorskip("pandas")
+        pd.testing.assert_frame_equal(mine, sweep.run(task, grid(), **options).to_pandas(),
+                                      check_exact=True)
+
+
+def test_halving_interrupted_mid_rung_resumes_to_the_uninterrupted_results(task, tmp_path,
+                                                                          monkeypatch):
+    """Slices of 2, halved together; the run stops in the first rung, after the first
+    slice's pruned results are read and before the rung's checkpoint.  The rerun trains
+    from the start: the results equal an uninterrupted run's."""
+    pd = pytest.importorskip("pandas")
+    options = dict(budget=BUDGET, halving=HALVING, max_configs=2, quiet=True)
     whole = sweep.run(task, grid(), **options)
-    compact = halving_module._compact
+    finish = halving_module.finish_slice
     calls = []
 
     def interrupted(*args):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return compact(*args)
+        return finish(*args)
 
-    monkeypatch.setattr(halving_module, "_compact", interrupted)
+    monkeypatch.setattr(halving_module, "finish_slice", interrupted)
     out = str(tmp_path / "run")
     with pytest.raises(KeyboardInterrupt):
         sweep.run(task, grid(), out=out, **options)
-    monkeypatch.setattr(halving_module, "_compact", compact)
-    partial = sweep.load(out).to_pandas()
-    assert list(partial.config) == [0, 1, 2, 3]
+    monkeypatch.setattr(halving_module, "finish_slice", finish)
+    assert len(sweep.load(out).to_pandas()) == 0  # nothing finished yet
     resumed = sweep.run(task, grid(), out=out, **options)
-    assert resumed.manifest["timings"]["config_steps"] == 2 * (4 * 10 + 1 * 50)
+    assert resumed.manifest["timings"]["config_steps"] == whole.manifest["timings"]["config_steps"]
     for frame, expected in ((resumed.to_pandas(), whole.to_pandas()),
                             (resumed.curves_frame, whole.curves_frame)):
-        pd = pytest.importorskip("pandas")
         pd.testing.assert_frame_equal(frame.reset_index(drop=True),
                                       expected.reset_index(drop=True), check_dtype=False)
-    assert (whole.to_pandas().status == "finished").sum() == 3  # one per slice
 
 
 # ---------------------------------------------------------------------------
@@ -409,9 +452,10 @@ def test_bracket_survivors_equal_the_plain_sweep(runs, bracketed):
 
 
 def test_brackets_compile_once_per_slice_size(bracketed):
-    # bracket 0: 7, then 2, then 1; bracket 1: 3, then 1; bracket 2: 2 -> sizes 7, 3, 2, 1
-    assert bracketed.manifest["timings"]["chunk_compiles"] == 4
-    assert bracketed.manifest["timings"]["config_steps"] == (7 * 10 + 2 * 20 + 1 * 30) + \
+    # on a CPU, bracket 0: 7 in four slices of 2 (one padding slot), then 2, then 1;
+    # bracket 1: 3 in slices of 1, then 1; bracket 2 (no rung prunes it): one slice of 2
+    assert bracketed.manifest["timings"]["chunk_compiles"] == 2  # sizes 2 and 1
+    assert bracketed.manifest["timings"]["config_steps"] == (8 * 10 + 2 * 20 + 1 * 30) + \
         (3 * 30 + 1 * 30) + 2 * 60
 
 
@@ -440,8 +484,8 @@ def auto(task):
     pytest.param(HALVING, 2, 1 * 30, marks=pytest.mark.slow),  # after rung 1: 1 goes on
     pytest.param(BRACKETS, 1, (2 * 20 + 1 * 30) + (3 * 30 + 1 * 30) + 2 * 60,
                  marks=pytest.mark.slow),  # in bracket 0
-    pytest.param(AUTO, 1, 12 * 50, marks=pytest.mark.slow),  # not compacted: all 12 go on
-    (AUTO, 2, 12 * 30),
+    pytest.param(AUTO, 1, 4 * 50, marks=pytest.mark.slow),  # 4 go on in one slice of 4
+    (AUTO, 2, 4 * 30),  # not compacted: the slice of 4 goes on
 ])
 def test_a_sweep_killed_after_a_rung_resumes_from_it(runs, bracketed, auto, task, tmp_path,
                                                      monkeypatch, halving, killed_after,
@@ -497,12 +541,13 @@ def test_plot_draws_one_panel_per_bracket(runs, bracketed, tmp_path):
 # ---------------------------------------------------------------------------
 
 def test_auto_skips_compaction_on_a_tiny_task_and_prunes_the_same(runs, auto, task):
-    """One chunk program, all 12 slots for the 60 steps, and the same pruning as
+    """One chunk program (slices of 4): the first rung's 4 survivors fill one slice, which
+    the last rung leaves as it is (its 3 pruned slots run on), and the same pruning as
     ``"always"``: statuses, rungs, steps, and curves that end at the rung and agree with
     the plain sweep's; the survivor's results equal the plain sweep's."""
     halved, plain = runs
     assert auto.manifest["timings"]["chunk_compiles"] == 1
-    assert auto.manifest["timings"]["config_steps"] == 12 * 60
+    assert auto.manifest["timings"]["config_steps"] == 12 * 10 + 4 * 50
     mine, always, full = auto.to_pandas(), halved.to_pandas(), plain.to_pandas()
     for column in ("config", "status", "rung", "steps"):
         assert list(mine[column]) == list(always[column]), column

@@ -260,12 +260,15 @@ PROCESS_SCRIPT = textwrap.dedent("""
                       budget=sweep.Budget(steps=20, eval_every=10), quiet=True).to_pandas()
     pbt = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), quiet=True,
                     pbt=sweep.PBT(interval=20, seed=1))
+    halved = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), quiet=True,
+                       halving=sweep.Halving(min_budget=10, eta=3)).to_pandas()
     print(json.dumps({"devices": len(jax.devices()), "status": summary.status.tolist(),
                       "val_loss": summary.final_val_loss.tolist(),
                       "curve": result.curves()["val_loss"].tolist(),
                       "plain": plain.final_val_loss.tolist(),
                       "pbt": pbt.to_pandas().final_val_loss.tolist(),
-                      "events": pbt.manifest["pbt"]["events"]}))
+                      "events": pbt.manifest["pbt"]["events"],
+                      "halved": halved.final_val_loss.tolist(), "rung": halved.rung.tolist()}))
 """)
 
 
@@ -302,8 +305,9 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     """Two processes with one CPU device each (``jax.distributed``, collectives over gloo)
     run the sweep of one process with two devices: the same results on both processes,
     one output folder written by process 0 (and a progress bar there only); a user's task
-    drawing its own batches, and population-based training (the same exploits
-    everywhere), too."""
+    drawing its own batches, population-based training (the same exploits everywhere) and
+    successive halving (its slices ranked together, the survivors gathered through the
+    host), too."""
     (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
     first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1,
                                    bar=True)
@@ -317,6 +321,10 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
         np.testing.assert_array_equal(printed["plain"], one["plain"])  # a user's task
         np.testing.assert_array_equal(printed["pbt"], one["pbt"])
         assert printed["events"] == one["events"]
+        np.testing.assert_array_equal(printed["halved"], one["halved"])
+        assert printed["rung"] == one["rung"]
+    # 12, then 4, then 1: the 3 diverged leave at the first rung unpruned (rung -1)
+    assert sorted(one["rung"]) == [-1] * 4 + [0] * 5 + [1] * 3
     # the diverging learning rate (50) is replaced at the first exploit
     assert {e["config"] for e in one["events"] if e["step"] == 20} == {9, 10, 11}
     written = sweep.load(tmp_path / "two")

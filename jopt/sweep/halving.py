@@ -43,14 +43,21 @@ where that thread would take cores from the chunks for sizes the rule will likel
 (:func:`~jopt.sweep.engine.config_key`), so a survivor's results equal those of a plain
 sweep.
 
+Slices.  Each rung ranks all of a bucket's configurations, whatever the slices it runs
+in (memory slices, or on a CPU :func:`halving_slice_size`'s): the slices train to the
+rung one after another, then the survivors of all of them are gathered through the host
+into as few slices as hold them, of the same size (no compile), or of a compacted size
+where that pays.  Off a CPU the slices that are not training wait on the host
+(:func:`parks`), so that the devices hold one slice at a time, as the memory plan
+assumed.
+
 The ranking and the decision to compact are the writer's
-(:func:`~jopt.sweep.processes.from_writer`).  A bucket in
-several memory slices halves each slice on its own.  Checkpoints: a slice being halved
-hands its caller, after each rung (after compaction), everything it needs to go on
-(the carry, rows, status, slots, which slots are still live, the pruned configurations'
-results so far, the slice's hyperparameters and budgets: arrays named under
-:data:`RUNG_CHECKPOINT`); given those arrays back, :func:`run_halving` continues from
-that rung, with results equal to an uninterrupted run's.  Under ``jax.distributed`` the runner saves none: a slice killed
+(:func:`~jopt.sweep.processes.from_writer`).  Checkpoints: the halving hands its caller,
+after each rung (after compaction), everything it needs to go on (per slice, under
+``m<i>/``: the carry, rows, status, slots, which slots are still live, the
+hyperparameters and budgets; and the pruned configurations' results so far: arrays named
+under :data:`RUNG_CHECKPOINT`); given those arrays back, :func:`run_halving` continues
+from that rung, with results equal to an uninterrupted run's.  Under ``jax.distributed`` the runner saves none: a slice killed
 while being halved is trained again from its start there.
 """
 
@@ -67,7 +74,8 @@ from jopt.sweep.engine import (Programs, Running, Slice, finish_slice, pad, resi
 from jopt.sweep.processes import from_writer, shard, to_host
 from jopt.sweep.search import check_ranking, ranked
 
-__all__ = ["Halving", "COMPACT", "worth_compacting", "rung_steps", "survivors", "compact_size", "planned_sizes",
+__all__ = ["Halving", "COMPACT", "worth_compacting", "rung_steps", "survivors", "compact_size",
+           "halving_slice_size", "planned_sizes", "parks", "checkpoint_configs",
            "run_halving", "check_brackets", "bracket_sizes", "assign_brackets",
            "RUNG_CHECKPOINT"]
 
@@ -192,6 +200,19 @@ def compact_size(survivors: int, n_devices: int, current: int) -> int:
     return min(size, current)
 
 
+def halving_slice_size(configs: int, eta: float, n_devices: int) -> int:
+    """The slice size of ``configs`` configurations halved on a CPU: about that of the
+    first rung's survivors (:func:`compact_size`), the slices made even (fewest padding
+    slots), a multiple of the devices.  A CPU program's speed per configuration does
+    not grow with its width (it falls once the configurations' state outgrows the
+    caches), so the first rung trains the slices one after another, and from then on
+    the survivors fill one slice: one program size, where running them all at once
+    would compile a second for the survivors."""
+    survivors_size = compact_size(max(1, int(configs // eta)), n_devices, configs + n_devices)
+    count = math.ceil(configs / survivors_size)
+    return math.ceil(math.ceil(configs / count) / n_devices) * n_devices
+
+
 def planned_sizes(configs: int, eta: float, rungs: int, n_devices: int, size: int) -> list[int]:
     """The slice sizes that ``rungs`` pruning rungs will compact ``configs``
     configurations (in a slice of ``size``) into, when every configuration reaches them."""
@@ -228,63 +249,183 @@ def _never(*_: Any) -> None:
 _never.every = math.inf
 
 
-def run_halving(programs: Programs, part: Slice, halving: Halving, rungs: Sequence[int], *,
-                chunk_seconds: float, progress: Callable, timings: dict, first_rung: int = 0,
-                save: Optional[Callable[[dict], Any]] = None,
+class _Member(NamedTuple):
+    """One slice of the configurations being halved together: the slice, its state
+    (carry and rows on the devices, or on the host while :func:`_parked`), each slot's
+    position among the configurations (``slots``; a padding slot repeats the last real
+    one) and which of its real slots are still being halved (``live``)."""
+
+    part: Slice
+    state: Running
+    slots: np.ndarray
+    live: np.ndarray
+
+
+def run_halving(programs: Programs, parts: Sequence[Slice], halving: Halving,
+                rungs: Sequence[int], *, chunk_seconds: float, progress: Callable,
+                timings: dict, first_rung: int = 0, save: Optional[Callable[[dict], Any]] = None,
                 resume: Optional[dict] = None) -> tuple:
-    """Run one slice with successive halving from rung ``first_rung`` on (HyperBand's
-    bracket ``first_rung``; 0: plain successive halving): ``(status, rows, final, rung)``
-    of its real configurations in their order, host arrays (``rung``: the index in
-    ``rungs`` of the rung that pruned one, else -1).  ``rungs``: :func:`rung_steps` of the
-    bucket's budget.
+    """Successive halving of the configurations of ``parts`` (a bucket's slices, all of
+    one program size, in order) from rung ``first_rung`` on (HyperBand's bracket
+    ``first_rung``; 0: plain successive halving): ``(status, rows, final, rung)`` of their
+    real configurations in order, host arrays (``rung``: the index in ``rungs`` of the
+    rung that pruned one, else -1).  ``rungs``: :func:`rung_steps` of the bucket's budget.
+
+    Each rung ranks every configuration of every slice: the slices train to it one after
+    another, then the survivors are gathered into as few slices as hold them (through the
+    host; a size smaller than the slices' only where :func:`worth_compacting` or
+    ``compact="always"`` says so).  Off a CPU, a slice that is not training waits on the
+    host, so the devices hold one slice at a time, as the memory plan assumed.
 
     ``save``: called after each rung (after compaction) with host arrays, named under
-    :data:`RUNG_CHECKPOINT`, that hold everything the slice needs to go on; ``resume``:
-    such arrays from an earlier run of this slice (or None, or arrays without them: the
-    slice starts from its first step), from which it goes on."""
-    if resume is not None and f"{RUNG_CHECKPOINT}done" in resume:
-        done, state, part, slots, live, pieces = _from_checkpoint(programs, resume, timings)
-    else:
-        done, state, slots, pieces = (first_rung, start_slice(programs, part, None, timings),
-                                      np.arange(len(part.num_steps)), [])
-        live = np.ones(part.size, bool)
-    planned = planned_sizes(int(live.sum()), halving.eta, len(rungs) - 1 - done,
-                            programs.mesh.devices.size, len(part.num_steps))
-    ahead = programs.compile_ahead(part.hparams, planned if _compiles_ahead(programs, halving)
-                                   else [])
+    :data:`RUNG_CHECKPOINT`, that hold everything needed to go on; ``resume``: such
+    arrays from an earlier run (or None, or arrays without them: training starts from the
+    first step), from which it goes on."""
+    configs = sum(part.size for part in parts)
+    if resume is not None and checkpoint_configs(resume) == configs:
+        done, members, pieces = _from_checkpoint(programs, resume, timings)
+    else:  # none, or one of other slices (an earlier jopt halved each slice on its own)
+        done, members, pieces = first_rung, _start(programs, parts, timings), []
+    size = len(members[0].part.num_steps)
+    planned = planned_sizes(sum(int(m.live.sum()) for m in members), halving.eta,
+                            len(rungs) - 1 - done, programs.mesh.devices.size, size)
+    ahead = programs.compile_ahead(members[0].part.hparams,
+                                   planned if _compiles_ahead(programs, halving) else [])
     for index in range(done, len(rungs) - 1):
         step = rungs[index]
         block = step // programs.eval_every
-        state = run_chunks(programs, part, state, until=block, chunk_seconds=chunk_seconds,
-                           checkpoint=_never, progress=progress, timings=timings)
-        if state.next_block < block:  # nothing left training
+        park = parks(programs, len(members))
+        members = [_trained(programs, m, block, park, chunk_seconds, progress, timings)
+                   for m in members]
+        if all(m.state.next_block < block for m in members):  # nothing left training
             break
-        inside = np.flatnonzero(live)  # positions still being halved
-        diverged = state.status[1][inside]
-        values = to_host(state.rows[halving.metric])[inside, block]
-        kept = np.zeros(len(inside), np.int32)
-        kept[survivors(values, diverged, halving.eta, halving.mode)] = 1
-        kept = np.asarray(from_writer(kept)).astype(bool)
-        if not kept.all():
-            pieces.append(_pruned(programs, part, state, slots, inside[~kept],
-                                  step, index, timings))
-            if _compacts(programs, halving, part, int(kept.sum()), rungs[-1] - step, timings):
-                state, part, slots = _compact(programs, state, part, slots, inside[kept])
-                live = np.ones(part.size, bool)
-            else:  # the pruned keep their slots; their later rows are never read
-                live[inside[~kept]] = False
-                part = _spent(part, inside[~kept], step)
+        kept = _ranked_survivors(members, halving, block)
+        if not all(k.all() for k in kept):
+            pieces += [_pruned(programs, m, m.live.nonzero()[0][~k], step, index, timings)
+                       for m, k in zip(members, kept) if not k.all()]
+            members = _regrouped(programs, halving, members, kept, step, rungs[-1] - step, park,
+                                 timings)
         if save is not None:
-            save(_to_checkpoint(index + 1, state, part, slots, live, pieces))
-    state = run_chunks(programs, part, state, until=programs.blocks, chunk_seconds=chunk_seconds,
-                       checkpoint=_never, progress=progress, timings=timings)
-    status, rows, final = finish_slice(programs, part, state, timings)
+            save(_to_checkpoint(index + 1, members, pieces))
+    for member in members:  # one at a time: parked members stay on the host until theirs
+        member = _trained(programs, member, programs.blocks, False, chunk_seconds, progress,
+                          timings)
+        status, rows, final = finish_slice(programs, member.part, member.state, timings)
+        real = np.flatnonzero(member.live)
+        pieces.append(_Piece(member.slots[real], tuple(s[real] for s in status),
+                             {k: v[real] for k, v in rows.items()},
+                             {k: v[real] for k, v in final.items()}, np.full(len(real), -1)))
     ahead.exception()  # its compiles done (a rung that pruned nothing left one unused)
-    real = np.flatnonzero(live)
-    pieces.append(_Piece(slots[real], tuple(s[real] for s in status),
-                         {k: v[real] for k, v in rows.items()},
-                         {k: v[real] for k, v in final.items()}, np.full(len(real), -1)))
     return _merge(pieces)
+
+
+def parks(programs: Programs, members: int) -> bool:
+    """Whether ``members`` members wait on the host while another trains: where there
+    are several, off a CPU (on a CPU the devices' memory is the host's)."""
+    return members > 1 and not programs.on_cpu
+
+
+def _start(programs: Programs, parts: Sequence[Slice], timings: dict) -> list:
+    """The members of ``parts`` from their first step (parked, where :func:`_parks`), their
+    slots numbered in order."""
+    park = parks(programs, len(parts))
+    members, first = [], 0
+    for part in parts:
+        padded = len(part.num_steps)
+        slots = first + np.minimum(np.arange(padded), part.size - 1)
+        state = start_slice(programs, part, None, timings)
+        members.append(_Member(part, _parked(state) if park else state, slots,
+                               np.ones(part.size, bool)))
+        first += part.size
+    return members
+
+
+def _parked(state: Running) -> Running:
+    """``state`` with its carry and rows copied to the host (the devices' freed)."""
+    host = lambda tree: jax.tree_util.tree_map(to_host, tree)
+    return state._replace(carry=host(state.carry), rows=host(state.rows))
+
+
+def _on_devices(programs: Programs, state: Running) -> Running:
+    """``state`` with its carry and rows on the devices (a no-op where they are)."""
+    if isinstance(jax.tree_util.tree_leaves(state.carry)[0], jax.Array):
+        return state
+    return state._replace(carry=shard(state.carry, programs.mesh),
+                          rows=shard(state.rows, programs.mesh))
+
+
+def _trained(programs: Programs, member: _Member, until: int, park: bool,
+             chunk_seconds: float, progress: Callable, timings: dict) -> _Member:
+    """``member`` trained to evaluation block ``until`` (parked after, with ``park``)."""
+    state = run_chunks(programs, member.part, _on_devices(programs, member.state), until=until,
+                       chunk_seconds=chunk_seconds, checkpoint=_never, progress=progress,
+                       timings=timings)
+    return member._replace(state=_parked(state) if park else state)
+
+
+def _ranked_survivors(members: list, halving: Halving, block: int) -> list:
+    """For each member, which of its live slots go on from the rung at evaluation
+    ``block``: the best of all members' live slots together (the writer's choice)."""
+    inside = [np.flatnonzero(m.live) for m in members]
+    values = np.concatenate([to_host(m.state.rows[halving.metric])[i, block]
+                             for m, i in zip(members, inside)])
+    diverged = np.concatenate([m.state.status[1][i] for m, i in zip(members, inside)])
+    kept = np.zeros(len(values), np.int32)
+    kept[survivors(values, diverged, halving.eta, halving.mode)] = 1
+    kept = np.asarray(from_writer(kept)).astype(bool)
+    return np.split(kept, np.cumsum([len(i) for i in inside])[:-1])
+
+
+def _regrouped(programs: Programs, halving: Halving, members: list, kept: list, step: int,
+               remaining_steps: int, park: bool, timings: dict) -> list:
+    """The members after a rung that pruned some: one slice as before, compacted where
+    that pays, else with the pruned left in their slots (no longer live); several
+    slices, their survivors gathered through the host into as few slices as hold them."""
+    survivors_left = sum(int(k.sum()) for k in kept)
+    if len(members) == 1:
+        (member,), (keep,) = members, kept
+        inside = np.flatnonzero(member.live)
+        if _compacts(programs, halving, member.part, survivors_left, remaining_steps, timings):
+            state, part, slots = _compact(programs, member.state, member.part, member.slots,
+                                          inside[keep])
+            return [_Member(part, state, slots, np.ones(part.size, bool))]
+        live = member.live.copy()  # the pruned keep their slots; their later rows are unread
+        live[inside[~keep]] = False
+        return [member._replace(part=_spent(member.part, inside[~keep], step), live=live)]
+    size = len(members[0].part.num_steps)
+    if survivors_left <= size and _compacts(programs, halving, members[0].part, survivors_left,
+                                            remaining_steps, timings):
+        size = compact_size(survivors_left, programs.mesh.devices.size, size)
+    chosen = [np.flatnonzero(m.live)[k] for m, k in zip(members, kept)]
+    return _gathered(programs, members, chosen, size, park)
+
+
+def _gathered(programs: Programs, members: list, chosen: list, size: int, park: bool) -> list:
+    """The slots ``chosen`` of each member (positions in its slice), gathered on the host
+    into slices of ``size`` (the last padded with its last configuration)."""
+    take = lambda tree, rows: jax.tree_util.tree_map(lambda v: np.take(to_host(v), rows, axis=0),
+                                                     tree)
+    joined = lambda trees: jax.tree_util.tree_map(lambda *v: np.concatenate(v), *trees)
+    carry = joined([take(m.state.carry, c) for m, c in zip(members, chosen)])
+    rows = joined([take(m.state.rows, c) for m, c in zip(members, chosen)])
+    host = joined([take(m.part.host, c) for m, c in zip(members, chosen)])
+    num_steps = np.concatenate([m.part.num_steps[c] for m, c in zip(members, chosen)])
+    slots = np.concatenate([m.slots[c] for m, c in zip(members, chosen)])
+    status = tuple(np.concatenate([m.state.status[i][c] for m, c in zip(members, chosen)])
+                   for i in range(3))
+    first = members[0].state
+    regrouped = []
+    for start in range(0, len(slots), size):
+        real = min(size, len(slots) - start)
+        rows_here = pad(np.arange(start, start + real), size)
+        part = Slice(shard(take(host, rows_here), programs.mesh), real, num_steps[rows_here],
+                     take(host, rows_here))
+        state = Running(take(carry, rows_here), take(rows, rows_here),
+                        max(m.state.next_block for m in members), first.blocks_per_chunk,
+                        tuple(s[rows_here] for s in status))
+        state = state if park else _on_devices(programs, state)
+        regrouped.append(_Member(part, state, slots[rows_here], np.ones(real, bool)))
+    return regrouped
 
 
 def _spent(part: Slice, leaving: np.ndarray, step: int) -> Slice:
@@ -321,15 +462,18 @@ def _compacts(programs: Programs, halving: Halving, part: Slice, kept: int,
     return bool(from_writer(np.array([worth], np.int32))[0])
 
 
-def _pruned(programs: Programs, part: Slice, state: Running, slots: np.ndarray,
-            leaving: np.ndarray, step: int, index: int, timings: dict) -> _Piece:
-    """The results of the configurations at ``leaving`` (positions in ``part``), which
-    leave at rung ``index`` (``step`` steps): pruned there unless they had stopped already
-    (diverged, stopped early, or their budget spent)."""
-    status, rows, final = finish_slice(programs, part, state, timings)
+def _pruned(programs: Programs, member: _Member, leaving: np.ndarray, step: int, index: int,
+            timings: dict) -> _Piece:
+    """The results of the configurations at ``leaving`` (positions in ``member``'s slice),
+    which leave at rung ``index`` (``step`` steps): pruned there unless they had stopped
+    already (diverged, stopped early, or their budget spent)."""
+    part = member.part
+    status, rows, final = finish_slice(programs, part, _on_devices(programs, member.state),
+                                       timings)
     pruned = (status[0] & ~status[1] & (part.num_steps > step))[leaving]
     stop_step = np.where(pruned, step, status[2][leaving])
-    return _Piece(slots=slots[leaving], status=(status[0][leaving], status[1][leaving], stop_step),
+    return _Piece(slots=member.slots[leaving],
+                  status=(status[0][leaving], status[1][leaving], stop_step),
                   rows={k: v[leaving] for k, v in rows.items()},
                   final={k: v[leaving] for k, v in final.items()},
                   rung=np.where(pruned, index, -1))
@@ -378,22 +522,23 @@ def _unnamed(arrays: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
-def _to_checkpoint(done: int, state: Running, part: Slice, slots: np.ndarray, live: np.ndarray,
-                   pieces: list) -> dict:
-    """What a slice being halved needs to go on after ``done`` rungs: its state (carry,
-    rows, next block, chunk length, status), the slice (compacted or not: host
-    hyperparameters, real size, budgets), its slots, which of them are still being halved
-    (``live``: where a rung did not compact, the pruned keep their slots), and the results
-    of the configurations it pruned."""
-    leaves = jax.tree_util.tree_leaves(state.carry)
-    arrays = _named("", {"done": done, "next_block": state.next_block,
-                         "blocks_per_chunk": state.blocks_per_chunk, "size": part.size,
-                         "num_steps": part.num_steps, "slots": slots,
-                         "live": live})
-    arrays.update(_named("carry/", dict(enumerate(leaves))))
-    arrays.update(_named("rows/", state.rows))
-    arrays.update(_named("status/", dict(enumerate(state.status))))
-    arrays.update(_named("hparams/", part.host))
+def _to_checkpoint(done: int, members: list, pieces: list) -> dict:
+    """What the halving needs to go on after ``done`` rungs: each member's state (carry,
+    rows, next block, chunk length, status), slice (host hyperparameters, real size,
+    budgets), slots and live slots, under ``m<i>/``, and the results of the configurations
+    pruned so far."""
+    arrays = _named("", {"done": done, "members": len(members)})
+    for i, member in enumerate(members):
+        state, part = member.state, member.part
+        prefix = f"m{i}/"
+        arrays.update(_named(prefix, {"next_block": state.next_block,
+                                      "blocks_per_chunk": state.blocks_per_chunk,
+                                      "size": part.size, "num_steps": part.num_steps,
+                                      "slots": member.slots, "live": member.live}))
+        arrays.update(_named(prefix + "carry/", dict(enumerate(jax.tree_util.tree_leaves(state.carry)))))
+        arrays.update(_named(prefix + "rows/", state.rows))
+        arrays.update(_named(prefix + "status/", dict(enumerate(state.status))))
+        arrays.update(_named(prefix + "hparams/", part.host))
     if pieces:
         pruned = _joined(pieces)
         arrays.update(_named("pruned/", {"slots": pruned.slots, "rung": pruned.rung}))
@@ -403,19 +548,49 @@ def _to_checkpoint(done: int, state: Running, part: Slice, slots: np.ndarray, li
     return arrays
 
 
-def _from_checkpoint(programs: Programs, arrays: dict, timings: dict) -> tuple:
-    """``(done, state, part, slots, live, pieces)`` from :func:`_to_checkpoint`'s arrays, the
-    state on the devices (its chunk program compiled)."""
+def checkpoint_configs(arrays: dict) -> int:
+    """How many configurations a rung checkpoint (:func:`run_halving`'s ``save``) covers:
+    those still being halved and those pruned (0 for arrays without one)."""
     saved = _unnamed(arrays, "")
-    host = _unnamed(arrays, "hparams/")
+    if "done" not in saved:
+        return 0
+    prefixes = [f"m{i}/" for i in range(int(saved["members"]))] if "members" in saved else [""]
+    live = sum(int(np.sum(saved[prefix + "live"])) if prefix + "live" in saved
+               else int(saved[prefix + "size"]) for prefix in prefixes)
+    return live + len(saved.get("pruned/slots", ()))
+
+
+def _member_from(programs: Programs, arrays: dict, prefix: str, park: bool,
+                 timings: dict) -> _Member:
+    """One member of :func:`_to_checkpoint`'s arrays (its names under ``prefix``), its
+    state on the devices (its chunk program compiled), or on the host with ``park``."""
+    saved = _unnamed(arrays, prefix)
+    host = _unnamed(arrays, prefix + "hparams/")
     part = Slice(shard(host, programs.mesh), int(saved["size"]), saved["num_steps"], host)
-    carry = _unnamed(arrays, "carry/")
+    carry = _unnamed(arrays, prefix + "carry/")
     resume = {"carry": [carry[str(i)] for i in range(len(carry))],
-              "rows": _unnamed(arrays, "rows/"), "next_block": saved["next_block"]}
-    status = _unnamed(arrays, "status/")
-    state = start_slice(programs, part, resume, timings)._replace(
-        blocks_per_chunk=int(saved["blocks_per_chunk"]),
-        status=tuple(status[str(i)] for i in range(3)))
+              "rows": _unnamed(arrays, prefix + "rows/"), "next_block": saved["next_block"]}
+    status = _unnamed(arrays, prefix + "status/")
+    if park:
+        template, _ = programs.state_shapes(part.hparams)
+        state = Running(jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template),
+                                                     resume["carry"]),
+                        resume["rows"], int(saved["next_block"]))
+    else:
+        state = start_slice(programs, part, resume, timings)
+    state = state._replace(blocks_per_chunk=int(saved["blocks_per_chunk"]),
+                           status=tuple(status[str(i)] for i in range(3)))
+    live = saved["live"].astype(bool) if "live" in saved else np.ones(part.size, bool)
+    return _Member(part, state, saved["slots"], live)
+
+
+def _from_checkpoint(programs: Programs, arrays: dict, timings: dict) -> tuple:
+    """``(done, members, pieces)`` from :func:`_to_checkpoint`'s arrays (or those of a
+    single slice, saved before there were members: its names without ``m0/``)."""
+    saved = _unnamed(arrays, "")
+    prefixes = [f"m{i}/" for i in range(int(saved["members"]))] if "members" in saved else [""]
+    park = parks(programs, len(prefixes))
+    members = [_member_from(programs, arrays, prefix, park, timings) for prefix in prefixes]
     pieces = []
     if f"{RUNG_CHECKPOINT}pruned/slots" in arrays:
         pruned = _unnamed(arrays, "pruned/status/")
@@ -423,5 +598,4 @@ def _from_checkpoint(programs: Programs, arrays: dict, timings: dict) -> tuple:
                              status=tuple(pruned[str(i)] for i in range(3)),
                              rows=_unnamed(arrays, "pruned/rows/"),
                              final=_unnamed(arrays, "pruned/final/")))
-    live = saved["live"].astype(bool) if "live" in saved else np.ones(part.size, bool)
-    return int(saved["done"]), state, part, saved["slots"], live, pieces
+    return int(saved["done"]), members, pieces

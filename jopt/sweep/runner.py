@@ -42,7 +42,7 @@ from jopt.sweep.engine import (Programs, cache_loads, chunk_compiles, make_slice
                                stack)
 from jopt.sweep.grid import Grid
 from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_brackets,
-                                rung_steps, run_halving)
+                                halving_slice_size, rung_steps, run_halving)
 from jopt.sweep.pbt import PBT, Replay, exploit_steps, perturbable
 from jopt.sweep.population import population_arrays, population_from_arrays, run_population
 from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
@@ -565,32 +565,32 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
     n_devices = mesh.devices.size
     size = len(bucket.configs)
     slice_size = slice_size_for(size, n_devices, max_configs)
+    if halving is not None and bucket.programs.on_cpu and (bucket.bracket or 0) < len(rungs) - 1:
+        slice_size = min(slice_size, halving_slice_size(size, halving.eta, n_devices))
     first = make_slice(bucket.configs[:slice_size], traced, slice_size, bucket.program, mesh)
     plan = _slice_plan_of(bucket, first, plans, store, timings, n_devices, memory_limit)
     blocks = bucket.programs.blocks
     bar.add_steps((plan["count"] - 1) * blocks * bucket.programs.eval_every)  # each slice runs them
     if plan["size"] != slice_size:  # sliced (now or by the recorded plan): programs of its size
         slice_size, first = plan["size"], None
+    slices = [first if start == 0 and first is not None else
+              make_slice(bucket.configs[start:start + slice_size], traced, slice_size,
+                         bucket.program, mesh)
+              for start in range(0, size, slice_size)]
+    if halving is not None:  # every slice's configurations ranked together at each rung
+        return [_halved_bucket(bucket, slices, store, bar, timings, halving=halving, rungs=rungs,
+                               chunk_seconds=chunk_seconds, grid=grid, done=done)]
     parts = []
-    for start in range(0, size, slice_size):
+    for start, part in zip(range(0, size, slice_size), slices):
         chosen = bucket.configs[start:start + slice_size]
-        part = first if start == 0 and first is not None else \
-            make_slice(chosen, traced, slice_size, bucket.program, mesh)
         name = f"b{bucket.name}s{start // slice_size}"
         n = part.size
-        per_config_values = {  # what the tables need beside the rows
-            "batch_size": per_config(bucket.program.batch_size, part.host, slice_size)[:n],
-            "steps_per_epoch": per_config(bucket.program.steps_per_epoch, part.host,
-                                          slice_size)[:n]}
+        per_config_values = _per_config_values(bucket, part)
         if store is not None:  # the manifest maps the slice's checkpoint to its configs
             store.start_slice(name, bucket.indices[start:start + n], **per_config_values)
         bar.start_slice(part.size)
         events = []
-        if halving is not None:
-            status, rows, final, rung, slice_timings = _halve_slice(
-                bucket.programs, part, name, store, halving, rungs, bar, chunk_seconds,
-                first_rung=bucket.bracket or 0)
-        elif pbt is not None:
+        if pbt is not None:
             status, rows, final, events, slice_timings = _population_slice(
                 bucket.programs, part, name, store, bar, pbt, changes, out=out,
                 chunk_seconds=chunk_seconds, checkpoint_seconds=checkpoint_seconds,
@@ -610,14 +610,47 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
             "final": {k: v[:n] for k, v in final.items()},
             "num_steps": part.num_steps[:n], **per_config_values,
         })
-        if halving is not None:
-            parts[-1].update(rung=rung[:n], bracket=np.full(n, bucket.bracket or 0))
         if isinstance(pbt, PBT):
             parts[-1]["events"] = events
             parts[-1]["columns"] = _lineage_columns(events, bucket.indices[start:start + n])
         if store is not None:
             store.write_partial(*assemble(done + parts, grid))
     return parts
+
+
+def _per_config_values(bucket: Bucket, part) -> dict:
+    """What the tables need beside the rows: each real configuration's batch size and
+    steps per epoch."""
+    padded = len(part.num_steps)
+    return {name: per_config(fn, part.host, padded)[:part.size]
+            for name, fn in (("batch_size", bucket.program.batch_size),
+                             ("steps_per_epoch", bucket.program.steps_per_epoch))}
+
+
+def _halved_bucket(bucket: Bucket, slices: list, store, bar, timings: dict, *,
+                   halving: Halving, rungs: list, chunk_seconds: float, grid, done: list) -> dict:
+    """The results' part of a bucket (a HyperBand bracket) halved as a whole, its slices'
+    configurations ranked together (one checkpoint, named as the bucket's first slice)."""
+    name = f"b{bucket.name}s0"
+    values = [_per_config_values(bucket, part) for part in slices]
+    per_config_values = {k: np.concatenate([v[k] for v in values]) for k in values[0]}
+    if store is not None:  # the manifest maps the checkpoint to the bucket's configs
+        store.start_slice(name, bucket.indices, **per_config_values)
+    bar.start_slice(len(bucket.configs))
+    status, rows, final, rung, slice_timings = _halve_slice(
+        bucket.programs, slices, name, store, halving, rungs, bar, chunk_seconds,
+        first_rung=bucket.bracket or 0)
+    for key, seconds in slice_timings.items():
+        timings[key] = timings.get(key, 0.0) + seconds
+    n = len(bucket.configs)
+    part = {"indices": bucket.indices, "configs": bucket.configs,
+            "status": tuple(s[:n] for s in status), "rows": {k: v[:n] for k, v in rows.items()},
+            "final": {k: v[:n] for k, v in final.items()},
+            "num_steps": np.concatenate([p.num_steps[:p.size] for p in slices]),
+            **per_config_values, "rung": rung[:n], "bracket": np.full(n, bucket.bracket or 0)}
+    if store is not None:
+        store.write_partial(*assemble(done + [part], grid))
+    return part
 
 
 def _run_plain_slice(programs, part, name: str, store, bar, *, out, chunk_seconds: float,
@@ -671,21 +704,22 @@ HALVED = "halved/"
 """The prefix of a halved slice's checkpoint arrays: its results, saved once it is done."""
 
 
-def _halve_slice(programs, part, name: str, store, halving: Halving, rungs: list, bar,
+def _halve_slice(programs, slices: list, name: str, store, halving: Halving, rungs: list, bar,
                  chunk_seconds: float, first_rung: int = 0) -> tuple:
-    """A slice with successive halving from rung ``first_rung`` (its bracket's):
-    ``(status, rows, final, rung, timings)``.  Its checkpoint holds its state after its
+    """A bucket's ``slices`` halved together from rung ``first_rung`` (their bracket's):
+    ``(status, rows, final, rung, timings)``.  Its checkpoint holds the state after the
     last rung (:data:`~jopt.sweep.halving.RUNG_CHECKPOINT`), from which a resume goes on,
-    then its results once it is done, which a resume reads.  One process only: under
+    then the results once done, which a resume reads.  One process only: under
     ``jax.distributed`` no rung is saved, nor anything read: a resume trains it again
     from its start."""
     single = store is not None and jax.process_count() == 1
     saved = store.load_checkpoint(name) if single else None
-    if saved is not None and f"{HALVED}rung" in saved:
-        return (*_unpack_halved(saved), {})
+    configs = sum(part.size for part in slices)
+    if saved is not None and len(saved.get(f"{HALVED}rung", ())) == configs:
+        return (*_unpack_halved(saved), {})  # (another count: an earlier jopt's, per slice)
     timings: dict = {}
     status, rows, final, rung = run_halving(
-        programs, part, halving, rungs, chunk_seconds=chunk_seconds, progress=bar.update_from,
+        programs, slices, halving, rungs, chunk_seconds=chunk_seconds, progress=bar.update_from,
         timings=timings, first_rung=first_rung,
         save=(lambda arrays: store.save_checkpoint(name, arrays)) if single else None,
         resume=saved)
