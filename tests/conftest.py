@@ -27,3 +27,31 @@ def pytest_unconfigure(config):
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("JOPT_CACHE_DIR", None)
+
+
+class CliRun:
+    """What ``jopt ...`` returned and printed: ``returncode``, ``stdout``, ``stderr``."""
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+import pytest  # noqa: E402  (after the path setup above)
+
+
+@pytest.fixture
+def jopt_cli(monkeypatch, capsys):
+    """``jopt_cli(*args, cwd=...)``: the ``jopt`` command run in this process
+    (``jopt.cli.main``), for the cases that stop before training: a subprocess would
+    spend a second starting Python and importing JAX.  The environment is restored
+    after (``jopt sweep`` sets ``XLA_FLAGS`` where it is unset)."""
+    from jopt import cli
+
+    def run(*args, cwd):
+        monkeypatch.chdir(cwd)
+        monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+        capsys.readouterr()
+        returncode = cli.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return CliRun(returncode, out, err)
+    return run

@@ -200,13 +200,13 @@ def run_cli(*args, cwd):
                                   "factory returns something else",
                                   pytest.param("unknown grid key", marks=pytest.mark.slow),
                                   pytest.param("two budget units", marks=pytest.mark.slow)])
-def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path, case):
+def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path, case, jopt_cli):
     text, expected = next(c[1:] for c in BAD_CONFIGS + RUN_BAD_CONFIGS if c[0] == case)
     path = tmp_path / "bad.toml"
     path.write_text(text)
     out = tmp_path / "out"
     before = sorted(os.listdir(tmp_path))
-    done = run_cli("sweep", str(path), "--out", str(out), cwd=tmp_path)
+    done = jopt_cli("sweep", str(path), "--out", str(out), cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -228,11 +228,11 @@ def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path, case):
      ["--coordinator", "HOST:PORT", "'localhost'"]),
     (["--compile-cache", os.devnull + "/cache"], ["--compile-cache", os.devnull + "/cache"]),
 ])
-def test_cli_bad_process_flags_exit_2_and_write_nothing(tmp_path, flags, expected):
+def test_cli_bad_process_flags_exit_2_and_write_nothing(tmp_path, flags, expected, jopt_cli):
     """The flags of a sweep over several processes are checked before anything starts."""
     config = tmp_path / "tiny.toml"
     config.write_text(TINY.format(steps=4))
-    done = run_cli("sweep", str(config), "--out", str(tmp_path / "out"), *flags, cwd=tmp_path)
+    done = jopt_cli("sweep", str(config), "--out", str(tmp_path / "out"), *flags, cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("jopt: error: "), done.stderr
@@ -241,14 +241,16 @@ def test_cli_bad_process_flags_exit_2_and_write_nothing(tmp_path, flags, expecte
 
 
 def test_cli_missing_config_exits_2(tmp_path):
+    """(A subprocess: the exit status of the command itself; the other bad-input cases
+    run ``jopt.cli.main`` in this process.)"""
     done = run_cli("sweep", "nope.toml", cwd=tmp_path)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "nope.toml" in done.stderr
     assert os.listdir(tmp_path) == []
 
 
-def test_cli_plot_of_a_folder_without_a_sweep(tmp_path):
-    done = run_cli("plot", str(tmp_path), cwd=tmp_path)
+def test_cli_plot_of_a_folder_without_a_sweep(tmp_path, jopt_cli):
+    done = jopt_cli("plot", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and str(tmp_path) in done.stderr
 
@@ -425,7 +427,7 @@ def test_cli_sweep_end_to_end(tmp_path):
     assert (out / "curves.png").exists()
 
 
-def test_cli_keeps_compiled_programs_for_the_next_run(tmp_path):
+def test_cli_keeps_compiled_programs_for_the_next_run(tmp_path, jopt_cli):
     """A second run of the same sweep loads its programs from the compilation cache and
     gets the first run's results; an unusable default cache folder is a warning."""
     needs_runner()
@@ -446,11 +448,10 @@ def test_cli_keeps_compiled_programs_for_the_next_run(tmp_path):
     pd.testing.assert_frame_equal(second.curves("val_loss"), first.curves("val_loss"))
 
     unusable = os.devnull + "/cache"
-    env = {**os.environ, "JOPT_CACHE_DIR": unusable,
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "jopt", "sweep", str(config), "--out",
-                           str(tmp_path / "third"), "--quiet"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JOPT_CACHE_DIR", unusable)
+        done = jopt_cli("sweep", str(config), "--out", str(tmp_path / "third"), "--quiet",
+                        cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("\n") == 1 and "warning: no compilation cache" in done.stderr
     assert unusable in done.stderr

@@ -6,8 +6,6 @@ against the plain sweep's curves."""
 
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -246,15 +244,12 @@ def test_halving_config_parses_beside_a_sampler():
     ('{ min_budget = 10, compact = "never" }',
      "[search] halving.compact = 'never': unknown value; known: auto, always"),
 ])
-def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path, table, expected):
+def test_cli_bad_halving_exits_2_and_writes_nothing(tmp_path, table, expected, jopt_cli):
     path = tmp_path / "bad.toml"
     path.write_text('[task]\nmodel = "linear"\ndataset = "iris"\noptimizer = "sgd"\n'
                     '[grid]\nlearning_rate = [0.1]\nbatch_size = [16]\n'
                     f'[budget]\nsteps = 80\n[search]\nhalving = {table}\n')
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "jopt", "sweep", str(path), "--out",
-                           str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = jopt_cli("sweep", str(path), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("jopt: error: "), done.stderr
