@@ -14,11 +14,16 @@ for _folder in (_TESTS, _ROOT):
 def pytest_configure(config):
     """The ``jopt`` command keeps compiled programs in a cache folder: during the tests
     (their own processes and the commands they start), a folder of this run, not the
-    user's."""
+    user's.  The test process keeps its programs there too (``JOPT_TEST_CACHE=0``: it
+    compiles every one): many tests compile a program another test compiled already,
+    and a program loaded from the cache computes what a fresh compile would."""
     import tempfile
     if "JOPT_CACHE_DIR" not in os.environ:
         config._jopt_cache_dir = tempfile.mkdtemp(prefix="jopt-test-cache-")
         os.environ["JOPT_CACHE_DIR"] = config._jopt_cache_dir
+    if os.environ.get("JOPT_TEST_CACHE", "1") == "1":
+        from jopt.devices import use_compilation_cache
+        use_compilation_cache(os.environ["JOPT_CACHE_DIR"])
 
 
 def pytest_unconfigure(config):
