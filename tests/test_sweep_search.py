@@ -4,11 +4,13 @@ config tables, and a sampler through the runner."""
 
 import json
 import math
+import sys
+import warnings
 
 import numpy as np
 import pytest
 
-from jopt.sweep import search
+from jopt.sweep import search, sobol
 from jopt.sweep.grid import Grid
 from jopt.sweep.search import (QuasiRandom, Random, choice, from_dict, from_tables, loguniform,
                                randint, uniform)
@@ -50,6 +52,54 @@ def test_quasirandom_draws_equal_scipy_qmc_for_the_same_seed(method, scramble):
     sampler = QuasiRandom(n=8, seed=7, method=method, scramble=scramble, **axes())
     assert len(sampler) == 16
     assert_configs_hold(sampler.configs(), expected, [32] * 8 + [128] * 8)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 4, 7, 21])
+@pytest.mark.parametrize("scramble", [True, False])
+def test_sobol_points_are_scipys_bit_for_bit_in_successive_blocks(dims, scramble):
+    """jopt draws Sobol points itself (jopt.sweep.sobol): every float equal to scipy's, for
+    one call and for successive ``random(n)`` calls (the first point, then the Gray-code
+    steps, continue from block to block)."""
+    qmc = pytest.importorskip("scipy.stats.qmc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # n not a power of two
+        for n in (1, 3, 8, 64, 100):
+            for seed in (0, 1, 12345):
+                for blocks in (1, 3):
+                    engine = qmc.Sobol(dims, scramble=scramble, rng=seed)
+                    expected = np.vstack([engine.random(n) for _ in range(blocks)])
+                    drawn = search.quasirandom_points(blocks, n, dims, method="sobol",
+                                                      scramble=scramble, seed=seed)
+                    np.testing.assert_array_equal(drawn, expected,
+                                                  err_msg=f"n={n} seed={seed} blocks={blocks}")
+
+
+def test_sobol_points_do_not_import_scipy_stats_and_halton_still_does(monkeypatch):
+    qmc = pytest.importorskip("scipy.stats.qmc")
+    halton = search.quasirandom_points(2, 4, 3, method="halton", scramble=True, seed=1)
+    np.testing.assert_array_equal(halton, qmc.Halton(3, scramble=True, rng=1).random(8))
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)  # importing it raises ImportError
+    drawn = search.quasirandom_points(2, 4, 3, method="sobol", scramble=True, seed=1)
+    assert drawn.shape == (8, 3) and np.all((0 <= drawn) & (drawn < 1))
+
+
+def test_sobol_points_go_through_scipy_where_its_direction_table_is_not_found(monkeypatch):
+    qmc = pytest.importorskip("scipy.stats.qmc")
+    table = sobol.direction_table()
+    assert table is not None and table.poly.shape == (21201,) and table.vinit.shape == (21201, 18)
+    assert not sobol.is_usable(sobol.DirectionTable(table.poly[:, None], table.vinit))
+    monkeypatch.setattr(sobol, "direction_table", lambda: None)
+    drawn = search.quasirandom_points(2, 4, 3, method="sobol", scramble=True, seed=1)
+    np.testing.assert_array_equal(drawn, qmc.Sobol(3, rng=1).random(8))
+
+
+def test_a_first_sobol_block_not_a_power_of_two_warns_as_scipy_does():
+    pytest.importorskip("scipy")
+    with pytest.warns(UserWarning, match="power of 2"):
+        search.quasirandom_points(2, 3, 2, method="sobol", scramble=True, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        search.quasirandom_points(3, 4, 2, method="sobol", scramble=True, seed=0)
 
 
 def test_each_combinations_block_of_sobol_points_is_stratified():

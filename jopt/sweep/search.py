@@ -34,7 +34,8 @@ optimizers).  ``len(sampler) == n * (number of grid combinations)``.
 The points: :class:`Random`: ``numpy.random.default_rng(seed).random((rows, d))``;
 :class:`QuasiRandom`: ``scipy.stats.qmc.Sobol(d, scramble=scramble, rng=seed)`` (or
 ``Halton``), ``random(n)`` once per combination (the same stream as one call), ``d`` the
-number of sampled axes, their columns in the order the axes were given.
+number of sampled axes, their columns in the order the axes were given.  Sobol points are
+drawn by :mod:`jopt.sweep.sobol` (the same bits, without importing ``scipy.stats``).
 
 Traced or static: as for a grid (``Grid.split``), a sampled axis whose values are all
 numbers is traced unless named static; a ``choice`` of strings (or of lists) is static.
@@ -52,11 +53,13 @@ import difflib
 import inspect
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from jopt.sweep import sobol
 from jopt.sweep.grid import Grid, is_numeric, json_ready
 
 __all__ = ["Distribution", "Uniform", "LogUniform", "Choice", "RandInt",
@@ -246,10 +249,31 @@ def random_points(rows: int, dims: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((rows, dims))
 
 
+UNBALANCED_SOBOL = "The balance properties of Sobol' points require n to be a power of 2."
+"""scipy's warning when a Sobol engine's first ``random(n)`` is not a power of two,
+which :func:`quasirandom_points` repeats where it draws the points itself."""
+
+
 def quasirandom_points(blocks: int, per_block: int, dims: int, *, method: str,
                        scramble: bool, seed: int) -> np.ndarray:
     """``blocks * per_block`` x ``dims`` points of one scipy Sobol or Halton stream,
-    ``random(per_block)`` called once per block (the same points as one call)."""
+    ``random(per_block)`` called once per block (the same points as one call).  Sobol
+    points are drawn by :mod:`jopt.sweep.sobol`, bit for bit scipy's, without importing
+    ``scipy.stats`` (a second); through scipy where its direction table is not found."""
+    table = sobol.direction_table() if method == "sobol" else None
+    if table is None or dims > len(table.poly):
+        return scipy_quasirandom_points(blocks, per_block, dims, method=method,
+                                        scramble=scramble, seed=seed)
+    if blocks * per_block and per_block & (per_block - 1):
+        warnings.warn(UNBALANCED_SOBOL, stacklevel=2)
+    return sobol.points(blocks * per_block, sobol.directions(table, dims),
+                        scramble=scramble, seed=seed)
+
+
+def scipy_quasirandom_points(blocks: int, per_block: int, dims: int, *, method: str,
+                             scramble: bool, seed: int) -> np.ndarray:
+    """:func:`quasirandom_points` through ``scipy.stats.qmc`` (Halton always; Sobol where
+    scipy's direction table is not found)."""
     from scipy.stats import qmc
     engine_class = {"sobol": qmc.Sobol, "halton": qmc.Halton}[method]
     # scipy >= 1.15 takes the seed as ``rng``; before, ``seed`` meant the same
