@@ -268,6 +268,15 @@ def test_plot_sweep_draws_the_rungs(runs, task, tmp_path):
         plot_rungs(runs[1], tmp_path / "none.png")
 
 
+def test_slice_steps_count_each_slice_between_rungs():
+    """What a halved bucket's progress bar counts: between rungs, the slices the
+    configurations still in fill, times the steps."""
+    assert halving_module.slice_steps(256, 64, 4, [100, 400, 500]) == 4 * 100 + 300 + 100
+    assert halving_module.slice_steps(12, 4, 3, RUNGS) == 3 * 10 + 20 + 30
+    assert halving_module.slice_steps(3, 1, 3, RUNGS, first_rung=1) == 3 * 30 + 30
+    assert halving_module.slice_steps(12, 12, 3, RUNGS) == 60  # one slice: the budget
+
+
 def test_planned_sizes_are_the_compacted_sizes():
     assert halving_module.planned_sizes(12, 3, 2, 1, 12) == [4, 1]
     assert halving_module.planned_sizes(12, 2, 3, 1, 12) == [8, 4, 1]

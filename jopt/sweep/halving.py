@@ -75,7 +75,7 @@ from jopt.sweep.processes import from_writer, shard, to_host
 from jopt.sweep.search import check_ranking, ranked
 
 __all__ = ["Halving", "COMPACT", "worth_compacting", "rung_steps", "survivors", "compact_size",
-           "halving_slice_size", "planned_sizes", "parks", "checkpoint_configs",
+           "halving_slice_size", "slice_steps", "planned_sizes", "parks", "checkpoint_configs",
            "run_halving", "check_brackets", "bracket_sizes", "assign_brackets",
            "RUNG_CHECKPOINT"]
 
@@ -211,6 +211,19 @@ def halving_slice_size(configs: int, eta: float, n_devices: int) -> int:
     survivors_size = compact_size(max(1, int(configs // eta)), n_devices, configs + n_devices)
     count = math.ceil(configs / survivors_size)
     return math.ceil(math.ceil(configs / count) / n_devices) * n_devices
+
+
+def slice_steps(configs: int, slice_size: int, eta: float, rungs: Sequence[int],
+                first_rung: int = 0) -> int:
+    """The steps the slices of ``configs`` halved configurations run, one slice after
+    another (what a progress bar counts): between rungs, the steps times the slices of
+    ``slice_size`` the configurations still in fill, each rung keeping
+    ``max(1, floor(n / eta))`` (as if none stopped early or diverged)."""
+    steps, previous = 0, 0
+    for step in rungs[first_rung:]:
+        steps += math.ceil(configs / slice_size) * (step - previous)
+        previous, configs = step, max(1, int(configs // eta))
+    return steps
 
 
 def planned_sizes(configs: int, eta: float, rungs: int, n_devices: int, size: int) -> list[int]:

@@ -42,7 +42,7 @@ from jopt.sweep.engine import (Programs, cache_loads, chunk_compiles, make_slice
                                stack)
 from jopt.sweep.grid import Grid
 from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_brackets,
-                                halving_slice_size, rung_steps, run_halving)
+                                halving_slice_size, rung_steps, run_halving, slice_steps)
 from jopt.sweep.pbt import PBT, Replay, exploit_steps, perturbable
 from jopt.sweep.population import population_arrays, population_from_arrays, run_population
 from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
@@ -569,8 +569,9 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         slice_size = min(slice_size, halving_slice_size(size, halving.eta, n_devices))
     first = make_slice(bucket.configs[:slice_size], traced, slice_size, bucket.program, mesh)
     plan = _slice_plan_of(bucket, first, plans, store, timings, n_devices, memory_limit)
-    blocks = bucket.programs.blocks
-    bar.add_steps((plan["count"] - 1) * blocks * bucket.programs.eval_every)  # each slice runs them
+    one_pass = bucket.programs.blocks * bucket.programs.eval_every  # the bar counts one
+    bar.add_steps((slice_steps(size, plan["size"], halving.eta, rungs, bucket.bracket or 0)
+                   if halving is not None else plan["count"] * one_pass) - one_pass)
     if plan["size"] != slice_size:  # sliced (now or by the recorded plan): programs of its size
         slice_size, first = plan["size"], None
     slices = [first if start == 0 and first is not None else
