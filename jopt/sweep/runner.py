@@ -602,8 +602,7 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
             status, rows, final, slice_timings = _run_plain_slice(
                 bucket.programs, part, name, store, bar, out=out, chunk_seconds=chunk_seconds,
                 checkpoint_seconds=checkpoint_seconds)
-        for key, seconds in slice_timings.items():
-            timings[key] = timings.get(key, 0.0) + seconds
+        _add_timings(timings, slice_timings)
         parts.append({
             "indices": bucket.indices[start:start + n], "configs": chosen,
             "status": tuple(s[:n] for s in status),
@@ -617,6 +616,12 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
         if store is not None:
             store.write_partial(*assemble(done + parts, grid))
     return parts
+
+
+def _add_timings(timings: dict, more: dict) -> None:
+    """``more``'s seconds and counts added into ``timings``."""
+    for key, value in more.items():
+        timings[key] = timings.get(key, 0.0) + value
 
 
 def _per_config_values(bucket: Bucket, part) -> dict:
@@ -638,11 +643,10 @@ def _halved_bucket(bucket: Bucket, slices: list, store, bar, timings: dict, *,
     if store is not None:  # the manifest maps the checkpoint to the bucket's configs
         store.start_slice(name, bucket.indices, **per_config_values)
     bar.start_slice(len(bucket.configs))
-    status, rows, final, rung, slice_timings = _halve_slice(
+    status, rows, final, rung, slice_timings = _halve_slices(
         bucket.programs, slices, name, store, halving, rungs, bar, chunk_seconds,
         first_rung=bucket.bracket or 0)
-    for key, seconds in slice_timings.items():
-        timings[key] = timings.get(key, 0.0) + seconds
+    _add_timings(timings, slice_timings)
     n = len(bucket.configs)
     part = {"indices": bucket.indices, "configs": bucket.configs,
             "status": tuple(s[:n] for s in status), "rows": {k: v[:n] for k, v in rows.items()},
@@ -705,8 +709,8 @@ HALVED = "halved/"
 """The prefix of a halved slice's checkpoint arrays: its results, saved once it is done."""
 
 
-def _halve_slice(programs, slices: list, name: str, store, halving: Halving, rungs: list, bar,
-                 chunk_seconds: float, first_rung: int = 0) -> tuple:
+def _halve_slices(programs, slices: list, name: str, store, halving: Halving, rungs: list,
+                  bar, chunk_seconds: float, first_rung: int = 0) -> tuple:
     """A bucket's ``slices`` halved together from rung ``first_rung`` (their bracket's):
     ``(status, rows, final, rung, timings)``.  Its checkpoint holds the state after the
     last rung (:data:`~jopt.sweep.halving.RUNG_CHECKPOINT`), from which a resume goes on,
