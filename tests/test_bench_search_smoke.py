@@ -3,7 +3,8 @@
 A subprocess (``python -m experiments.bench.search --quick``), because the script sets
 ``XLA_FLAGS`` (one host device per core) before JAX starts.  Optuna is installed only in
 the benchmark's environment (``pip install -e '.[bench]'``): without it the jopt methods
-run alone, and asking for Optuna is refused in one line, exit status 2.  The grid is
+run alone (``--quick`` of every method says so), and asking for Optuna by name is
+refused in one line, exit status 2.  The grid is
 left out (it trains the quasi-random search's program; the full run has it), which keeps
 the test near 15 s on 2 quiet cores.  No timing is asserted.
 """
@@ -61,8 +62,20 @@ def test_search_quick_prints_a_row_per_method():
 
 @pytest.mark.skipif(HAS_OPTUNA, reason="optuna is installed here")
 def test_search_without_optuna_says_how_to_install_it():
-    done = run_search("--quick")
+    done = run_search("--quick", "--methods", "halving,optuna")
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "pip install -e '.[bench]'" in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.slow  # runs every jopt method
+@pytest.mark.skipif(HAS_OPTUNA, reason="optuna is installed here")
+def test_search_quick_without_optuna_runs_the_jopt_methods():
+    """``python -m experiments.bench --quick`` runs every benchmark's ``--quick``: without
+    the bench extra the search runs jopt's methods alone and says so."""
+    done = run_search("--quick")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "optuna is not installed" in done.stdout and "pip install -e '.[bench]'" in done.stdout
+    assert not any(line.startswith("Optuna TPE") for line in done.stdout.splitlines())
+    assert any(line.startswith("halving (min 100, eta 4)") for line in done.stdout.splitlines())
