@@ -4,6 +4,8 @@ and the repository's ``experiments`` package (the lecture setups) as ``experimen
 import os
 import sys
 
+import pytest
+
 _TESTS = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_TESTS)
 for _folder in (_TESTS, _ROOT):
@@ -40,8 +42,6 @@ class CliRun:
     def __init__(self, returncode, stdout, stderr):
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
-
-import pytest  # noqa: E402  (after the path setup above)
 
 
 @pytest.fixture

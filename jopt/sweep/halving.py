@@ -339,7 +339,7 @@ def parks(programs: Programs, members: int) -> bool:
 
 
 def _start(programs: Programs, parts: Sequence[Slice], timings: dict) -> list:
-    """The members of ``parts`` from their first step (parked, where :func:`_parks`), their
+    """The members of ``parts`` from their first step (parked, where :func:`parks`), their
     slots numbered in order."""
     park = parks(programs, len(parts))
     members, first = [], 0
@@ -431,8 +431,8 @@ def _gathered(programs: Programs, members: list, chosen: list, size: int, park: 
     for start in range(0, len(slots), size):
         real = min(size, len(slots) - start)
         rows_here = pad(np.arange(start, start + real), size)
-        part = Slice(shard(take(host, rows_here), programs.mesh), real, num_steps[rows_here],
-                     take(host, rows_here))
+        host_here = take(host, rows_here)
+        part = Slice(shard(host_here, programs.mesh), real, num_steps[rows_here], host_here)
         state = Running(take(carry, rows_here), take(rows, rows_here),
                         max(m.state.next_block for m in members), first.blocks_per_chunk,
                         tuple(s[rows_here] for s in status))
