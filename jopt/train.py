@@ -437,6 +437,8 @@ class FitSetup(NamedTuple):
     ``divergence_factor``: a batch loss above this times the first training loss
     diverges; ``averages``: keep Polyak (from ``average_start``) and EMA
     (``ema_decay``) averages of the iterates; ``eval_rows``: rows per evaluation block;
+    ``eval_train``: each evaluation also passes over the whole training set (the rows'
+    ``train_loss``); without it the divergence limit is set from the first validation loss;
     ``metric_names``: the per-example values of the objective (``loss`` first).
     """
 
@@ -454,6 +456,7 @@ class FitSetup(NamedTuple):
     eval_rows: Optional[int] = None
     batches: Optional[Callable] = None
     takes_key: bool = False
+    eval_train: bool = True
 
 
 def _averagers(setup: FitSetup):
@@ -574,24 +577,30 @@ def _early_stop(setup: FitSetup, carry: FitCarry, val_loss: jax.Array, held_out:
 
 def fit_evaluate(setup: FitSetup, carry: FitCarry, batch_losses: Any) -> tuple:
     """An evaluation: ``(carry, row)``, the row the step, the mean batch loss of the block,
-    the training loss and the validation metrics (``val_<name>``; NaN without a
-    validation set).  Sets the divergence limit at step 0 and applies early stopping."""
-    splits = ([] if setup.train is None else [setup.train]) + [rows for _, rows in setup.held_out]
+    the training loss (unless ``setup.eval_train`` is off) and the validation metrics
+    (``val_<name>``; NaN without a validation set).  Sets the divergence limit at step 0
+    and applies early stopping."""
+    on_train = setup.train is not None and setup.eval_train
+    splits = ([setup.train] if on_train else []) + [rows for _, rows in setup.held_out]
     means = evaluate_rows(setup.objective.per_example, carry.params, splits, setup.eval_rows)
-    train = means.pop(0) if setup.train is not None else None
+    train = means.pop(0) if on_train else None
     dtype = carry.best_val.dtype
     nan = jnp.asarray(jnp.nan, dtype)
     held_out = {f"{name}_{k}": v.astype(dtype)
                 for (name, _), values in zip(setup.held_out, means) for k, v in values.items()}
     train_loss = nan if train is None else train["loss"]
     val_loss = held_out.get("val_loss", nan)
-    if setup.train is not None:
-        limit = jnp.where(carry.step == 0, setup.divergence_factor * train_loss, carry.loss_limit)
+    # the divergence limit: a multiple of the first training loss, else of the first
+    # validation loss (the same model on rows of the same kind), else none
+    first = train_loss if on_train else val_loss if "val_loss" in held_out else None
+    if setup.train is not None and first is not None:
+        limit = jnp.where(carry.step == 0, setup.divergence_factor * first, carry.loss_limit)
         carry = carry._replace(loss_limit=limit.astype(carry.loss_limit.dtype))
     carry = _early_stop(setup, carry, val_loss, held_out)
+    reports_train = setup.train is None or on_train  # a batch function's rows: NaN
     row = {"step": carry.step,
            "batch_loss": nan if batch_losses is None else jnp.nanmean(batch_losses),
-           "train_loss": train_loss, "val_loss": val_loss,
+           **({"train_loss": train_loss} if reports_train else {}), "val_loss": val_loss,
            **{k: v for k, v in held_out.items() if k.startswith("val_") and k != "val_loss"}}
     return carry, row
 

@@ -129,6 +129,8 @@ BAD_CONFIGS = [
      ["memory_limit", "'8 GB2'", "GiB"]),
     ("negative memory", config_text(extra="[run]\nmemory_limit = -1\n"), ["memory_limit", "-1"]),
     ("eval rows zero", config_text(task=TASK + "eval_rows = 0\n"), ["eval_rows", "0"]),
+    ("eval_train not a boolean", config_text(task=TASK + 'eval_train = "no"\n'),
+     ["[task] eval_train", "'no'", "true or false"]),
     ("schedule missing an argument", config_text(
         task=TASK + 'schedule = "cosine_decay_schedule"\n'),
      ["schedule", "cosine_decay_schedule", "decay_steps"]),

@@ -155,6 +155,54 @@ def test_early_stopping_reports_where_it_stopped_and_the_best_parameters_metrics
     assert {"best_test_loss", "final_test_loss"} <= set(result.to_pandas())
 
 
+def test_without_the_training_set_pass_the_rows_lose_train_loss_and_nothing_else():
+    """``eval_train=False``: no ``train_loss`` anywhere (a halving cannot rank by it), the
+    same training (batch losses) and validation curves, a divergence still caught; the
+    task's fingerprint differs, so a folder of the other kind is not resumed."""
+    from jopt.sweep.tasks import fingerprint
+    init, apply = linear()
+    grid = sweep.Grid(learning_rate=[0.01, 0.3, 1e4], batch_size=[8], seed=[0, 1])
+    budget = sweep.Budget(steps=30, eval_every=10)
+    tasks = {flag: sweep.task(init, apply=apply, data=(X, Y), test_fraction=0.2,
+                              eval_train=flag, divergence_factor=3.0) for flag in (True, False)}
+    assert fingerprint(tasks[True], ["learning_rate"]) != fingerprint(tasks[False], ["learning_rate"])
+    results = {flag: sweep.run(t, grid, budget=budget, quiet=True) for flag, t in tasks.items()}
+    full, skipped = results[True], results[False]
+    assert full.curves_frame.train_loss.notna().all()
+    assert "train_loss" not in skipped.curves_frame and "final_train_loss" not in skipped.to_pandas()
+    for metric in ("batch_loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(skipped.curves_frame[metric], full.curves_frame[metric],
+                                   rtol=1e-6)
+    np.testing.assert_allclose(skipped.to_pandas().best_test_loss, full.to_pandas().best_test_loss,
+                               rtol=1e-6)
+    assert skipped.to_pandas().status.tolist() == ["finished"] * 4 + ["diverged"] * 2
+    with pytest.raises(ValueError, match="halving.metric = 'train_loss': not a metric") as error:
+        sweep.run(sweep.task(init, apply=apply, data=(X, Y), eval_train=False), grid,
+                  budget=budget, quiet=True,
+                  halving=sweep.Halving(min_budget=10, eta=3, metric="train_loss"))
+    one_line(error)
+
+
+@pytest.mark.parametrize("eval_train", [True, False])
+def test_the_divergence_limit_is_a_multiple_of_the_first_training_else_validation_loss(eval_train):
+    """At the step-0 evaluation the limit becomes ``divergence_factor`` times the mean
+    cross-entropy of the initial parameters on the training set, or, without that pass,
+    on the validation set (computed here by hand)."""
+    from jopt import losses
+    from jopt.sweep.tasks import sweep_program
+    init, apply = linear()
+    t = sweep.task(init, apply=apply, data=(X, Y), eval_train=eval_train, divergence_factor=3.0,
+                   batch_size=8)
+    program = sweep_program(t, sweep.Budget(steps=10, eval_every=5))
+    hparams = {"learning_rate": jnp.float32(0.1)}
+    carry = program.init(hparams, jax.random.PRNGKey(0))
+    (fit_carry, _), row = program.evaluate(carry, hparams, jnp.full((5,), jnp.nan))
+    x, y = t.train if eval_train else dict(t.held_out)["val"]
+    first = losses.softmax_cross_entropy_with_integer_labels(apply(fit_carry.params, x), y).mean()
+    assert float(fit_carry.loss_limit) == pytest.approx(3.0 * float(first), rel=1e-6)
+    assert ("train_loss" in row) == eval_train
+
+
 def test_a_loss_with_metrics_and_a_dropout_key():
     seen = []
 

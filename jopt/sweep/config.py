@@ -23,6 +23,8 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     standardize = true     # (true) standardize features on the training split (not for idx)
     eval_rows = 64         # (64) examples per block when evaluating a data set: fewer hold
                            # less memory per configuration, more run faster
+    eval_train = true      # (true) each evaluation also passes over the training set
+                           # (train_loss); false skips it (batch_loss remains)
 
     [grid]                 # an argument of the optimizer(s) or the schedule, batch_size, seed, hidden
                            # (with a factory: any axis; those its function names are static)
@@ -93,7 +95,7 @@ __all__ = [
 TABLES = ("task", "grid", "search", "budget", "run")
 TASK_KEYS = ("factory", "model", "hidden", "activation", "init", "dataset", "loss", "optimizer",
              "schedule", "sampling", "val_fraction", "test_fraction", "data_seed", "standardize",
-             "eval_rows")
+             "eval_rows", "eval_train")
 BUDGET_UNITS = ("epochs", "steps", "examples")
 BUDGET_KEYS = (*BUDGET_UNITS, "eval_every", "patience")
 RUN_KEYS = ("batch_strategy", "out", "chunk_seconds", "memory_limit")
@@ -232,6 +234,12 @@ def _string(field: str, value: Any, known: Optional[Sequence[str]] = None, what:
     return value
 
 
+def _bool(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{field} must be true or false, got {value!r}")
+    return value
+
+
 def _positive_int(field: str, value: Any, minimum: int = 1) -> int:
     if not _is_int(value):
         raise ConfigError(f"{field} must be an integer, got {value!r} ({_type_name(value)})")
@@ -327,14 +335,14 @@ def _parse_task(table: Mapping, config_grid_keys: Sequence[str] = ()) -> dict:
     else:
         settings["test_fraction"] = _fraction("[task] test_fraction",
                                               table.get("test_fraction", defaults["test_fraction"]))
-        standardize = table.get("standardize", defaults["standardize"])
-        if not isinstance(standardize, bool):
-            raise ConfigError(f"[task] standardize must be true or false, got {standardize!r}")
-        settings["standardize"] = standardize
+        settings["standardize"] = _bool("[task] standardize",
+                                        table.get("standardize", defaults["standardize"]))
     settings["data_seed"] = _positive_int("[task] data_seed",
                                           table.get("data_seed", defaults["data_seed"]), 0)
     if "eval_rows" in table:
         settings["eval_rows"] = _positive_int("[task] eval_rows", table["eval_rows"], 1)
+    if "eval_train" in table:
+        settings["eval_train"] = _bool("[task] eval_train", table["eval_train"])
     if "loss" in table:
         settings["loss"] = _string("[task] loss", table["loss"], schema.LOSSES, "loss")
     return settings

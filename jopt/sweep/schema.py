@@ -79,11 +79,12 @@ SAMPLINGS = data.SAMPLINGS
 TASK_DEFAULTS: dict[str, Any] = {
     "model": "mlp", "optimizer": "adam", "sampling": "epoch", "val_fraction": 0.15,
     "test_fraction": 0.15, "idx_val_fraction": 1 / 12, "data_seed": 0, "standardize": True,
-    "eval_rows": 64,
+    "eval_rows": 64, "eval_train": True,
 }
 """The built-in task's defaults (``idx_val_fraction``: ``val_fraction`` for MNIST-format
 files, whose t10k files are the test set).  ``eval_rows``: evaluations run the data
-through the model that many examples at a time, which bounds a configuration's memory."""
+through the model that many examples at a time, which bounds a configuration's memory.
+``eval_train``: each evaluation also passes over the training set (``train_loss``)."""
 STATIC_SETTINGS = ("batch_size", "optimizer", "schedule", "model", "hidden", "activation",
                    "init", "dataset", "loss", "sampling", "val_fraction", "test_fraction",
                    "standardize", "data_seed", "eval_rows")

@@ -146,7 +146,8 @@ class Task(NamedTuple):
     GradientTransformation``; ``schedule``: a schedule name, with a named optimizer;
     ``settings``: a JSON-ready description (the built-in task's settings, else the
     pieces' names) for the manifest; ``fixed``: hyperparameters given as numbers
-    rather than grid axes; ``batch_size``: the batch size when the grid has none.
+    rather than grid axes; ``batch_size``: the batch size when the grid has none;
+    ``eval_train``: each evaluation also passes over the training set (``train_loss``).
     """
 
     init: Callable
@@ -157,6 +158,7 @@ class Task(NamedTuple):
     schedule: Optional[str] = None
     sampling: str = "epoch"
     eval_rows: Optional[int] = None
+    eval_train: bool = True
     divergence_factor: float = 1e4
     batches: Optional[Callable] = None
     takes_key: bool = False
@@ -280,6 +282,7 @@ def task(init: Callable, *, data: Any, apply: Optional[Callable] = None,
          metrics: Optional[Callable] = None, sampling: str = "epoch",
          val_fraction: float = 0.15, test_fraction: float = 0.0, data_seed: int = 0,
          eval_rows: Optional[int] = schema.TASK_DEFAULTS["eval_rows"],
+         eval_train: bool = schema.TASK_DEFAULTS["eval_train"],
          divergence_factor: float = 1e4, batch_size: Optional[int] = None,
          settings: Optional[Mapping] = None, **fixed: Any) -> Task:
     """Describe a training setup for :func:`jopt.sweep.run`.
@@ -307,6 +310,12 @@ def task(init: Callable, *, data: Any, apply: Optional[Callable] = None,
     - ``metrics(params, batch) -> dict of scalars``: evaluated on the validation and test
       sets at each evaluation, kept in the curves (``val_<name>``) and the summary.
     - ``batch_size``: the batch size, unless the grid has a ``batch_size`` axis.
+    - ``eval_train``: each evaluation also passes the whole training set through the
+      model, for the curves' ``train_loss``.  ``False`` skips that pass, which on a large
+      training set costs more than the steps between evaluations: the rows then have no
+      ``train_loss`` (``batch_loss``, the mean loss of the batches since the last
+      evaluation, remains), and a batch loss above ``divergence_factor`` times the first
+      validation loss, rather than the first training loss, counts as divergence.
     - ``**fixed``: hyperparameters given as numbers instead of grid axes (``b1=0.95``).
 
     Mutable model state (batch statistics) is not supported: ``init`` returning Flax
@@ -351,7 +360,8 @@ def task(init: Callable, *, data: Any, apply: Optional[Callable] = None,
         described.setdefault("schedule", schedule)
     return Task(init=init, objective=objective, train=train, held_out=held_out,
                 optimizer=optimizer, schedule=schedule, sampling=sampling, eval_rows=eval_rows,
-                divergence_factor=divergence_factor, batches=batches, takes_key=takes_key,
+                eval_train=bool(eval_train), divergence_factor=divergence_factor,
+                batches=batches, takes_key=takes_key,
                 settings=described, fixed=dict(fixed), batch_size=batch_size)
 
 
@@ -523,8 +533,9 @@ def builtin_task(**settings: Any) -> TaskFactory:
     ``dataset`` (a name of :func:`jopt.data.load` or ``"idx:FOLDER"``), ``loss``,
     ``optimizer``, ``schedule``, ``sampling``, ``val_fraction``, ``test_fraction``,
     ``standardize``, ``data_seed``, ``eval_rows``.  Any of them may also be a static grid
-    axis (:data:`jopt.sweep.schema.STATIC_SETTINGS`); other settings are fixed
-    hyperparameters.  Each data set is loaded once per factory.
+    axis (:data:`jopt.sweep.schema.STATIC_SETTINGS`).  ``eval_train`` (:func:`task`'s) is a
+    setting, not an axis.  Other settings are fixed hyperparameters.  Each data set is
+    loaded once per factory.
     """
     settings = dict(settings)
     loaded: dict = {}
@@ -547,7 +558,8 @@ def builtin_task(**settings: Any) -> TaskFactory:
         return task(model.init, apply=model.apply, loss=values.get("loss"), data=splits,
                     optimizer=values["optimizer"], schedule=values.get("schedule"),
                     sampling=values["sampling"], eval_rows=values["eval_rows"],
-                    batch_size=values.get("batch_size"), settings=settings, **fixed)
+                    eval_train=values["eval_train"], batch_size=values.get("batch_size"),
+                    settings=settings, **fixed)
 
     train_size = None if str(settings.get("dataset", "")).startswith("idx:") else \
         len(data_of(settings).train.x)
@@ -578,7 +590,8 @@ def sweep_program(t: Task, budget: Budget, *, batch_size: Optional[int] = None,
                      rows=rows if rows is not None else 0, masked=max_batch is not None,
                      sampling=t.sampling, patience=budget.patience,
                      divergence_factor=t.divergence_factor, averages=False,
-                     eval_rows=t.eval_rows, batches=t.batches, takes_key=t.takes_key)
+                     eval_rows=t.eval_rows, batches=t.batches, takes_key=t.takes_key,
+                     eval_train=t.eval_train)
     n = t.train_size
 
     def size_of(hparams):
@@ -661,4 +674,6 @@ def fingerprint(t: Task, hparam_names: Sequence[str]) -> str:
     _hash_arrays(digest, (t.train, t.held_out))
     digest.update(json.dumps([t.sampling, t.eval_rows, t.divergence_factor, t.takes_key,
                               sorted(t.fixed.items(), key=str)], default=repr).encode())
+    if not t.eval_train:  # (a task evaluating the training set keeps its earlier fingerprint)
+        digest.update(b"eval_train=False")
     return digest.hexdigest()
