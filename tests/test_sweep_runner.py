@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from typing import Sequence
 
 import jax
 import numpy as np
@@ -232,7 +233,7 @@ def test_four_cpu_devices_give_the_same_results_as_one(tmp_path):
                                rtol=1e-5)
 
 
-PROCESS_SCRIPT = textwrap.dedent("""
+PROCESS_START = textwrap.dedent("""
     import json, sys
     import jax
     out, process, processes, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -244,6 +245,11 @@ PROCESS_SCRIPT = textwrap.dedent("""
     grid = sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 50.0], seed=[0, 1, 2])
     task = sweep.builtin_task(model="mlp", hidden=[16], dataset="digits", optimizer="sgd",
                               batch_size=32)
+""")
+"""The start of a script run in several processes: its arguments, ``jax.distributed``, the
+sweep's grid and task."""
+
+PROCESS_SCRIPT = PROCESS_START + textwrap.dedent("""
     result = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), out=out,
                        quiet=quiet, chunk_seconds=0.01, checkpoint_seconds=0.0)
     summary = result.to_pandas()
@@ -271,6 +277,57 @@ PROCESS_SCRIPT = textwrap.dedent("""
                       "halved": halved.final_val_loss.tolist(), "rung": halved.rung.tolist()}))
 """)
 
+SEARCH_SCRIPT = PROCESS_START + textwrap.dedent("""
+    import os
+    import numpy as np
+    from jax.experimental import multihost_utils
+    from jopt.sweep import runner
+    from jopt.sweep.processes import arrays_from_writer
+    killed = sys.argv[6]  # the sweep that stops after a checkpoint: "halving", "pbt" or "none"
+
+    mixed = {"f64": np.array([1e300, -0.0, np.nan]), "i64": np.array([2 ** 40], np.int64),
+             "flags": np.array([True, False]), "step": np.int64(3), "none": np.zeros((0, 2))}
+    sent = arrays_from_writer(mixed if process == 0 else None)
+    exact = list(sent) == list(mixed) and all(
+        sent[k].dtype == v.dtype and sent[k].shape == v.shape and sent[k].tobytes() == v.tobytes()
+        for k, v in mixed.items())
+    print(json.dumps({"sent_exact": exact}), flush=True)
+
+    def exiting(save, name, due):
+        # save, then once due: every process leaves here, the writer's checkpoint written
+        def saved(*args):
+            save(*args)
+            if due(*args):
+                multihost_utils.sync_global_devices(name)
+                print(json.dumps({"killed": name}), flush=True)
+                os._exit(0)
+        saved.every = getattr(save, "every", None)
+        return saved
+
+    run_halving, run_population = runner.run_halving, runner.run_population
+    if killed == "halving":  # at its first rung
+        runner.run_halving = lambda *a, save, **k: run_halving(
+            *a, save=exiting(save, killed, lambda arrays: True), **k)
+    if killed == "pbt":  # at its first checkpoint after an exploit round
+        runner.run_population = lambda *a, checkpoint, **k: run_population(
+            *a, checkpoint=exiting(checkpoint, killed, lambda *state: state[-1].rounds > 0), **k)
+    options = dict(budget=sweep.Budget(steps=60, eval_every=10), quiet=True, chunk_seconds=0.01,
+                   checkpoint_seconds=0.0)
+    halved = sweep.run(task, grid, halving=sweep.Halving(min_budget=10, eta=3),
+                       out=f"{out}/halved", **options)
+    summary = halved.to_pandas()
+    print(json.dumps({"halved": summary.final_val_loss.tolist(), "status": summary.status.tolist(),
+                      "rung": summary.rung.tolist(),
+                      "halved_steps": halved.manifest["timings"].get("config_steps", 0)}), flush=True)
+    pbt = sweep.run(task, grid, pbt=sweep.PBT(interval=20, seed=1), out=f"{out}/pbt", **options)
+    print(json.dumps({"pbt": pbt.to_pandas().final_val_loss.tolist(),
+                      "events": pbt.manifest["pbt"]["events"],
+                      "pbt_steps": pbt.manifest["timings"]["config_steps"]}))
+""")
+"""A halving sweep and a PBT sweep, each with an output folder; ``argv[6]`` names the one
+that stops (every process leaves) right after its first rung checkpoint or its first
+checkpoint after an exploit round, and ``arrays_from_writer`` is checked on the way."""
+
 
 def _free_port() -> int:
     import socket
@@ -279,25 +336,28 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _run_processes(tmp_path, out, processes: int, devices_each: int, bar: bool = False) -> list:
-    """The sweep of PROCESS_SCRIPT in ``processes`` processes under jax.distributed (local
-    collectives), each with ``devices_each`` CPU devices (``bar``: not quiet): what each
-    printed, and its standard error as ``printed["stderr"]``."""
-    script = tmp_path / "process_script.py"
-    script.write_text(PROCESS_SCRIPT)
+def _run_processes(tmp_path, out, processes: int, devices_each: int, bar: bool = False,
+                   script: str = PROCESS_SCRIPT, args: Sequence[str] = ()) -> list:
+    """The sweeps of ``script`` (``args`` after its own arguments) in ``processes`` processes
+    under jax.distributed (local collectives), each with ``devices_each`` CPU devices
+    (``bar``: not quiet): what each printed (its lines of JSON together), and its standard
+    error as ``printed["stderr"]``."""
+    text, script = script, tmp_path / "process_script.py"
+    script.write_text(text)
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices_each}")
     port = str(_free_port())
     command = [sys.executable, str(script), str(out)]
     mode = "bar" if bar else "quiet"
-    running = [subprocess.Popen(command + [str(i), str(processes), port, mode], env=env,
+    running = [subprocess.Popen(command + [str(i), str(processes), port, mode, *args], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for i in range(processes)]
     printed = []
     for process in running:
         stdout, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
-        printed.append(dict(json.loads(stdout.strip().splitlines()[-1]), stderr=stderr))
+        lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        printed.append(dict({k: v for line in lines for k, v in line.items()}, stderr=stderr))
     return printed
 
 
@@ -487,3 +547,36 @@ def test_a_static_seed_draws_as_a_traced_one():
     static = sweep.run(task, grid, budget=budget, static=("seed",), quiet=True).to_pandas()
     assert traced.final_val_loss[0] != traced.final_val_loss[1]
     np.testing.assert_allclose(static.final_val_loss, traced.final_val_loss, rtol=1e-5)
+
+
+@pytest.mark.slow  # four runs of SEARCH_SCRIPT, three of them in two processes
+def test_two_processes_killed_in_halving_and_pbt_resume_from_their_checkpoints(tmp_path):
+    """Two processes killed right after a halving sweep's first rung checkpoint, rerun into
+    its folder and killed in a PBT sweep after an exploit round, rerun again: each sweep
+    goes on from the writer's checkpoint (read by it, sent to the other process) to the
+    results of one process with two devices, uninterrupted, bit for bit, training fewer
+    configuration-steps than a whole run."""
+    def run(folder: str, processes: int, killed: str) -> list:
+        return _run_processes(tmp_path, tmp_path / folder, processes=processes,
+                              devices_each=2 // processes, script=SEARCH_SCRIPT, args=[killed])
+    (one,) = run("one", 1, "none")
+    first = run("two", 2, "halving")   # killed at the halving's first rung
+    second = run("two", 2, "pbt")      # the halving resumed; killed in the PBT
+    third = run("two", 2, "none")      # the PBT resumed; the halving read
+    assert all(p["sent_exact"] for p in [one] + first)
+    assert [(p["killed"], "halved" in p) for p in first] == [("halving", False)] * 2
+    assert [(p["killed"], "pbt" in p) for p in second] == [("pbt", False)] * 2
+    assert sorted(one["rung"]) == [-1] * 4 + [0] * 5 + [1] * 3  # it pruned at both rungs
+    assert {e["step"] for e in one["events"]} == {20, 40}  # events before and after the kill
+    for printed in second + third:
+        np.testing.assert_array_equal(printed["halved"], one["halved"])
+        assert printed["status"] == one["status"] and printed["rung"] == one["rung"]
+    for printed in second:
+        assert 0 < printed["halved_steps"] < one["halved_steps"]
+    for printed in third:
+        np.testing.assert_array_equal(printed["pbt"], one["pbt"])
+        assert printed["events"] == one["events"]
+        assert 0 < printed["pbt_steps"] < one["pbt_steps"]
+        assert printed["halved_steps"] == 0  # its results read from the checkpoint
+    assert sweep.load(tmp_path / "two" / "halved").manifest["resumes"] == 2
+    assert sweep.load(tmp_path / "two" / "pbt").manifest["resumes"] == 1

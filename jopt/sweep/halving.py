@@ -57,8 +57,11 @@ after each rung (after compaction), everything it needs to go on (per slice, und
 ``m<i>/``: the carry, rows, status, slots, which slots are still live, the
 hyperparameters and budgets; and the pruned configurations' results so far: arrays named
 under :data:`RUNG_CHECKPOINT`); given those arrays back, :func:`run_halving` continues
-from that rung, with results equal to an uninterrupted run's.  Under ``jax.distributed`` the runner saves none: a slice killed
-while being halved is trained again from its start there.
+from that rung, with results equal to an uninterrupted run's.  Under ``jax.distributed``
+every process builds those arrays (gathering the shards of every process's devices: a
+collective) and calls ``save``, and the runner's writer writes them; a resume goes on from
+the writer's arrays, the same on every process
+(:func:`~jopt.sweep.processes.arrays_from_writer`).
 """
 
 from __future__ import annotations
@@ -291,9 +294,10 @@ def run_halving(programs: Programs, parts: Sequence[Slice], halving: Halving,
     host, so the devices hold one slice at a time, as the memory plan assumed.
 
     ``save``: called after each rung (after compaction) with host arrays, named under
-    :data:`RUNG_CHECKPOINT`, that hold everything needed to go on; ``resume``: such
-    arrays from an earlier run (or None, or arrays without them: training starts from the
-    first step), from which it goes on."""
+    :data:`RUNG_CHECKPOINT`, that hold everything needed to go on (on every process of a
+    ``jax.distributed`` run: taking them gathers the shards of every process); ``resume``:
+    such arrays from an earlier run (or None, or arrays without them: training starts
+    from the first step), from which it goes on (the same arrays on every process)."""
     configs = sum(part.size for part in parts)
     if resume is not None and checkpoint_configs(resume) == configs:
         done, members, pieces = _from_checkpoint(programs, resume, timings)

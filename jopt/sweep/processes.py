@@ -3,12 +3,15 @@
 Under ``jax.distributed`` the configurations are sharded over every process's devices
 and each process runs the same programs on its shards.  Process 0 (the writer) decides
 what depends on a clock, a disk or free memory and broadcasts it (:func:`from_writer`),
-writes the output folder and shows the progress bar; results are read whole on every
+reads and writes the output folder (a checkpoint it reads goes to every process:
+:func:`arrays_from_writer`) and shows the progress bar; results are read whole on every
 process (:func:`to_host`).  With one process each function is the plain operation.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Optional
 
 import jax
@@ -18,7 +21,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jopt.sweep.store import SpecMismatchError, Store
 
-__all__ = ["is_writer", "to_host", "from_writer", "shard", "open_store", "resume_from_writer"]
+__all__ = ["is_writer", "to_host", "from_writer", "shard", "open_store", "arrays_from_writer"]
 
 
 def shard(tree: Any, mesh: jax.sharding.Mesh) -> Any:
@@ -49,7 +52,7 @@ def to_host(array: Any) -> np.ndarray:
 
 def from_writer(value: Any) -> Any:
     """The writer's ``value`` (a pytree of arrays, the same structure on every process) on
-    every process, so that all of them make its choices (a collective, like :func:`_host`)."""
+    every process, so that all of them make its choices (a collective, like :func:`to_host`)."""
     if jax.process_count() == 1:
         return value
     return multihost_utils.broadcast_one_to_all(value)
@@ -80,18 +83,35 @@ def open_store(out: Optional[str], spec: dict, overwrite: bool):
     return store
 
 
-def resume_from_writer(resume: Optional[dict], programs: Any, hparams: dict):
-    """The writer's checkpoint of a slice (unpacked, or None) on every process; the others
-    make a template of its arrays from the slice's state shapes."""
+def arrays_from_writer(arrays: Optional[dict]) -> Optional[dict]:
+    """The writer's ``arrays`` (name -> NumPy array, or None) on every process, bit for bit:
+    what only the writer could read (a checkpoint in its output folder) for all of them to
+    go on from.  The other processes' argument is ignored; with one process it is
+    returned as it is.  Sent as bytes, after their layout (names, dtypes, shapes): the
+    other processes know neither, and :func:`from_writer` of the arrays themselves would
+    make 64-bit values 32-bit ones (without ``jax_enable_x64``)."""
     if jax.process_count() == 1:
-        return resume
-    if not bool(from_writer(np.int32(resume is not None))):
+        return arrays
+    if not bool(from_writer(np.int32(arrays is not None))):
         return None
-    if resume is None:
-        carry, rows = programs.state_shapes(hparams)
-        resume = {"carry": [np.zeros(v.shape, v.dtype) for v in jax.tree_util.tree_leaves(carry)],
-                  "rows": {k: np.zeros(v.shape, v.dtype) for k, v in rows.items()},
-                  "next_block": np.zeros((), np.int64)}
-    else:
-        resume = dict(resume, next_block=np.asarray(resume["next_block"], np.int64))
-    return from_writer(resume)
+    mine = {name: np.asarray(value) for name, value in arrays.items()} \
+        if is_writer() else {}
+    layout = json.dumps([[name, value.dtype.str, value.shape]
+                         for name, value in mine.items()]).encode()
+    layout = json.loads(_bytes_from_writer(layout, int(from_writer(np.int32(len(layout))))))
+    sizes = [np.dtype(dtype).itemsize * math.prod(shape) for _, dtype, shape in layout]
+    data = _bytes_from_writer(b"".join(value.tobytes() for value in mine.values()), sum(sizes))
+    if is_writer():
+        return arrays
+    offsets = np.cumsum([0] + sizes)
+    return {name: np.frombuffer(data, dtype, math.prod(shape), int(offset)).reshape(shape).copy()
+            for (name, dtype, shape), offset in zip(layout, offsets)}
+
+
+def _bytes_from_writer(data: bytes, size: int) -> bytes:
+    """The writer's ``data`` (``size`` bytes there; the others' is ignored) on every
+    process."""
+    if size == 0:
+        return b""
+    buffer = np.frombuffer(data, np.uint8) if is_writer() else np.zeros(size, np.uint8)
+    return np.asarray(from_writer(buffer)).tobytes()

@@ -45,7 +45,7 @@ from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_b
                                 halving_slice_size, rung_steps, run_halving, slice_steps)
 from jopt.sweep.pbt import PBT, Replay, exploit_steps, perturbable
 from jopt.sweep.population import population_arrays, population_from_arrays, run_population
-from jopt.sweep.processes import from_writer, is_writer, open_store, resume_from_writer, to_host
+from jopt.sweep.processes import arrays_from_writer, from_writer, is_writer, open_store, to_host
 from jopt.sweep.search import reuse_draws, sampled_names
 from jopt.sweep.results import assemble
 from jopt.sweep.store import SweepResult, stored_grid
@@ -580,7 +580,7 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
               for start in range(0, size, slice_size)]
     if halving is not None:  # every slice's configurations ranked together at each rung
         return [_halved_bucket(bucket, slices, store, bar, timings, halving=halving, rungs=rungs,
-                               chunk_seconds=chunk_seconds, grid=grid, done=done)]
+                               out=out, chunk_seconds=chunk_seconds, grid=grid, done=done)]
     parts = []
     for start, part in zip(range(0, size, slice_size), slices):
         chosen = bucket.configs[start:start + slice_size]
@@ -634,7 +634,8 @@ def _per_config_values(bucket: Bucket, part) -> dict:
 
 
 def _halved_bucket(bucket: Bucket, slices: list, store, bar, timings: dict, *,
-                   halving: Halving, rungs: list, chunk_seconds: float, grid, done: list) -> dict:
+                   halving: Halving, rungs: list, out, chunk_seconds: float, grid,
+                   done: list) -> dict:
     """The results' part of a bucket (a HyperBand bracket) halved as a whole, its slices'
     configurations ranked together (one checkpoint, named as the bucket's first slice)."""
     name = f"b{bucket.name}s0"
@@ -644,8 +645,8 @@ def _halved_bucket(bucket: Bucket, slices: list, store, bar, timings: dict, *,
         store.start_slice(name, bucket.indices, **per_config_values)
     bar.start_slice(len(bucket.configs))
     status, rows, final, rung, slice_timings = _halve_slices(
-        bucket.programs, slices, name, store, halving, rungs, bar, chunk_seconds,
-        first_rung=bucket.bracket or 0)
+        bucket.programs, slices, name, store, halving, rungs, bar, out=out,
+        chunk_seconds=chunk_seconds, first_rung=bucket.bracket or 0)
     _add_timings(timings, slice_timings)
     n = len(bucket.configs)
     part = {"indices": bucket.indices, "configs": bucket.configs,
@@ -662,11 +663,8 @@ def _run_plain_slice(programs, part, name: str, store, bar, *, out, chunk_second
                      checkpoint_seconds: float) -> tuple:
     """A slice without halving, resumed from its checkpoint if it has one:
     :func:`~jopt.sweep.engine.run_slice`'s ``(status, rows, final, timings)``."""
-    resume = store.load_checkpoint(name) if store is not None else None
-    if resume is not None:
-        resume = _unpack_checkpoint(resume)
-    if out is not None:
-        resume = resume_from_writer(resume, programs, part.hparams)
+    saved = _saved_checkpoint(store, name, out)
+    resume = _unpack_checkpoint(saved) if saved is not None else None
     checkpoint = _checkpointer(store, name, checkpoint_seconds, gather=out is not None)
     return run_slice(programs, part, chunk_seconds=chunk_seconds, checkpoint=checkpoint,
                      resume=resume, progress=bar.update_from)
@@ -675,10 +673,11 @@ def _run_plain_slice(programs, part, name: str, store, bar, *, out, chunk_second
 def _population_slice(programs, part, name: str, store, bar, policy: Any, changes: Changes, *,
                       out, chunk_seconds: float, checkpoint_seconds: float, rng_key: tuple) -> tuple:
     """A slice with PBT or a replay (:func:`~jopt.sweep.population.run_population`),
-    resumed from its checkpoint if it has one (one process only: under
-    ``jax.distributed`` it trains again from the start): ``(status, rows, final, events,
-    timings)``, the events' configs as slots of the slice."""
-    saved = store.load_checkpoint(name) if store is not None and jax.process_count() == 1 else None
+    resumed from its checkpoint if it has one: ``(status, rows, final, events, timings)``,
+    the events' configs as slots of the slice.  Its checkpoints hold the population
+    (:func:`~jopt.sweep.population.population_arrays`: host values, the same on every
+    process)."""
+    saved = _saved_checkpoint(store, name, out)
     population = population_from_arrays(saved) if saved is not None else None
     resume = (_unpack_checkpoint(saved), population) if population is not None else None
     plain = _checkpointer(store, name, checkpoint_seconds, gather=out is not None)
@@ -710,15 +709,15 @@ HALVED = "halved/"
 
 
 def _halve_slices(programs, slices: list, name: str, store, halving: Halving, rungs: list,
-                  bar, chunk_seconds: float, first_rung: int = 0) -> tuple:
+                  bar, *, out, chunk_seconds: float, first_rung: int = 0) -> tuple:
     """A bucket's ``slices`` halved together from rung ``first_rung`` (their bracket's):
-    ``(status, rows, final, rung, timings)``.  Its checkpoint holds the state after the
-    last rung (:data:`~jopt.sweep.halving.RUNG_CHECKPOINT`), from which a resume goes on,
-    then the results once done, which a resume reads.  One process only: under
-    ``jax.distributed`` no rung is saved, nor anything read: a resume trains it again
-    from its start."""
-    single = store is not None and jax.process_count() == 1
-    saved = store.load_checkpoint(name) if single else None
+    ``(status, rows, final, rung, timings)``.  With an output folder its checkpoint holds
+    the state after the last rung (:data:`~jopt.sweep.halving.RUNG_CHECKPOINT`), from
+    which a resume goes on, then the results once done, which a resume reads.  Under
+    ``jax.distributed`` every process takes each rung's arrays (gathered from all of
+    them) and the writer writes them; a resume goes on from the writer's on every
+    process."""
+    saved = _saved_checkpoint(store, name, out)
     configs = sum(part.size for part in slices)
     if saved is not None and len(saved.get(f"{HALVED}rung", ())) == configs:
         return (*_unpack_halved(saved), {})  # (another count: an earlier jopt's, per slice)
@@ -726,8 +725,7 @@ def _halve_slices(programs, slices: list, name: str, store, halving: Halving, ru
     status, rows, final, rung = run_halving(
         programs, slices, halving, rungs, chunk_seconds=chunk_seconds, progress=bar.update_from,
         timings=timings, first_rung=first_rung,
-        save=(lambda arrays: store.save_checkpoint(name, arrays)) if single else None,
-        resume=saved)
+        save=_writer_saves(store, name) if out is not None else None, resume=saved)
     if store is not None:
         arrays = {f"{HALVED}status/{i}": np.asarray(s) for i, s in enumerate(status)}
         arrays.update({f"{HALVED}rows/{k}": v for k, v in rows.items()})
@@ -747,9 +745,27 @@ def _unpack_halved(arrays: dict) -> tuple:
             arrays[f"{HALVED}rung"])
 
 
+def _saved_checkpoint(store, name: str, out: Optional[str]) -> Optional[dict]:
+    """The arrays of the checkpoint ``name`` (None: none), on every process: the writer
+    reads them from the output folder (``out``, its ``store``) for all."""
+    saved = store.load_checkpoint(name) if store is not None else None
+    return arrays_from_writer(saved) if out is not None else saved
+
+
+def _writer_saves(store, name: str) -> Callable[[dict], None]:
+    """``save(arrays)``: called on every process, written as checkpoint ``name`` by the
+    writer (``store``; None on the other processes)."""
+    def save(arrays: dict) -> None:
+        if store is not None:
+            store.save_checkpoint(name, arrays)
+    return save
+
+
 def _checkpointer(store, name: str, every: float, gather: bool) -> Callable:
     """``save(carry, rows, next_block)``: the slice's state, read whole on every process
     when ``gather`` (a sweep with an output folder), written by the writer (``store``)."""
+    write = _writer_saves(store, name)
+
     def save(carry, rows, next_block, extra: Optional[dict] = None):
         if not gather:
             return
@@ -757,9 +773,7 @@ def _checkpointer(store, name: str, every: float, gather: bool) -> Callable:
                   for i, leaf in enumerate(jax.tree_util.tree_leaves(carry))}
         arrays.update({f"rows/{k}": to_host(v) for k, v in rows.items()})
         arrays["next_block"] = np.asarray(next_block)
-        arrays.update(extra or {})
-        if store is not None:
-            store.save_checkpoint(name, arrays)
+        write({**arrays, **(extra or {})})
     save.every = every
     return save
 
