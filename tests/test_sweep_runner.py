@@ -284,6 +284,7 @@ SEARCH_SCRIPT = PROCESS_START + textwrap.dedent("""
     from jopt.sweep import runner
     from jopt.sweep.processes import arrays_from_writer
     killed = sys.argv[6]  # the sweep that stops after a checkpoint: "halving", "pbt" or "none"
+    redraw = sys.argv[7] == "redraw"  # random points drawn otherwise than by the first run
 
     mixed = {"f64": np.array([1e300, -0.0, np.nan]), "i64": np.array([2 ** 40], np.int64),
              "flags": np.array([True, False]), "step": np.int64(3), "none": np.zeros((0, 2))}
@@ -313,6 +314,14 @@ SEARCH_SCRIPT = PROCESS_START + textwrap.dedent("""
             *a, checkpoint=exiting(checkpoint, killed, lambda *state: state[-1].rounds > 0), **k)
     options = dict(budget=sweep.Budget(steps=60, eval_every=10), quiet=True, chunk_seconds=0.01,
                    checkpoint_seconds=0.0)
+    if redraw:  # as another numpy might: a resume must run the stored draws, not these
+        from jopt.sweep import search
+        random_points = search.random_points
+        search.random_points = lambda *a: 1 - random_points(*a)
+    space = sweep.Random(n=4, seed=3, learning_rate=sweep.loguniform(1e-3, 1.0))
+    drawn = sweep.run(task, space, out=f"{out}/random", **options).to_pandas()
+    print(json.dumps({"drawn": drawn.learning_rate.tolist(),
+                      "drawn_loss": drawn.final_val_loss.tolist()}), flush=True)
     halved = sweep.run(task, grid, halving=sweep.Halving(min_budget=10, eta=3),
                        out=f"{out}/halved", **options)
     summary = halved.to_pandas()
@@ -324,9 +333,10 @@ SEARCH_SCRIPT = PROCESS_START + textwrap.dedent("""
                       "events": pbt.manifest["pbt"]["events"],
                       "pbt_steps": pbt.manifest["timings"]["config_steps"]}))
 """)
-"""A halving sweep and a PBT sweep, each with an output folder; ``argv[6]`` names the one
-that stops (every process leaves) right after its first rung checkpoint or its first
-checkpoint after an exploit round, and ``arrays_from_writer`` is checked on the way."""
+"""A random search, a halving sweep and a PBT sweep, each with an output folder;
+``argv[6]`` names the one that stops (every process leaves) right after its first rung
+checkpoint or its first checkpoint after an exploit round; ``argv[7]`` "redraw" makes the
+random search's sampler draw other points; ``arrays_from_writer`` is checked on the way."""
 
 
 def _free_port() -> int:
@@ -555,19 +565,24 @@ def test_two_processes_killed_in_halving_and_pbt_resume_from_their_checkpoints(t
     its folder and killed in a PBT sweep after an exploit round, rerun again: each sweep
     goes on from the writer's checkpoint (read by it, sent to the other process) to the
     results of one process with two devices, uninterrupted, bit for bit, training fewer
-    configuration-steps than a whole run."""
-    def run(folder: str, processes: int, killed: str) -> list:
+    configuration-steps than a whole run.  A random search in the folder is rerun with a
+    sampler that now draws other points: it runs the draws the manifest stored."""
+    def run(folder: str, processes: int, killed: str, redraw: str = "draw") -> list:
         return _run_processes(tmp_path, tmp_path / folder, processes=processes,
-                              devices_each=2 // processes, script=SEARCH_SCRIPT, args=[killed])
+                              devices_each=2 // processes, script=SEARCH_SCRIPT,
+                              args=[killed, redraw])
     (one,) = run("one", 1, "none")
-    first = run("two", 2, "halving")   # killed at the halving's first rung
-    second = run("two", 2, "pbt")      # the halving resumed; killed in the PBT
-    third = run("two", 2, "none")      # the PBT resumed; the halving read
+    first = run("two", 2, "halving")            # killed at the halving's first rung
+    second = run("two", 2, "pbt", "redraw")     # the halving resumed; killed in the PBT
+    third = run("two", 2, "none", "redraw")     # the PBT resumed; the halving read
     assert all(p["sent_exact"] for p in [one] + first)
     assert [(p["killed"], "halved" in p) for p in first] == [("halving", False)] * 2
     assert [(p["killed"], "pbt" in p) for p in second] == [("pbt", False)] * 2
     assert sorted(one["rung"]) == [-1] * 4 + [0] * 5 + [1] * 3  # it pruned at both rungs
     assert {e["step"] for e in one["events"]} == {20, 40}  # events before and after the kill
+    for printed in first + second + third:  # the stored draws, not the sampler's new ones
+        assert printed["drawn"] == one["drawn"]
+        np.testing.assert_array_equal(printed["drawn_loss"], one["drawn_loss"])
     for printed in second + third:
         np.testing.assert_array_equal(printed["halved"], one["halved"])
         assert printed["status"] == one["status"] and printed["rung"] == one["rung"]

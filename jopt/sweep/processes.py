@@ -21,7 +21,8 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jopt.sweep.store import SpecMismatchError, Store
 
-__all__ = ["is_writer", "to_host", "from_writer", "shard", "open_store", "arrays_from_writer"]
+__all__ = ["is_writer", "to_host", "from_writer", "shard", "open_store", "arrays_from_writer",
+           "json_from_writer"]
 
 
 def shard(tree: Any, mesh: jax.sharding.Mesh) -> Any:
@@ -106,6 +107,16 @@ def arrays_from_writer(arrays: Optional[dict]) -> Optional[dict]:
     offsets = np.cumsum([0] + sizes)
     return {name: np.frombuffer(data, dtype, math.prod(shape), int(offset)).reshape(shape).copy()
             for (name, dtype, shape), offset in zip(layout, offsets)}
+
+
+def json_from_writer(value: Any) -> Any:
+    """The writer's JSON-ready ``value`` (None included) on every process; the others'
+    is ignored: what only the writer reads, such as its output folder's manifest."""
+    if jax.process_count() == 1:
+        return value
+    text = np.frombuffer(json.dumps(value).encode(), np.uint8) if is_writer() else None
+    sent = arrays_from_writer({"json": text} if is_writer() else None)
+    return json.loads(sent["json"].tobytes())
 
 
 def _bytes_from_writer(data: bytes, size: int) -> bytes:

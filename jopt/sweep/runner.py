@@ -45,7 +45,8 @@ from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_b
                                 halving_slice_size, rung_steps, run_halving, slice_steps)
 from jopt.sweep.pbt import PBT, Replay, exploit_steps, perturbable
 from jopt.sweep.population import population_arrays, population_from_arrays, run_population
-from jopt.sweep.processes import arrays_from_writer, from_writer, is_writer, open_store, to_host
+from jopt.sweep.processes import (arrays_from_writer, from_writer, is_writer, json_from_writer,
+                                  open_store, to_host)
 from jopt.sweep.search import reuse_draws, sampled_names
 from jopt.sweep.results import assemble
 from jopt.sweep.store import SweepResult, stored_grid
@@ -387,8 +388,8 @@ def _fingerprint_of(t: Task, hparam_names: tuple) -> str:
 def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, checkpoint_seconds,
          quiet, overwrite, devices, max_configs, memory_limit, spec, halving, pbt):
     grid, budget = _check_inputs(grid, budget, batch_strategy, halving, pbt)  # 1
-    if jax.process_count() == 1:  # a resume runs what the first run drew
-        grid = reuse_draws(grid, stored_grid(out))
+    # a resume runs what the first run drew (as the writer's manifest stored it)
+    grid = reuse_draws(grid, json_from_writer(stored_grid(out) if is_writer() else None))
     factory = as_factory(task)
     configs = grid.configs()
     if quiet is None:
