@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -123,7 +124,11 @@ def _cache_compiled_programs(args: argparse.Namespace) -> Optional[str]:
     if args.no_compile_cache:
         return None
     try:
-        use_compilation_cache(args.compile_cache)
+        with warnings.catch_warnings(record=True) as warned:  # each one line, as ours
+            warnings.simplefilter("always")
+            use_compilation_cache(args.compile_cache)
+        for warning in warned:
+            print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     except OSError as error:
         if args.compile_cache is not None:
             return f"--compile-cache {args.compile_cache}: {error.strerror or error}"

@@ -22,7 +22,9 @@ turns it on, in :func:`default_cache_dir` unless told otherwise.
 
 from __future__ import annotations
 
+import importlib
 import os
+import warnings
 from typing import Optional
 
 __all__ = ["usable_cores", "use_every_core", "default_cache_dir", "use_compilation_cache",
@@ -74,7 +76,8 @@ def use_compilation_cache(directory: Optional[str] = None) -> str:
     Turns on JAX's persistent compilation cache (``jax_compilation_cache_dir``) for the
     rest of the process, for programs that take at least
     :data:`CACHE_MIN_COMPILE_SECONDS` to compile, evicting the least recently used
-    beyond :data:`CACHE_MAX_BYTES`.  A program is loaded only for the same program text,
+    beyond :data:`CACHE_MAX_BYTES` (with the ``filelock`` package, a dependency of jopt;
+    without it, unbounded, with a warning).  A program is loaded only for the same program text,
     compile options, devices, JAX and XLA, so a loaded program computes what a fresh
     compile would.
     """
@@ -84,5 +87,20 @@ def use_compilation_cache(directory: Optional[str] = None) -> str:
     os.makedirs(directory, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    if _can_evict():
+        jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    else:
+        warnings.warn(f"the compilation cache in {directory} is not bounded: JAX evicts from it "
+                      "under a file lock, from the filelock package (pip install filelock)",
+                      RuntimeWarning, stacklevel=2)
     return directory
+
+
+def _can_evict() -> bool:
+    """Whether JAX can bound its cache: with a size set and no ``filelock`` it would read
+    and write nothing (each compile warns that the cache failed)."""
+    try:
+        importlib.import_module("filelock")
+    except ImportError:
+        return False
+    return True

@@ -460,6 +460,27 @@ def test_cli_keeps_compiled_programs_for_the_next_run(tmp_path, jopt_cli):
     assert load(tmp_path / "third").timings["cache_loads"] == 0
 
 
+def test_without_filelock_the_cache_still_keeps_programs_and_says_it_is_unbounded(tmp_path):
+    """JAX bounds its cache under a file lock: with a size set and no ``filelock`` it
+    reads and writes nothing.  Without ``filelock`` (made unimportable here) the cache
+    keeps its programs, unbounded, and the command says so in one line."""
+    needs_runner()
+    from jopt.sweep.store import load
+    config, cache = tmp_path / "tiny.toml", tmp_path / "cache"
+    config.write_text(TINY.format(steps=4))
+    command = ("import sys; sys.modules['filelock'] = None; from jopt.cli import main; "
+               "sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for out in ("first", "second"):
+        done = subprocess.run([sys.executable, "-c", command, "sweep", str(config), "--out",
+                               str(tmp_path / out), "--quiet", "--compile-cache", str(cache)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "warning: the compilation cache in" in done.stderr and "filelock" in done.stderr
+    assert load(tmp_path / "second").timings["cache_loads"] >= 2
+
+
 def test_default_cache_dir_follows_the_environment(monkeypatch):
     from jopt.devices import default_cache_dir
     monkeypatch.setenv("JOPT_CACHE_DIR", "/somewhere/jopt")
