@@ -272,11 +272,13 @@ def test_pbt_config_runs_from_the_cli_and_plots(tmp_path):
 
 def test_the_shipped_search_config_is_a_sobol_population_with_pbt():
     """``jopt sweep search``: 64 Sobol points of AdamW's four hyperparameters, PBT every
-    100 steps (parsed only; the CLI test above runs a PBT config)."""
+    100 steps, no pass over the training set (parsed only; the CLI test above runs a PBT
+    config)."""
     from jopt import configs
     from jopt.sweep.config import from_toml
     config = from_toml(configs.path("search"))
     assert config.options["pbt"] == sweep.PBT(interval=100, quantile=0.25)
+    assert config.task().build({"batch_size": 32}).eval_train is False
     assert len(config.grid) == 64
     assert set(sweep.search.sampled_names(config.grid)) == {"learning_rate", "b1", "b2",
                                                              "weight_decay"}
