@@ -444,6 +444,22 @@ def _check_adam(b1: Any, b2: Any, eps: Any, eps_root: Any) -> None:
     check_nonnegative("eps_root", eps_root)
 
 
+def _adam_state(params: PyTree, mu_dtype: Any = None) -> "ScaleByAdamState":
+    """Adam's state before the first update: zero moments (``m`` in ``mu_dtype``, ``v``
+    real), no step taken."""
+    return ScaleByAdamState(count=zero_count(), mu=tree_zeros_like(params, dtype=mu_dtype),
+                            nu=_real_full_like(params))
+
+
+def _adam_start(updates: PyTree, state: Any, count: Optional[jax.Array],
+                *hyperparameters: Any) -> tuple:
+    """What an Adam-family update starts from: ``(t, *hyperparameters)``, the step count
+    of this update and the hyperparameters as arrays, once the updates are checked
+    against the second moment's tree."""
+    _check_updates(updates, state.nu)
+    return (safe_increment(_step(state.count, count)), *map(hyperparameter, hyperparameters))
+
+
 def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: Any = 0.0,
                   mu_dtype: Any = None, *, nesterov: bool = False,
                   bias_correction: bool = True) -> GradientTransformation:
@@ -464,15 +480,11 @@ def scale_by_adam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: Any
     _check_adam(b1, b2, eps, eps_root)
 
     def init(params):
-        return ScaleByAdamState(count=zero_count(), mu=tree_zeros_like(params, dtype=mu_dtype),
-                                nu=_real_full_like(params))
+        return _adam_state(params, mu_dtype)
 
     def update(updates, state, params=None, *, count=None):
         del params
-        _check_updates(updates, state.nu)
-        step = safe_increment(_step(state.count, count))
-        b1_, b2_ = hyperparameter(b1), hyperparameter(b2)
-        eps_, eps_root_ = hyperparameter(eps), hyperparameter(eps_root)
+        step, b1_, b2_, eps_, eps_root_ = _adam_start(updates, state, count, b1, b2, eps, eps_root)
         mu, nu = _moments(b1_, b2_, updates, state.mu, state.nu)
 
         def scaled(g, m, v):
@@ -799,10 +811,7 @@ def scale_by_amsgrad(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: 
 
     def update(updates, state, params=None, *, count=None):
         del params
-        _check_updates(updates, state.nu)
-        step = safe_increment(_step(state.count, count))
-        b1_, b2_ = hyperparameter(b1), hyperparameter(b2)
-        eps_, eps_root_ = hyperparameter(eps), hyperparameter(eps_root)
+        step, b1_, b2_, eps_, eps_root_ = _adam_start(updates, state, count, b1, b2, eps, eps_root)
         mu, nu = _moments(b1_, b2_, updates, state.mu, state.nu)
         correct_nu = (lambda v: _bias_corrected(v, b2_, step)) if bias_correction_nu \
             else (lambda v: v)
@@ -841,14 +850,11 @@ def scale_by_adamax(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, *,
     check_positive("eps", eps)
 
     def init(params):
-        return ScaleByAdamState(count=zero_count(), mu=tree_zeros_like(params),
-                                nu=_real_full_like(params))
+        return _adam_state(params)
 
     def update(updates, state, params=None, *, count=None):
         del params
-        _check_updates(updates, state.nu)
-        step = safe_increment(_step(state.count, count))
-        b1_, b2_, eps_ = hyperparameter(b1), hyperparameter(b2), hyperparameter(eps)
+        step, b1_, b2_, eps_ = _adam_start(updates, state, count, b1, b2, eps)
         mu = _map(lambda g, m: _ema_update(b1_, m, g), updates, state.mu)
         floor = eps_ if eps_in_max else 0.0
         nu = _map(lambda g, u: _like(jnp.maximum(b2_ * u, jnp.abs(_upcast(g, b2_.dtype)) + floor),
@@ -891,10 +897,7 @@ def scale_by_nadam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: An
 
     def update(updates, state, params=None, *, count=None):
         del params
-        _check_updates(updates, state.nu)
-        step = safe_increment(_step(state.count, count))
-        b1_, b2_ = hyperparameter(b1), hyperparameter(b2)
-        eps_, eps_root_ = hyperparameter(eps), hyperparameter(eps_root)
+        step, b1_, b2_, eps_, eps_root_ = _adam_start(updates, state, count, b1, b2, eps, eps_root)
         decay = hyperparameter(momentum_decay)
         t = hyperparameter(step)
         mu_now = b1_ * (1 - 0.5 * 0.96 ** (t * decay))
@@ -932,15 +935,11 @@ def scale_by_radam(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-8, eps_root: An
     check_finite("threshold", threshold)
 
     def init(params):
-        return ScaleByAdamState(count=zero_count(), mu=tree_zeros_like(params),
-                                nu=_real_full_like(params))
+        return _adam_state(params)
 
     def update(updates, state, params=None, *, count=None):
         del params
-        _check_updates(updates, state.nu)
-        step = safe_increment(_step(state.count, count))
-        b1_, b2_ = hyperparameter(b1), hyperparameter(b2)
-        eps_, eps_root_ = hyperparameter(eps), hyperparameter(eps_root)
+        step, b1_, b2_, eps_, eps_root_ = _adam_start(updates, state, count, b1, b2, eps, eps_root)
         threshold_ = hyperparameter(threshold)
         mu, nu = _moments(b1_, b2_, updates, state.mu, state.nu)
         t = hyperparameter(step)
@@ -988,10 +987,7 @@ def scale_by_belief(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-16, eps_root: 
 
     def update(updates, state, params=None, *, count=None):
         del params
-        _check_updates(updates, state.nu)
-        step = safe_increment(_step(state.count, count))
-        b1_, b2_ = hyperparameter(b1), hyperparameter(b2)
-        eps_, eps_root_ = hyperparameter(eps), hyperparameter(eps_root)
+        step, b1_, b2_, eps_, eps_root_ = _adam_start(updates, state, count, b1, b2, eps, eps_root)
         mu = _map(lambda g, m: _ema_update(b1_, m, g), updates, state.mu)
         nu = _map(lambda g, m, s: _like(b2_ * s + (1 - b2_) * _squared(g - m, b2_.dtype)
                                         + eps_root_, s), updates, mu, state.nu)
@@ -1024,10 +1020,7 @@ def scale_by_yogi(b1: Any = 0.9, b2: Any = 0.999, eps: Any = 1e-3, eps_root: Any
 
     def update(updates, state, params=None, *, count=None):
         del params
-        _check_updates(updates, state.nu)
-        step = safe_increment(_step(state.count, count))
-        b1_, b2_ = hyperparameter(b1), hyperparameter(b2)
-        eps_, eps_root_ = hyperparameter(eps), hyperparameter(eps_root)
+        step, b1_, b2_, eps_, eps_root_ = _adam_start(updates, state, count, b1, b2, eps, eps_root)
         mu = _map(lambda g, m: _ema_update(b1_, m, g), updates, state.mu)
 
         def second(g, v):
