@@ -311,8 +311,9 @@ def task(init: Callable, *, data: Any, apply: Optional[Callable] = None,
       sets at each evaluation, kept in the curves (``val_<name>``) and the summary.
     - ``batch_size``: the batch size, unless the grid has a ``batch_size`` axis.
     - ``eval_train``: each evaluation also passes the whole training set through the
-      model, for the curves' ``train_loss``.  ``False`` skips that pass, which on a large
-      training set costs more than the steps between evaluations: the rows then have no
+      model, for the curves' ``train_loss``.  ``False`` skips that pass, which costs about
+      as much as the steps between evaluations once the training set holds three times the
+      examples those steps see (a forward pass is about a third of a step): the rows have no
       ``train_loss`` (``batch_loss``, the mean loss of the batches since the last
       evaluation, remains), and a batch loss above ``divergence_factor`` times the first
       validation loss, rather than the first training loss, counts as divergence.
