@@ -595,3 +595,27 @@ def test_two_processes_killed_in_halving_and_pbt_resume_from_their_checkpoints(t
         assert printed["halved_steps"] == 0  # its results read from the checkpoint
     assert sweep.load(tmp_path / "two" / "halved").manifest["resumes"] == 2
     assert sweep.load(tmp_path / "two" / "pbt").manifest["resumes"] == 1
+
+
+def test_a_finished_sweep_rerun_reads_its_tables_and_compiles_nothing(tmp_path):
+    """A finished sweep rerun into its folder with its own spec: the tables it wrote, no
+    program compiled or run (no task or program cached either); a PBT sweep's exploit
+    events, which its schedules need, are kept."""
+    import pandas as pd
+    budget = sweep.Budget(steps=40, eval_every=10)
+    grid = sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 50.0], seed=[0, 1], batch_size=[32])
+    options = dict(budget=budget, out=tmp_path / "pbt", quiet=True,
+                   pbt=sweep.PBT(interval=20, seed=0))
+    first = sweep.run(sweep.builtin_task(**SETTINGS), grid, **options)
+    assert first.manifest["pbt"]["events"]
+    runner.clear_cache()
+    compiles = sweep.chunk_compiles()
+    again = sweep.run(sweep.builtin_task(**SETTINGS), grid, **options)
+    assert sweep.chunk_compiles() == compiles
+    assert again.manifest["timings"]["config_steps"] == 0 and again.manifest["resumes"] == 1
+    pd.testing.assert_frame_equal(again.to_pandas(), first.to_pandas())
+    pd.testing.assert_frame_equal(again.curves_frame, first.curves_frame)
+    assert again.manifest["pbt"] == first.manifest["pbt"]
+    replaced = first.manifest["pbt"]["events"][0]["config"]
+    pd.testing.assert_frame_equal(again.schedule(replaced), first.schedule(replaced))
+    assert sweep.load(tmp_path / "pbt").manifest["pbt"] == first.manifest["pbt"]

@@ -370,8 +370,9 @@ class Store:
         }
         if resumed:
             manifest["resumes"] = int(old.get("resumes", 0)) + 1
-            # how the first run sliced its buckets (a resume must match) and what it wrote
-            for key in ("slices", "slice_configs", "files", "writing"):
+            # how the first run sliced its buckets (a resume must match), what it wrote, and
+            # what its results need beside the tables (a finished sweep's rungs, PBT events)
+            for key in ("slices", "slice_configs", "files", "writing", "halving", "pbt"):
                 if key in old:
                     manifest[key] = old[key]
         store = cls(out, spec, manifest, resumed)
@@ -402,6 +403,19 @@ class Store:
         self._write_manifest()
 
     # -- files and their checksums ------------------------------------------
+
+    def finished_tables(self) -> Optional[tuple]:
+        """``(summary, curves)`` of a finished sweep rerun with its own spec, or None: not
+        finished, or a file (a table, a checkpoint) is not as the manifest recorded it,
+        which the rerun then recomputes as a resume does."""
+        names = {SUMMARY, CURVES, *self.manifest.get("files", {})}
+        if not self.resumed or self.manifest.get("status") != "finished" or \
+                any(self.file_problem(name) for name in names):
+            return None
+        try:
+            return tuple(_read_table(self.out, self.manifest, name) for name in (SUMMARY, CURVES))
+        except DamagedFileError:
+            return None
 
     def file_problem(self, name: str) -> Optional[str]:
         """Why the file ``name`` (relative to the folder) does not hold what the manifest
