@@ -408,11 +408,12 @@ class Store:
         """``(summary, curves)`` of a finished sweep rerun with its own spec, or None: not
         finished, or a file (a table, a checkpoint) is not as the manifest recorded it,
         which the rerun then recomputes as a resume does."""
-        names = {SUMMARY, CURVES, *self.manifest.get("files", {})}
+        checkpoints = [name for name in self.manifest.get("files", {})
+                       if name not in (SUMMARY, CURVES)]
         if not self.resumed or self.manifest.get("status") != "finished" or \
-                any(self.file_problem(name) for name in names):
+                any(self.file_problem(name) for name in checkpoints):
             return None
-        try:
+        try:  # each table checked against its checksum as it is read
             return tuple(_read_table(self.out, self.manifest, name) for name in (SUMMARY, CURVES))
         except DamagedFileError:
             return None
