@@ -52,6 +52,8 @@ def one_line(error) -> str:
      ["'val'", "(5, 4)", "(4,)"]),
     (lambda: sweep.task(linear()[0], apply=linear()[1], data=(X, Y + 2)),
      ["labels", "2 to 3", "2 outputs"]),
+    (lambda: sweep.task(linear()[0], apply=linear()[1], data=(X, Y), eval_train="false"),
+     ["eval_train", "'false'", "True or False"]),
     (lambda: sweep.task(linear()[0], apply=lambda p, x: x @ p["w"][:3], data=(X, Y)),
      ["apply(params, x) failed", "(2, 4)"]),
     (lambda: sweep.task(lambda key: {"params": {"w": jnp.zeros((4, 2))},
@@ -63,7 +65,8 @@ def one_line(error) -> str:
     (lambda: sweep.task(linear()[0], apply=linear()[1], data=(X, Y), optimizer="adma"),
      ["'adma'", "adam"]),
 ], ids=["integer leaf", "non-array leaf", "non-scalar loss", "x and y lengths",
-        "split lengths", "labels outside outputs", "apply fails", "batch norm", "not a loss",
+        "split lengths", "labels outside outputs", "eval_train not a boolean", "apply fails",
+        "batch norm", "not a loss",
         "unknown optimizer"])
 def test_a_bad_piece_is_one_line_naming_it(make, expected):
     with pytest.raises(sweep.TaskError) as error:

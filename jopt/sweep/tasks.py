@@ -328,6 +328,8 @@ def task(init: Callable, *, data: Any, apply: Optional[Callable] = None,
         raise TaskError(f"init must be a function key -> params, got {type(init).__name__}")
     if sampling not in schema.SAMPLINGS:
         raise TaskError(f"sampling must be one of {', '.join(schema.SAMPLINGS)}, got {sampling!r}")
+    if not isinstance(eval_train, (bool, np.bool_)):
+        raise TaskError(f"eval_train must be True or False, got {eval_train!r}")
     if isinstance(optimizer, str) and optimizer not in schema.OPTIMIZERS:
         raise TaskError(f"optimizer {optimizer!r} is not a jopt optimizer; known: "
                         f"{', '.join(schema.OPTIMIZERS)} (or give hparams -> GradientTransformation)")
