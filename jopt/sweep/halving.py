@@ -552,7 +552,8 @@ def _to_checkpoint(done: int, members: list, pieces: list) -> dict:
                                       "blocks_per_chunk": state.blocks_per_chunk,
                                       "size": part.size, "num_steps": part.num_steps,
                                       "slots": member.slots, "live": member.live}))
-        arrays.update(_named(prefix + "carry/", dict(enumerate(jax.tree_util.tree_leaves(state.carry)))))
+        leaves = jax.tree_util.tree_leaves(state.carry)
+        arrays.update(_named(prefix + "carry/", dict(enumerate(leaves))))
         arrays.update(_named(prefix + "rows/", state.rows))
         arrays.update(_named(prefix + "status/", dict(enumerate(state.status))))
         arrays.update(_named(prefix + "hparams/", part.host))

@@ -388,8 +388,8 @@ def _fingerprint_of(t: Task, hparam_names: tuple) -> str:
 def _run(task, grid, *, budget, out, static, batch_strategy, chunk_seconds, checkpoint_seconds,
          quiet, overwrite, devices, max_configs, memory_limit, spec, halving, pbt):
     grid, budget = _check_inputs(grid, budget, batch_strategy, halving, pbt)  # 1
-    # a resume runs what the first run drew (as the writer's manifest stored it)
-    grid = reuse_draws(grid, json_from_writer(stored_grid(out) if is_writer() else None))
+    if out is not None:  # a resume runs what the first run drew (the writer's manifest says)
+        grid = reuse_draws(grid, json_from_writer(stored_grid(out) if is_writer() else None))
     factory = as_factory(task)
     configs = grid.configs()
     if quiet is None:
