@@ -27,8 +27,9 @@ import os
 import warnings
 from typing import Optional
 
-__all__ = ["usable_cores", "use_every_core", "default_cache_dir", "use_compilation_cache",
-           "CACHE_MIN_COMPILE_SECONDS", "CACHE_MAX_BYTES"]
+__all__ = ["usable_cores", "use_every_core", "cpu_cache_bytes", "DEFAULT_CPU_CACHE_BYTES",
+           "default_cache_dir", "use_compilation_cache", "CACHE_MIN_COMPILE_SECONDS",
+           "CACHE_MAX_BYTES"]
 
 CACHE_MIN_COMPILE_SECONDS = 0.1
 """Programs that compile faster than this are not written to the cache (JAX's default,
@@ -44,6 +45,39 @@ def usable_cores() -> int:
         return max(len(os.sched_getaffinity(0)), 1)
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+DEFAULT_CPU_CACHE_BYTES = 32 * 2 ** 20
+"""The last-level cache assumed where the system does not say (a common L3 size)."""
+
+
+def cpu_cache_bytes(cpu_dir: str = "/sys/devices/system/cpu") -> int:
+    """The size of the largest cache the first usable core sees (its last level), from
+    Linux's ``sysfs`` under ``cpu_dir``, which lists the caches a virtual machine's cores
+    actually see (glibc's ``sysconf`` may give the host's); :data:`DEFAULT_CPU_CACHE_BYTES`
+    where unknown."""
+    try:
+        core = min(os.sched_getaffinity(0))
+    except (AttributeError, OSError, ValueError):
+        core = 0
+    caches = os.path.join(cpu_dir, f"cpu{core}", "cache")
+    sizes = {}
+    try:
+        for index in (name for name in os.listdir(caches) if name.startswith("index")):
+            with open(os.path.join(caches, index, "level")) as level, \
+                    open(os.path.join(caches, index, "size")) as size:
+                sizes[int(level.read())] = _bytes(size.read().strip())
+    except (OSError, ValueError):
+        return DEFAULT_CPU_CACHE_BYTES
+    return sizes[max(sizes)] if sizes else DEFAULT_CPU_CACHE_BYTES
+
+
+def _bytes(size: str) -> int:
+    """``sysfs``'s ``32768K`` (or ``1M``, ``512``) in bytes."""
+    units = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
+    if size[-1:].upper() in units:
+        return int(size[:-1]) * units[size[-1].upper()]
+    return int(size)
 
 
 def use_every_core() -> Optional[str]:

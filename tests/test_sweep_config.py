@@ -257,6 +257,24 @@ def test_cli_plot_of_a_folder_without_a_sweep(tmp_path, jopt_cli):
     assert len(done.stderr.strip().splitlines()) == 1 and str(tmp_path) in done.stderr
 
 
+def test_cpu_cache_bytes_reads_the_last_level_from_sysfs(tmp_path):
+    """The largest level's size (K and M units), other files in the folder ignored; the
+    default where the folder is missing."""
+    from jopt.devices import DEFAULT_CPU_CACHE_BYTES, cpu_cache_bytes
+    try:
+        core = min(os.sched_getaffinity(0))
+    except AttributeError:
+        core = 0
+    caches = tmp_path / f"cpu{core}" / "cache"
+    for index, (level, size) in enumerate([(1, "48K"), (3, "96M"), (2, "2048K")]):
+        (caches / f"index{index}").mkdir(parents=True)
+        (caches / f"index{index}" / "level").write_text(f"{level}\n")
+        (caches / f"index{index}" / "size").write_text(f"{size}\n")
+    (caches / "uevent").write_text("")
+    assert cpu_cache_bytes(str(tmp_path)) == 96 * 2 ** 20
+    assert cpu_cache_bytes(str(tmp_path / "missing")) == DEFAULT_CPU_CACHE_BYTES
+
+
 def test_cli_sets_xla_flags_only_when_unset(monkeypatch):
     from jopt.devices import use_every_core
     monkeypatch.delenv("XLA_FLAGS", raising=False)

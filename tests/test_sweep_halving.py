@@ -284,6 +284,16 @@ def test_planned_sizes_are_the_compacted_sizes():
     assert halving_module.planned_sizes(3, 3, 4, 2, 4) == [2]
 
 
+def test_halved_slices_are_the_first_survivors_halved_to_fit_the_cache():
+    """256 at eta 4: the 64 first survivors fill one slice; 1024: 256 survivors halved
+    twice to fit a cache-sized 104, so they fill four slices of 64; 12 at eta 3 on one
+    device: the 4 survivors' size, 3 slices."""
+    assert halving_module.halving_slice_size(256, 4, 2, 104) == 64
+    assert halving_module.halving_slice_size(1024, 4, 2, 104) == 64
+    assert halving_module.halving_slice_size(1024, 4, 2, 10 ** 6) == 256
+    assert halving_module.halving_slice_size(12, 3, 1, 12) == 4
+
+
 def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
     with pytest.raises(sweep.TaskError, match="halving.metric = 'val_f1'.*val_loss"):
         sweep.run(task, grid(), budget=BUDGET, halving=HALVING._replace(metric="val_f1"),
@@ -291,7 +301,7 @@ def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def whole_bucket(configs, eta, n_devices):
+def whole_bucket(configs, eta, n_devices, most):
     """``halving_slice_size`` where a bucket runs whole (as it does off a CPU)."""
     return configs + n_devices
 

@@ -125,6 +125,45 @@ def test_slices_chosen_by_memory_equal_one_program_and_a_resume_keeps_them(tmp_p
     np.testing.assert_array_equal(again.to_pandas().final_val_loss, b.final_val_loss)
 
 
+def test_cache_slices_hold_half_the_cache_in_even_slices_of_at_least_16_per_device():
+    """The rule by hand: 8 MiB per device (half of 32 MiB over 2 devices) over 158,958
+    bytes each (the reference MLP's state) is 52 per device, 104 per slice: 256 configs
+    in 3 slices of 86.  A 1 MB state is floored at 16 per device, and a small one keeps
+    the bucket whole."""
+    mib = 2 ** 20
+    assert engine.cache_slice_size(256, 2, 158_958, 32 * mib) == 86
+    assert engine.cache_slice_size(1024, 2, 158_958, 32 * mib) == 104   # 10 slices
+    assert engine.cache_slice_size(100, 2, 10 ** 6, 32 * mib) == 26     # 4 slices of 32 at most
+    assert engine.cache_slice_size(1024, 2, 15_598, 32 * mib) == 1024
+    assert engine.even_slice_size(13, 4, 2) == 4 and engine.even_slice_size(12, 5, 1) == 4
+
+
+@pytest.mark.parametrize("pbt", [False, True])
+def test_on_a_cpu_a_bucket_whose_state_outgrows_the_cache_runs_in_slices(monkeypatch, pbt):
+    """With a cache too small for any configuration, 64 configs run in even slices of 16
+    per device (their results equal the bucket's in one program, as with a larger cache);
+    a PBT population is not cut (its exploits stay within its slice)."""
+    task = sweep.builtin_task(**SETTINGS)
+    grid = sweep.QuasiRandom(n=64, seed=0, learning_rate=sweep.loguniform(0.01, 0.3),
+                             batch_size=[32])
+    options = dict(budget=sweep.Budget(steps=20, eval_every=10), quiet=True)
+    if pbt:
+        options["pbt"] = sweep.PBT(interval=10, metric="val_loss", quantile=0.25, seed=0)
+    devices = len(jax.devices())
+    results = {}
+    for cache in (2 ** 40, 1):
+        monkeypatch.setattr(runner, "cpu_cache_bytes", lambda cache=cache: cache)
+        results[cache] = sweep.run(task, grid, **options)
+    whole, sliced = results[2 ** 40], results[1]
+    assert whole.slices["0"]["count"] == 1
+    expected = whole.slices["0"]["size"] if pbt or 64 <= 16 * devices else \
+        engine.even_slice_size(64, 16 * devices, devices)
+    assert sliced.slices["0"]["size"] == expected
+    a, b = whole.to_pandas(), sliced.to_pandas()
+    np.testing.assert_array_equal(a.config, b.config)
+    np.testing.assert_allclose(b.final_val_loss, a.final_val_loss, rtol=1e-5)
+
+
 def test_memory_per_config_within_twice_parameters_moments_and_gradients():
     """The reference MLP 64-128-10 with adam: XLA's estimate of the chunk program per
     configuration, against 4 copies of the parameters (them, two moments, the gradient)."""

@@ -37,7 +37,8 @@ from jopt.sweep.processes import from_writer, shard, to_host
 from jopt.sweep.tasks import Budget, SweepTask
 
 __all__ = ["mesh_for", "pad", "stack", "config_key", "Programs", "Slice", "make_slice",
-           "per_config", "plan_slices", "slice_plan", "slice_size_for", "run_slice", "Running",
+           "per_config", "plan_slices", "slice_plan", "slice_size_for", "even_slice_size",
+           "cache_slice_size", "CACHE_SHARE", "MIN_CONFIGS_PER_DEVICE", "run_slice", "Running",
            "start_slice", "run_chunks", "finish_slice", "resized",
            "free_memory", "MEMORY_FRACTION", "INIT_COMPILER_OPTIONS", "CHUNK_COMPILER_OPTIONS",
            "chunk_compiles", "cache_loads"]
@@ -133,6 +134,7 @@ class Programs:
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
         self.on_cpu = all(device.platform == "cpu" for device in mesh.devices.flat)
         self._compiled: dict = {}   # slice signature -> what _compile returns
+        self._init_traces: dict = {}  # slice signature -> the init program traced
         self._compile_seconds: dict = {}  # slice signature -> seconds its compile took
         self._compiling = threading.Lock()  # one compile at a time (see compile_ahead)
 
@@ -242,6 +244,22 @@ class Programs:
         whichever needs more, for slices shaped like ``hparams`` (:func:`_bytes_per_config`)."""
         return self._compile(hparams)[3]
 
+    def state_bytes_per_config(self, hparams: dict) -> float:
+        """Bytes of one configuration's state between chunks (its carry and rows) in
+        slices shaped like ``hparams``: from the init program's trace, before anything
+        is compiled."""
+        out = self._traced_init(self.abstract(hparams)).out_info
+        size = next(iter(hparams.values())).shape[0]
+        return sum(math.prod(v.shape) * v.dtype.itemsize
+                   for v in jax.tree_util.tree_leaves(out)) / size
+
+    def _traced_init(self, hparams: dict):
+        """The init program traced for (abstract) ``hparams``, once per slice shape."""
+        signature = self._signature(hparams)
+        if signature not in self._init_traces:
+            self._init_traces[signature] = self.init.trace(hparams)
+        return self._init_traces[signature]
+
     def state_shapes(self, hparams: dict):
         """``(carry, rows)`` of a slice shaped like ``hparams``, as shapes."""
         return self._compile(hparams)[2]
@@ -261,7 +279,7 @@ class Programs:
         """:meth:`_compile` of a signature not compiled yet (holding the lock)."""
         started = time.perf_counter()
         hparams = self.abstract(hparams)
-        traced = self.init.trace(hparams)
+        traced = self._init_traces.pop(signature, None) or self.init.trace(hparams)
         init_lowered = traced.lower()
         cpu = self.on_cpu
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -520,3 +538,32 @@ def slice_size_for(size: int, n_devices: int, max_configs: Optional[int]) -> int
     """Configs per program: all of them, or ``max_configs``, rounded up to the devices."""
     limit = size if max_configs is None else max(1, min(size, max_configs))
     return int(math.ceil(limit / n_devices) * n_devices)
+
+
+def even_slice_size(configs: int, most: int, n_devices: int) -> int:
+    """The size of the fewest slices of at most ``most`` configurations that hold
+    ``configs``, made even (fewest padding slots) and a multiple of the devices."""
+    count = math.ceil(configs / max(1, most))
+    return math.ceil(math.ceil(configs / count) / n_devices) * n_devices
+
+
+CACHE_SHARE = 0.5
+"""On a CPU, the share of the last-level cache (:func:`jopt.devices.cpu_cache_bytes`) that
+a slice's configurations' state may fill: a CPU program is no faster per configuration
+for being wider, and it slows once the state it sweeps at every step outgrows the
+cache (``docs/benchmarks.md``)."""
+
+MIN_CONFIGS_PER_DEVICE = 16
+"""The fewest configurations per device that :func:`cache_slice_size` gives a slice: a
+narrower program pays its per-step dispatch for too few configurations."""
+
+
+def cache_slice_size(configs: int, n_devices: int, bytes_per_config: float,
+                     cache_bytes: int) -> int:
+    """The slice size of ``configs`` configurations on a CPU whose state is
+    ``bytes_per_config`` each: even slices (:func:`even_slice_size`) whose state fits
+    :data:`CACHE_SHARE` of ``cache_bytes``, at least :data:`MIN_CONFIGS_PER_DEVICE` per
+    device."""
+    per_device = int(CACHE_SHARE * cache_bytes / n_devices // max(bytes_per_config, 1.0))
+    return even_slice_size(configs, max(MIN_CONFIGS_PER_DEVICE, per_device) * n_devices,
+                           n_devices)

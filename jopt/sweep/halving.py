@@ -72,8 +72,8 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 import jax
 import numpy as np
 
-from jopt.sweep.engine import (Programs, Running, Slice, finish_slice, pad, resized, run_chunks,
-                               start_slice)
+from jopt.sweep.engine import (Programs, Running, Slice, even_slice_size, finish_slice, pad,
+                               resized, run_chunks, start_slice)
 from jopt.sweep.processes import from_writer, shard, to_host
 from jopt.sweep.search import check_ranking, ranked
 
@@ -203,17 +203,19 @@ def compact_size(survivors: int, n_devices: int, current: int) -> int:
     return min(size, current)
 
 
-def halving_slice_size(configs: int, eta: float, n_devices: int) -> int:
+def halving_slice_size(configs: int, eta: float, n_devices: int, most: int) -> int:
     """The slice size of ``configs`` configurations halved on a CPU: about that of the
-    first rung's survivors (:func:`compact_size`), the slices made even (fewest padding
-    slots), a multiple of the devices.  A CPU program's speed per configuration does
-    not grow with its width (it falls once the configurations' state outgrows the
-    caches), so the first rung trains the slices one after another, and from then on
-    the survivors fill one slice: one program size, where running them all at once
-    would compile a second for the survivors."""
-    survivors_size = compact_size(max(1, int(configs // eta)), n_devices, configs + n_devices)
-    count = math.ceil(configs / survivors_size)
-    return math.ceil(math.ceil(configs / count) / n_devices) * n_devices
+    first rung's survivors (:func:`compact_size`), halved while above ``most`` (the
+    cache's size, :func:`~jopt.sweep.engine.cache_slice_size`) so that the survivors
+    still fill whole slices, the slices made even
+    (:func:`~jopt.sweep.engine.even_slice_size`).  A CPU program's speed per
+    configuration does not grow with its width, so the first rung trains the slices one
+    after another, and from then on the survivors fill whole slices: one program size,
+    where running them all at once would compile a second for the survivors."""
+    size = compact_size(max(1, int(configs // eta)), n_devices, configs + n_devices)
+    while size > most and size // 2 >= n_devices:
+        size //= 2
+    return even_slice_size(configs, size, n_devices)
 
 
 def slice_steps(configs: int, slice_size: int, eta: float, rungs: Sequence[int],

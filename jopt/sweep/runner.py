@@ -37,9 +37,10 @@ import numpy as np
 
 import jopt
 from jopt.sweep import schema
-from jopt.sweep.engine import (Programs, cache_loads, chunk_compiles, make_slice, mesh_for,
-                               per_config, plan_slices, run_slice, slice_plan, slice_size_for,
-                               stack)
+from jopt.devices import cpu_cache_bytes
+from jopt.sweep.engine import (MIN_CONFIGS_PER_DEVICE, Programs, cache_loads, cache_slice_size,
+                               chunk_compiles, make_slice, mesh_for, per_config, plan_slices,
+                               resized, run_slice, slice_plan, slice_size_for, stack)
 from jopt.sweep.grid import Grid
 from jopt.sweep.halving import (Halving, assign_brackets, bracket_sizes, check_brackets,
                                 halving_slice_size, rung_steps, run_halving, slice_steps)
@@ -136,7 +137,9 @@ def run(task: Any, grid: Any, *, budget: Any, out: Optional[str] = None, static:
 
     A bucket runs in slices of at most ``max_configs`` configurations, fewer when its
     compiled chunk program's memory estimate for all of them exceeds ``memory_limit``
-    bytes (default: :data:`MEMORY_FRACTION` of :func:`free_memory`).  The result's
+    bytes (default: :data:`MEMORY_FRACTION` of :func:`free_memory`), and on a CPU, fewer
+    when their state would outgrow the cache (:func:`~jopt.sweep.engine.cache_slice_size`;
+    not a PBT population, whose exploits stay within its slice).  The result's
     ``slices`` (also in the manifest) gives, per bucket, the slice size, the number of
     slices and the estimated bytes per configuration."""
     with _old_objects_frozen():
@@ -541,6 +544,19 @@ def _halving_entry(halving: Halving, rungs: dict, groups: list) -> dict:
             "bracket_configs": counts}
 
 
+def _cache_slice_size(bucket: Bucket, traced: list, slice_size: int, n_devices: int) -> int:
+    """:func:`~jopt.sweep.engine.cache_slice_size` of a bucket on a CPU, from its state's
+    size in slices of ``slice_size`` (the init program's trace, which compiling that size
+    reuses), the writer's (every process must slice alike, and caches differ by host).
+    A bucket too small to be cut is not traced."""
+    if slice_size <= MIN_CONFIGS_PER_DEVICE * n_devices:
+        return slice_size
+    shapes = resized(stack(bucket.configs[:1], traced), slice_size)
+    per_config = bucket.programs.state_bytes_per_config(shapes)
+    most = cache_slice_size(len(bucket.configs), n_devices, per_config, cpu_cache_bytes())
+    return int(from_writer(np.int64(most)))
+
+
 def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_devices: int,
                    memory_limit: Optional[float]) -> dict:
     """The bucket's slice plan: the one recorded in the manifest (a resume slices as the
@@ -571,8 +587,11 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
     n_devices = mesh.devices.size
     size = len(bucket.configs)
     slice_size = slice_size_for(size, n_devices, max_configs)
-    if halving is not None and bucket.programs.on_cpu and (bucket.bracket or 0) < len(rungs) - 1:
-        slice_size = min(slice_size, halving_slice_size(size, halving.eta, n_devices))
+    if bucket.programs.on_cpu and pbt is None:
+        most = _cache_slice_size(bucket, traced, slice_size, n_devices)
+        if halving is not None and (bucket.bracket or 0) < len(rungs) - 1:
+            most = halving_slice_size(size, halving.eta, n_devices, most)
+        slice_size = min(slice_size, most)
     first = make_slice(bucket.configs[:slice_size], traced, slice_size, bucket.program, mesh)
     plan = _slice_plan_of(bucket, first, plans, store, timings, n_devices, memory_limit)
     one_pass = bucket.programs.blocks * bucket.programs.eval_every  # the bar counts one
