@@ -134,7 +134,8 @@ class Programs:
         self.sharding = NamedSharding(mesh, PartitionSpec("configs"))
         self.on_cpu = all(device.platform == "cpu" for device in mesh.devices.flat)
         self._compiled: dict = {}   # slice signature -> what _compile returns
-        self._init_traces: dict = {}  # slice signature -> the init program traced
+        self._init_traces: dict = {}  # slice signature -> init traced, until compiled
+        self._state_bytes: dict = {}  # slice signature -> bytes of one config's state
         self._compile_seconds: dict = {}  # slice signature -> seconds its compile took
         self._compiling = threading.Lock()  # one compile at a time (see compile_ahead)
 
@@ -248,17 +249,14 @@ class Programs:
         """Bytes of one configuration's state between chunks (its carry and rows) in
         slices shaped like ``hparams``: from the init program's trace, before anything
         is compiled."""
-        out = self._traced_init(self.abstract(hparams)).out_info
-        size = next(iter(hparams.values())).shape[0]
-        return sum(math.prod(v.shape) * v.dtype.itemsize
-                   for v in jax.tree_util.tree_leaves(out)) / size
-
-    def _traced_init(self, hparams: dict):
-        """The init program traced for (abstract) ``hparams``, once per slice shape."""
         signature = self._signature(hparams)
-        if signature not in self._init_traces:
-            self._init_traces[signature] = self.init.trace(hparams)
-        return self._init_traces[signature]
+        if signature not in self._state_bytes:  # the trace is kept for compiling that size
+            traced = self._init_traces[signature] = self.init.trace(self.abstract(hparams))
+            leaves = jax.tree_util.tree_leaves(traced.out_info)
+            size = next(iter(hparams.values())).shape[0]
+            self._state_bytes[signature] = sum(math.prod(v.shape) * v.dtype.itemsize
+                                               for v in leaves) / size
+        return self._state_bytes[signature]
 
     def state_shapes(self, hparams: dict):
         """``(carry, rows)`` of a slice shaped like ``hparams``, as shapes."""
