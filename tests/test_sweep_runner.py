@@ -272,6 +272,42 @@ def test_four_cpu_devices_give_the_same_results_as_one(tmp_path):
                                rtol=1e-5)
 
 
+DEVICES_SCRIPT = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np
+    import jopt.sweep as sweep
+    x = np.random.default_rng(0).normal(size=(64, 6, 6, 1)).astype(np.float32)
+    y = np.arange(64) % 3
+
+    def init(key):
+        return {"kernel": jax.random.normal(key, (3, 3, 1, 3)) * 0.1}
+
+    def apply(params, images):
+        out = jax.lax.conv_general_dilated(images, params["kernel"], (1, 1), "SAME",
+                                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return out.mean(axis=(1, 2))
+
+    conv = sweep.task(init, apply=apply, loss="softmax_cross_entropy", data=(x, y),
+                      optimizer="sgd", batch_size=8)
+    mlp = sweep.builtin_task(model="mlp", hidden=[8], dataset="digits",
+                             optimizer="sgd").build({"batch_size": 8})
+    print(len(jax.devices()), len(sweep.choose_devices(None, conv, 8)),
+          len(sweep.choose_devices(None, mlp, 8)), len(sweep.choose_devices(None, mlp, 1)))
+""")
+
+
+def test_on_two_cpu_devices_a_convolution_gets_one_and_configs_bound_the_rest(tmp_path):
+    """``choose_devices`` with two host devices: a task whose loss holds a convolution
+    gets one (XLA already spreads a convolution over the cores), an MLP both, and one
+    configuration one device (no padding config)."""
+    script = tmp_path / "devices.py"
+    script.write_text(DEVICES_SCRIPT)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "1", "2", "1"]
+
+
 PROCESS_START = textwrap.dedent("""
     import json, sys
     import jax

@@ -316,12 +316,14 @@ def choose_devices(devices: Optional[Sequence[Any]], task: Task, configs: int) -
 
 
 def _has_convolution(task: Task) -> bool:
+    """Whether the task's batch loss holds a convolution: its forward pass's trace (a
+    gradient's holds one exactly where the forward pass does, and costs more to trace)."""
     params = jax.eval_shape(task.init, jax.random.PRNGKey(0))
     example = example_batch(task.train, task.held_out, task.batches)
     rows = jax.tree_util.tree_leaves(example)[0].shape[0]
     weights = np.ones(rows, np.float32) if task.objective.always_weighted else None
     key = jax.random.PRNGKey(0) if task.takes_key else None
-    jaxpr = jax.make_jaxpr(jax.grad(task.objective.batch_loss))(params, example, weights, key)
+    jaxpr = jax.make_jaxpr(task.objective.batch_loss)(params, example, weights, key)
     return "conv_general_dilated" in str(jaxpr)
 
 
