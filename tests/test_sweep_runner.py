@@ -343,7 +343,12 @@ PROCESS_SCRIPT = PROCESS_START + textwrap.dedent("""
                     pbt=sweep.PBT(interval=20, seed=1))
     halved = sweep.run(task, grid, budget=sweep.Budget(steps=60, eval_every=10), quiet=True,
                        halving=sweep.Halving(min_budget=10, eta=3)).to_pandas()
+    from jopt.sweep import runner  # caches that differ by host: the writer's sizes the slices
+    runner.cpu_cache_bytes = lambda: 1 if process == 0 else 2 ** 40
+    cut = sweep.run(task, sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 1.0, 2.0], seed=sweep.seeds(8)),
+                    budget=sweep.Budget(steps=20, eval_every=10), quiet=True)
     print(json.dumps({"devices": len(jax.devices()), "status": summary.status.tolist(),
+                      "cut": cut.to_pandas().final_val_loss.tolist(), "cut_size": cut.slices["0"]["size"],
                       "val_loss": summary.final_val_loss.tolist(),
                       "curve": result.curves()["val_loss"].tolist(),
                       "plain": plain.final_val_loss.tolist(),
@@ -452,7 +457,8 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
     one output folder written by process 0 (and a progress bar there only); a user's task
     drawing its own batches, population-based training (the same exploits everywhere) and
     successive halving (its slices ranked together, the survivors gathered through the
-    host), too."""
+    host), and the cache-sized slices of a process whose cache the other does not share,
+    too."""
     (one,) = _run_processes(tmp_path, tmp_path / "one", processes=1, devices_each=2)
     first, second = _run_processes(tmp_path, tmp_path / "two", processes=2, devices_each=1,
                                    bar=True)
@@ -468,6 +474,9 @@ def test_two_processes_under_jax_distributed_give_the_results_of_one(tmp_path):
         assert printed["events"] == one["events"]
         np.testing.assert_array_equal(printed["halved"], one["halved"])
         assert printed["rung"] == one["rung"]
+        # 40 configs whose state outgrows process 0's cache: 16 per device, 2 slices of 20
+        assert printed["cut_size"] == one["cut_size"] == 20
+        np.testing.assert_array_equal(printed["cut"], one["cut"])
     # 12, then 4, then 1: the 3 diverged leave at the first rung unpruned (rung -1)
     assert sorted(one["rung"]) == [-1] * 4 + [0] * 5 + [1] * 3
     # the diverging learning rate (50) is replaced at the first exploit

@@ -549,8 +549,9 @@ def _halving_entry(halving: Halving, rungs: dict, groups: list) -> dict:
 def _cache_slice_size(bucket: Bucket, traced: list, slice_size: int, n_devices: int) -> int:
     """:func:`~jopt.sweep.engine.cache_slice_size` of a bucket on a CPU, from its state's
     size in slices of ``slice_size`` (the init program's trace, which compiling that size
-    reuses), the writer's (every process must slice alike, and caches differ by host).
-    A bucket too small to be cut is not traced."""
+    reuses); the writer's, since caches differ by host (the slice plan would make every
+    process slice as the writer does, after compiling its own size for nothing).  A
+    bucket too small to be cut is not traced."""
     if slice_size <= MIN_CONFIGS_PER_DEVICE * n_devices:
         return slice_size
     shapes = resized(stack(bucket.configs[:1], traced), slice_size)
