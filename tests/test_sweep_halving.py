@@ -294,6 +294,29 @@ def test_halved_slices_are_the_first_survivors_halved_to_fit_the_cache():
     assert halving_module.halving_slice_size(12, 3, 1, 12) == 4
 
 
+def test_a_halved_bucket_whose_survivors_outgrow_the_cache_runs_in_smaller_slices(task,
+                                                                                 monkeypatch):
+    """128 configurations at eta 2 (64 first survivors) with a cache too small for any:
+    slices of 16 per device instead of the survivors' 64, the same rungs, survivors and
+    results as with a cache that holds them."""
+    import jax
+    space = sweep.QuasiRandom(n=128, seed=0, learning_rate=sweep.loguniform(0.01, 1.0),
+                              batch_size=[32])
+    halving = sweep.Halving(min_budget=10, eta=2)
+    results = {}
+    for cache in (2 ** 40, 1):
+        monkeypatch.setattr(sweep.runner, "cpu_cache_bytes", lambda cache=cache: cache)
+        results[cache] = sweep.run(task, space, budget=sweep.Budget(steps=20, eval_every=10),
+                                   halving=halving, quiet=True)
+    devices = len(jax.devices())
+    assert results[2 ** 40].slices["0"]["size"] == 64
+    assert results[1].slices["0"]["size"] == 16 * devices
+    a, b = results[2 ** 40].to_pandas(), results[1].to_pandas()
+    for column in ("status", "rung", "config"):
+        assert list(a[column]) == list(b[column]), column
+    np.testing.assert_allclose(b.final_val_loss, a.final_val_loss, rtol=1e-5)
+
+
 def test_unknown_metric_is_refused_before_anything_is_written(task, tmp_path):
     with pytest.raises(sweep.TaskError, match="halving.metric = 'val_f1'.*val_loss"):
         sweep.run(task, grid(), budget=BUDGET, halving=HALVING._replace(metric="val_f1"),

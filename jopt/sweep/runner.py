@@ -560,6 +560,21 @@ def _cache_slice_size(bucket: Bucket, traced: list, slice_size: int, n_devices: 
     return int(from_writer(np.int64(most)))
 
 
+def _cpu_slice_size(bucket: Bucket, traced: list, slice_size: int, n_devices: int,
+                    eta: Optional[float]) -> int:
+    """A bucket's slice size on a CPU, at most ``slice_size``: cut to fit the cache
+    (:func:`_cache_slice_size`) and, halved at ``eta``, about its first survivors'
+    (:func:`~jopt.sweep.halving.halving_slice_size`), the size whose state is measured
+    first, so that compiling it reuses that trace."""
+    size = len(bucket.configs)
+    if eta is not None:
+        slice_size = min(slice_size, halving_slice_size(size, eta, n_devices, slice_size))
+    most = _cache_slice_size(bucket, traced, slice_size, n_devices)
+    if eta is not None and most < slice_size:
+        most = halving_slice_size(size, eta, n_devices, most)
+    return min(slice_size, most)
+
+
 def _slice_plan_of(bucket: Bucket, first, plans: dict, store, timings: dict, n_devices: int,
                    memory_limit: Optional[float]) -> dict:
     """The bucket's slice plan: the one recorded in the manifest (a resume slices as the
@@ -591,10 +606,9 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
     size = len(bucket.configs)
     slice_size = slice_size_for(size, n_devices, max_configs)
     if bucket.programs.on_cpu and pbt is None:
-        most = _cache_slice_size(bucket, traced, slice_size, n_devices)
-        if halving is not None and (bucket.bracket or 0) < len(rungs) - 1:
-            most = halving_slice_size(size, halving.eta, n_devices, most)
-        slice_size = min(slice_size, most)
+        halved = halving is not None and (bucket.bracket or 0) < len(rungs) - 1
+        slice_size = _cpu_slice_size(bucket, traced, slice_size, n_devices,
+                                     halving.eta if halved else None)
     first = make_slice(bucket.configs[:slice_size], traced, slice_size, bucket.program, mesh)
     plan = _slice_plan_of(bucket, first, plans, store, timings, n_devices, memory_limit)
     one_pass = bucket.programs.blocks * bucket.programs.eval_every  # the bar counts one
