@@ -345,10 +345,11 @@ PROCESS_SCRIPT = PROCESS_START + textwrap.dedent("""
                        halving=sweep.Halving(min_budget=10, eta=3)).to_pandas()
     from jopt.sweep import runner  # caches that differ by host: the writer's sizes the slices
     runner.cpu_cache_bytes = lambda: 1 if process == 0 else 2 ** 40
-    cut = sweep.run(task, sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 1.0, 2.0], seed=sweep.seeds(8)),
-                    budget=sweep.Budget(steps=20, eval_every=10), quiet=True)
+    forty = sweep.Grid(learning_rate=[0.01, 0.1, 0.5, 1.0, 2.0], seed=sweep.seeds(8))
+    cut = sweep.run(task, forty, budget=sweep.Budget(steps=20, eval_every=10), quiet=True)
     print(json.dumps({"devices": len(jax.devices()), "status": summary.status.tolist(),
-                      "cut": cut.to_pandas().final_val_loss.tolist(), "cut_size": cut.slices["0"]["size"],
+                      "cut": cut.to_pandas().final_val_loss.tolist(),
+                      "cut_size": cut.slices["0"]["size"],
                       "val_loss": summary.final_val_loss.tolist(),
                       "curve": result.curves()["val_loss"].tolist(),
                       "plain": plain.final_val_loss.tolist(),
