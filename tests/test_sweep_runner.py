@@ -164,6 +164,50 @@ def test_on_a_cpu_a_bucket_whose_state_outgrows_the_cache_runs_in_slices(monkeyp
     np.testing.assert_allclose(b.final_val_loss, a.final_val_loss, rtol=1e-5)
 
 
+@pytest.fixture
+def off_cpu(monkeypatch):
+    """Every bucket's programs take the paths meant for a GPU or TPU (``on_cpu`` false:
+    XLA's default compile options, jitted gathers on the devices, halved buckets run
+    whole with their compacted sizes compiled ahead, no cache-sized slices), on this
+    CPU; programs cached before or during are dropped."""
+    original = engine.Programs.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.on_cpu = False
+
+    runner.clear_cache()
+    monkeypatch.setattr(engine.Programs, "__init__", init)
+    yield
+    runner.clear_cache()
+
+
+def test_the_paths_off_a_cpu_give_the_results_of_the_paths_on_it(off_cpu, monkeypatch):
+    """No GPU runs the tests: the off-CPU paths run here on the CPU, a plain sweep, a
+    halved one (run whole, its 4 survivors compacted through the jitted gather) and a PBT
+    sweep (its exploits gathered on the devices), against the same sweeps on the CPU's
+    paths."""
+    task = sweep.builtin_task(**SETTINGS)
+    grid = sweep.Grid(learning_rate=[0.01, 0.03, 0.1, 0.3], seed=[0, 1, 2], batch_size=[32])
+    budget = sweep.Budget(steps=30, eval_every=10)
+    runs = {"plain": {}, "halving": dict(halving=sweep.Halving(min_budget=10, eta=3)),
+            "pbt": dict(pbt=sweep.PBT(interval=10, metric="val_loss", seed=0))}
+    off = {name: sweep.run(task, grid, budget=budget, quiet=True, **options)
+           for name, options in runs.items()}
+    # one pruning rung at step 10: the 4 survivors gathered into a program of 4
+    assert off["halving"].manifest["timings"]["config_steps"] == 12 * 10 + 4 * 20
+    monkeypatch.undo()
+    runner.clear_cache()
+    on = {name: sweep.run(task, grid, budget=budget, quiet=True, **options)
+          for name, options in runs.items()}
+    for name in runs:
+        a, b = on[name].to_pandas(), off[name].to_pandas()
+        assert list(a.status) == list(b.status), name
+        np.testing.assert_allclose(b.final_val_loss, a.final_val_loss, rtol=1e-5, err_msg=name)
+    assert list(on["halving"].to_pandas().rung) == list(off["halving"].to_pandas().rung)
+    assert on["pbt"].manifest["pbt"]["events"] == off["pbt"].manifest["pbt"]["events"]
+
+
 def test_memory_per_config_within_twice_parameters_moments_and_gradients():
     """The reference MLP 64-128-10 with adam: XLA's estimate of the chunk program per
     configuration, against 4 copies of the parameters (them, two moments, the gradient)."""

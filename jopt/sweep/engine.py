@@ -201,17 +201,19 @@ class Programs:
         self.chunk = jax.jit(chunk, donate_argnums=(0, 1), out_shardings=sharded)
         self.status = jax.jit(status_all)
         self.final = jax.jit(jax.vmap(task.final))
-        # the rows of a slice at ``slots`` (compaction: successive halving's survivors); on
-        # a CPU through the host (the devices are the host's memory): a jitted gather
-        # compiles once per tree and pair of sizes, which there costs more than the copy
-        self.gather = self._host_gather if self.on_cpu else jax.jit(
+        self._device_gather = jax.jit(
             lambda tree, slots: jax.tree_util.tree_map(lambda v: jnp.take(v, slots, axis=0), tree),
             out_shardings=sharded)
 
-    def _host_gather(self, tree: Any, slots: np.ndarray) -> Any:
-        """:attr:`gather` on the host: the rows at ``slots``, sharded as the chunks expect."""
-        return shard(jax.tree_util.tree_map(lambda v: np.take(to_host(v), slots, axis=0), tree),
-                     self.mesh)
+    def gather(self, tree: Any, slots: np.ndarray) -> Any:
+        """The rows of ``tree`` (a slice's arrays) at ``slots``, sharded as the chunks expect
+        (compaction: successive halving's survivors; PBT's exploits).  On a CPU through
+        the host (the devices are the host's memory): a jitted gather compiles once per
+        tree and pair of sizes, which there costs more than the copy."""
+        if self.on_cpu:
+            return shard(jax.tree_util.tree_map(lambda v: np.take(to_host(v), slots, axis=0),
+                                                tree), self.mesh)
+        return self._device_gather(tree, slots)
 
     def abstract(self, tree: Any) -> Any:
         return jax.tree_util.tree_map(
