@@ -60,6 +60,17 @@ def test_search_quick_prints_a_row_per_method():
         assert goal.endswith(("met", "MISSED"))
 
 
+def test_search_repeats_only_in_fresh_processes():
+    """``--repeats`` measures each round in fresh processes: with ``--quick`` (everything
+    in one process, where a second round would find JAX's caches warm) it is refused,
+    exit status 2, as is a count below 1: argparse's error line names it."""
+    for args in (("--quick", "--repeats", "2"), ("--repeats", "0")):
+        done = run_search(*args)
+        assert done.returncode == 2, args
+        assert "--repeats" in done.stderr.strip().splitlines()[-1], done.stderr
+        assert done.stdout == ""
+
+
 @pytest.mark.skipif(HAS_OPTUNA, reason="optuna is installed here")
 def test_search_without_optuna_says_how_to_install_it():
     done = run_search("--quick", "--methods", "halving,optuna")

@@ -164,6 +164,44 @@ def test_on_a_cpu_a_bucket_whose_state_outgrows_the_cache_runs_in_slices(monkeyp
     np.testing.assert_allclose(b.final_val_loss, a.final_val_loss, rtol=1e-5)
 
 
+def test_a_resumed_sweep_slices_as_recorded_without_measuring_the_cache(monkeypatch, tmp_path):
+    """A sweep cut into cache-sized slices (a 1-byte cache), stopped in its second slice,
+    resumes with the slices its manifest records: it neither reads the cache's size nor
+    traces the init program to measure the state, and ends with an uninterrupted run's
+    results."""
+    task = sweep.builtin_task(**SETTINGS)
+    grid = sweep.QuasiRandom(n=64, seed=0, learning_rate=sweep.loguniform(0.01, 0.3),
+                             batch_size=[32])
+    options = dict(budget=sweep.Budget(steps=20, eval_every=10), quiet=True)
+    monkeypatch.setattr(runner, "cpu_cache_bytes", lambda: 1)
+    uninterrupted = sweep.run(task, grid, **options)
+    assert uninterrupted.slices["0"]["count"] > 1
+    run_slice, calls = runner.run_slice, []
+
+    def stopped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return run_slice(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_slice", stopped)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(task, grid, out=out, **options)
+    monkeypatch.setattr(runner, "run_slice", run_slice)
+
+    def unasked(*args, **kwargs):
+        raise AssertionError("measured again on a resume")
+
+    monkeypatch.setattr(runner, "cpu_cache_bytes", unasked)
+    monkeypatch.setattr(engine.Programs, "state_bytes_per_config", unasked)
+    runner.clear_cache()
+    resumed = sweep.run(task, grid, out=out, **options)
+    assert resumed.slices["0"]["size"] == uninterrupted.slices["0"]["size"]
+    np.testing.assert_array_equal(resumed.to_pandas().final_val_loss,
+                                  uninterrupted.to_pandas().final_val_loss)
+
+
 @pytest.fixture
 def off_cpu(monkeypatch):
     """Every bucket's programs take the paths meant for a GPU or TPU (``on_cpu`` false:

@@ -58,7 +58,11 @@ the same in another fresh process with that cache as the first one left it: a re
 of the same search, its programs loaded instead of compiled (Optuna's jitted program
 too: the cache is JAX's).  "steady" is the same search again in the first process,
 its programs compiled (jopt's runner reuses them; Optuna's jitted program is cached).
-``--quick`` runs everything in this process, without cached or steady times.  jopt's
+``--quick`` runs everything in this process, without cached or steady times.  With
+``--repeats K`` every method is measured K times, in rounds (each round every method once,
+one after the other): the table gives each time's median, and the goal the median of the
+rounds' halving-to-Optuna ratios (each ratio of two runs minutes apart at most, so a
+change in the machine's load moves both).  jopt's
 configurations are sharded over one host device per core (set before JAX starts,
 unless ``XLA_FLAGS`` is set); Optuna's trials run on one device.  Times and the goal are
 printed, never asserted; the load average is printed at the start and the end.
@@ -395,24 +399,41 @@ def print_header(args: argparse.Namespace) -> None:
         "compiled")
 
 
-def print_table(n: int, outcomes: list, args: argparse.Namespace) -> None:
-    print(f"\n== {n} configurations x {args.steps} steps (load average {load()}) ==")
+def median_outcome(rounds: list) -> dict:
+    """One method's outcome over ``rounds`` (its outcome in each round): the median of
+    each time, the rest (the same in every round: the searches are seeded) from the first."""
+    times = {key: float(np.median([o[key] for o in rounds]))
+             for key in ("first", "cached", "steady")}
+    return {**rounds[0], **times}
+
+
+def print_table(n: int, rounds: list, args: argparse.Namespace) -> None:
+    """The table of ``rounds`` (each a list of outcomes, one per method, in order)."""
+    outcomes = [median_outcome(list(by_method)) for by_method in zip(*rounds)]
+    times = "" if len(rounds) == 1 else f"; times: medians of {len(rounds)} rounds"
+    print(f"\n== {n} configurations x {args.steps} steps (load average {load()}{times}) ==")
     print(f"{'':34}{'best val':>9}{'at end':>9}{'first s':>9}{'cached s':>10}{'steady s':>10}"
           f"{'config-steps':>14}{'compiles':>10}  notes")
     for o in outcomes:
         print(f"{label(o['method'], n, args):34}{o['best']:9.4f}{o['best_at_end']:9.4f}"
               f"{o['first']:9.2f}{o['cached']:10.2f}{o['steady']:10.2f}{o['config_steps']:14,d}"
               f"{o['compiles']:10d}  {o['note']}")
-    by_method = {o["method"]: o for o in outcomes}
-    if "halving" in by_method and "optuna" in by_method:
-        print_goal(n, by_method["halving"], by_method["optuna"])
+    by_method = [{o["method"]: o for o in outcomes} for outcomes in rounds]
+    if "halving" in by_method[0] and "optuna" in by_method[0]:
+        print_goal([(r["halving"], r["optuna"]) for r in by_method])
 
 
-def print_goal(n: int, halving: dict, optuna: dict) -> None:
-    first = halving["first"] / optuna["first"]
-    cached = halving["cached"] / optuna["cached"]
-    steady = halving["steady"] / optuna["steady"]
+def print_goal(pairs: list) -> None:
+    """The goal's verdict from each round's ``(halving, optuna)`` outcomes: the median of
+    the rounds' ratios."""
+    ratio = lambda key: float(np.median([h[key] / o[key] for h, o in pairs]))
+    first, cached, steady = ratio("first"), ratio("cached"), ratio("steady")
+    halving, optuna = pairs[0]
     reached = halving["best"] <= optuna["best"]
+    if len(pairs) > 1:
+        print("halving / Optuna first-call wall time by round: "
+              + ", ".join(f"{h['first'] / o['first']:.2f}x" for h, o in pairs)
+              + f" (median {first:.2f}x)")
     print(f"jopt halving / Optuna wall time: {first:.2f}x first"
           + (f", {cached:.2f}x cached" if math.isfinite(cached) else "")
           + (f", {steady:.2f}x steady" if math.isfinite(steady) else "") + "; best "
@@ -444,6 +465,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help=f"comma-separated, of {', '.join(METHODS)} (default: all)")
     parser.add_argument("--no-steady", dest="steady", action="store_false",
                         help="skip the steady times")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds of every method: the times' medians (default 1)")
     parser.add_argument("--in-process", action="store_true",
                         help="measure every method in this process (--quick does)")
     parser.add_argument("--quick", action="store_true",
@@ -462,6 +485,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         parser.error(f"unknown method {unknown[0]!r}; known: {', '.join(METHODS)}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, not {args.repeats}")
+    if args.repeats > 1 and args.in_process:  # a second round would find JAX's caches warm
+        parser.error("--repeats measures in fresh processes: not with --in-process or --quick")
     if args.steps % args.eval_every:
         parser.error(f"--steps {args.steps} must be a multiple of --eval-every {args.eval_every}")
     if "grid" in args.methods:
@@ -495,9 +522,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         warm_up()
     methods = list(args.methods)
     for n in args.n:
-        outcomes = [(measure if args.in_process else measure_fresh)(method, n, args)
-                    for method in methods]
-        print_table(n, outcomes, args)
+        rounds = [[(measure if args.in_process else measure_fresh)(method, n, args)
+                   for method in methods] for _ in range(args.repeats)]
+        print_table(n, rounds, args)
     print(f"\ntotal {time.perf_counter() - started:.0f} s; load average {load()} at the end")
     return 0
 

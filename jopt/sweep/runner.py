@@ -605,7 +605,8 @@ def _run_bucket(bucket: Bucket, traced: list, mesh, plans: dict, store, bar, tim
     n_devices = mesh.devices.size
     size = len(bucket.configs)
     slice_size = slice_size_for(size, n_devices, max_configs)
-    if bucket.programs.on_cpu and pbt is None:
+    recorded = jax.process_count() == 1 and bucket.name in plans  # a resume: its plan wins
+    if bucket.programs.on_cpu and pbt is None and not recorded:
         halved = halving is not None and (bucket.bracket or 0) < len(rungs) - 1
         slice_size = _cpu_slice_size(bucket, traced, slice_size, n_devices,
                                      halving.eta if halved else None)
