@@ -100,6 +100,64 @@ def test_another_spec_is_refused_in_one_line_naming_the_folder(tmp_path):
     assert (tmp_path / "checkpoints" / "b0.npz").exists()
 
 
+def made_with(folder, **versions):
+    """The manifest of ``folder`` rewritten as if made with ``versions`` (re-signed)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["versions"].update(versions)
+    manifest["checksum"] = store_module.manifest_checksum(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return (folder / "manifest.json").read_text()
+
+
+@pytest.mark.parametrize("name, value, said", [
+    ("jax", "0.4.0", "made with jax 0.4.0, not this "),
+    ("numpy", None, "made with numpy unrecorded, not this "),
+    ("jopt_source", "0" * 64, "made with jopt's Python files as they were"),
+])
+def test_results_made_by_other_code_are_refused_not_resumed_or_reused(tmp_path, name, value,
+                                                                      said):
+    """A folder of the same spec made with another jax, numpy or jopt source (a development
+    install keeps its version number while its code changes) is refused in one line, the
+    folder untouched; ``overwrite=True`` recomputes."""
+    first = Store.open(tmp_path, fx.spec())
+    first.save_checkpoint("b0", {"x": np.ones(3)})
+    first.finish(*fx.frames())
+    assert first.manifest["versions"]["jopt_source"] == store_module.source_digest()
+    before = made_with(tmp_path, **{name: value})
+    with pytest.raises(SpecMismatchError) as error:
+        Store.open(tmp_path, fx.spec())
+    message = str(error.value)
+    assert "\n" not in message and str(tmp_path) in message and "--overwrite" in message
+    assert said in message, message
+    assert (tmp_path / "manifest.json").read_text() == before
+    assert (tmp_path / "checkpoints" / "b0.npz").exists()
+    again = Store.open(tmp_path, fx.spec(), overwrite=True)
+    assert not again.checkpoints() and again.manifest["status"] == "running"
+    assert again.manifest["versions"][name] != value
+
+
+def test_the_source_digest_is_of_jopts_python_files(tmp_path, monkeypatch):
+    """:func:`source_digest` hashes every ``.py`` file of the package by its path: a copy of
+    the package with one line changed has another digest."""
+    import shutil
+
+    import jopt
+    root = os.path.dirname(jopt.__file__)
+    copy = tmp_path / "jopt"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    digests = []
+    for edit in (False, True):
+        if edit:
+            with open(copy / "sweep" / "store.py", "a", encoding="utf-8") as file:
+                file.write("# a changed line\n")
+        monkeypatch.setattr(jopt, "__file__", str(copy / "__init__.py"))
+        store_module.source_digest.cache_clear()
+        digests.append(store_module.source_digest())
+    monkeypatch.undo()
+    store_module.source_digest.cache_clear()
+    assert digests[0] == store_module.source_digest() != digests[1]
+
+
 def test_overwrite_removes_the_old_results_first(tmp_path):
     old = Store.open(tmp_path, fx.spec())
     old.save_checkpoint("b0", {"x": np.ones(3)})

@@ -10,8 +10,9 @@ Layout of ``out/``::
 Every file is written to a temporary file in the same folder and moved into place with
 ``os.replace``, so a reader (or a run killed at any moment) sees either the old file or
 the new one, never half of one.  Opening a folder that holds a manifest of the same spec
-(same :func:`spec_hash`) is a resume; a different spec is refused with
-:class:`SpecMismatchError` unless ``overwrite=True``, which first removes the old
+(same :func:`spec_hash`), made by the same code (:data:`RESULT_VERSIONS`: jopt's version
+and source, jax's, jaxlib's, numpy's), is a resume; a different spec or code is refused
+with :class:`SpecMismatchError` unless ``overwrite=True``, which first removes the old
 results and checkpoints (only the files this module writes; nothing else in the folder).
 
 Checksums.  The manifest records the sha256 and size of every checkpoint and table
@@ -41,6 +42,7 @@ metrics named ``final_<metric>`` and ``best_<metric>`` (e.g. ``final_val_loss``,
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -64,7 +66,7 @@ __all__ = [
     "SPEC_VERSION", "STATUSES", "CURVE_COLUMNS", "MANIFEST", "SUMMARY", "CURVES", "CHECKPOINTS",
     "PLOTS", "spec_hash", "canonical", "atomic_write", "Store", "SpecMismatchError",
     "SweepResult", "load", "DamagedFileError", "DamagedManifestError", "checksum",
-    "manifest_checksum", "file_problem", "stored_grid",
+    "manifest_checksum", "file_problem", "stored_grid", "RESULT_VERSIONS", "source_digest",
 ]
 
 SPEC_VERSION = 1
@@ -74,6 +76,10 @@ CURVE_COLUMNS = ("config", "step", "epoch", "examples", "train_loss", "val_loss"
 MANIFEST, SUMMARY, CURVES, CHECKPOINTS = ("manifest.json", "summary.parquet", "curves.parquet",
                                           "checkpoints")
 PLOTS = ("curves.png", "heatmap.png")  # written by jopt.plot.plot_sweep; removed on overwrite
+RESULT_VERSIONS = ("jopt", "jopt_source", "jax", "jaxlib", "numpy")
+"""The entries of the manifest's ``versions`` that decide a sweep's numbers: a folder made
+with others is not resumed or reused (a development install keeps its version number
+while its code changes, hence ``jopt_source``, :func:`source_digest`)."""
 
 PathLike = Union[str, os.PathLike]
 _BUCKET = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
@@ -250,11 +256,23 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=1)
+def source_digest() -> str:
+    """The sha256 (hex) of jopt's Python files as installed, by their paths in the package."""
+    import jopt
+    root = Path(jopt.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _versions() -> dict:
     import jax
     import jaxlib
     import jopt
-    versions = {"jopt": jopt.__version__, "jax": jax.__version__,
+    versions = {"jopt": jopt.__version__, "jopt_source": source_digest(), "jax": jax.__version__,
                 "jaxlib": getattr(jaxlib, "__version__", None) or jaxlib.version.__version__,
                 "numpy": np.__version__, "python": platform.python_version()}
     for name in ("pandas", "pyarrow"):
@@ -263,6 +281,21 @@ def _versions() -> dict:
         except ImportError:
             pass
     return versions
+
+
+def _check_versions(out: Path, made_with: Any, running: dict) -> None:
+    """Refuse (:class:`SpecMismatchError`) a folder whose results were made with other
+    :data:`RESULT_VERSIONS` than ``running``'s: resuming would mix the two codes' numbers,
+    and reusing its tables would give the other code's."""
+    made_with = made_with if isinstance(made_with, dict) else {}
+    changed = [name for name in RESULT_VERSIONS if made_with.get(name) != running[name]]
+    if not changed:
+        return
+    name = changed[0]
+    what = ("jopt's Python files as they were (they have changed since)" if name == "jopt_source"
+            else f"{name} {made_with.get(name) or 'unrecorded'}, not this {running[name]}")
+    raise SpecMismatchError(f"{out} holds results made with {what}: pass --overwrite "
+                            f"(overwrite=True) to recompute them, or choose another output folder")
 
 
 def _devices() -> list[str]:
@@ -350,6 +383,9 @@ class Store:
                 f"{out} holds results of a different sweep spec (hash {str(old.get('spec_hash'))[:12]}, "
                 f"this one {digest[:12]}); pass --overwrite (overwrite=True) to replace them, "
                 f"or choose another output folder")
+        versions = _versions()
+        if old is not None:
+            _check_versions(out, old.get("versions"), versions)
         resumed = old is not None
         if overwrite:
             cls._remove_results(out)
@@ -358,7 +394,7 @@ class Store:
             "spec_version": SPEC_VERSION,
             "spec_hash": digest,
             "spec": spec,
-            "versions": _versions(),
+            "versions": versions,
             "devices": _devices(),
             "created": old.get("created", now) if resumed else now,
             "updated": now,
