@@ -113,6 +113,7 @@ def made_with(folder, **versions):
     ("jax", "0.4.0", "made with jax 0.4.0, not this "),
     ("numpy", None, "made with numpy unrecorded, not this "),
     ("jopt_source", "0" * 64, "made with jopt's Python files as they were"),
+    ("jopt_source", None, "made with a jopt that did not record its Python files"),
 ])
 def test_results_made_by_other_code_are_refused_not_resumed_or_reused(tmp_path, name, value,
                                                                       said):

@@ -292,8 +292,12 @@ def _check_versions(out: Path, made_with: Any, running: dict) -> None:
     if not changed:
         return
     name = changed[0]
-    what = ("jopt's Python files as they were (they have changed since)" if name == "jopt_source"
-            else f"{name} {made_with.get(name) or 'unrecorded'}, not this {running[name]}")
+    if name != "jopt_source":
+        what = f"{name} {made_with.get(name) or 'unrecorded'}, not this {running[name]}"
+    elif made_with.get(name):
+        what = "jopt's Python files as they were (they have changed since)"
+    else:
+        what = "a jopt that did not record its Python files"
     raise SpecMismatchError(f"{out} holds results made with {what}: pass --overwrite "
                             f"(overwrite=True) to recompute them, or choose another output folder")
 
