@@ -2,6 +2,7 @@
 and the value), the CLI's exit status 2 with nothing written, and good configs parsing
 into the right grid, budget and static axes."""
 
+import json
 import os
 import subprocess
 import sys
@@ -445,6 +446,31 @@ def test_cli_sweep_end_to_end(tmp_path):
     replot = run_cli("plot", str(out), cwd=tmp_path)
     assert replot.returncode == 0, replot.stderr
     assert (out / "curves.png").exists()
+
+
+def test_cli_refuses_a_folder_of_results_made_with_another_jax(tmp_path, jopt_cli):
+    """A finished sweep's folder whose manifest says another jax made it: the same config
+    rerun there is refused in one line, exit status 2, its tables untouched (not read back
+    as this jax's results); ``--overwrite`` recomputes them."""
+    needs_runner()
+    from jopt.sweep import store
+    config, out = tmp_path / "tiny.toml", tmp_path / "out"
+    config.write_text(TINY.format(steps=4))
+    assert jopt_cli("sweep", str(config), "--out", str(out), "--quiet", cwd=tmp_path).returncode == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["versions"]["jax"] = "0.4.0"
+    manifest["checksum"] = store.manifest_checksum(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    files = {name: (out / name).read_bytes() for name in ("manifest.json", "summary.parquet")}
+    refused = jopt_cli("sweep", str(config), "--out", str(out), "--quiet", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "jax 0.4.0" in lines[0] and "--overwrite" in lines[0], lines
+    assert {name: (out / name).read_bytes() for name in files} == files
+    again = jopt_cli("sweep", str(config), "--out", str(out), "--quiet", "--overwrite",
+                     cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert store.load(out).manifest["versions"]["jax"] != "0.4.0"
 
 
 def test_cli_keeps_compiled_programs_for_the_next_run(tmp_path, jopt_cli):
