@@ -86,7 +86,8 @@ _BUCKET = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 class SpecMismatchError(ValueError):
-    """The output folder holds a sweep of another spec (pass ``overwrite=True`` / ``--overwrite``)."""
+    """The output folder holds a sweep of another spec, or one made by other code
+    (:data:`RESULT_VERSIONS`): pass ``overwrite=True`` / ``--overwrite``."""
 
 
 class DamagedFileError(ValueError):
