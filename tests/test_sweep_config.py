@@ -111,6 +111,14 @@ BAD_CONFIGS = [
         GRID, "learning_rate = { logspace = [1e-4, 1e-1, 4] }",
         "learning_rate = { logspcae = [1e-4, 1e-1, 4] }")),
      ["learning_rate", "'logspcae'", "did you mean 'logspace'"]),
+    ("misspelt sampled axis form", config_text(grid=with_line(
+        GRID, "learning_rate = { logspace = [1e-4, 1e-1, 4] }",
+        "learning_rate = { loguniforn = [1e-4, 1e-1] }"), extra='[search]\nkind = "random"\nn = 4\n'),
+     ["learning_rate", "'loguniforn'", "did you mean 'loguniform'"]),
+    ("unknown axis form", config_text(grid=with_line(
+        GRID, "learning_rate = { logspace = [1e-4, 1e-1, 4] }",
+        "learning_rate = { gaussian = [1e-4, 1e-1] }"), extra='[search]\nkind = "random"\nn = 4\n'),
+     ["learning_rate", "'gaussian'", "logspace", "loguniform", "choice"]),
     ("bad batch strategy", config_text(extra='[run]\nbatch_strategy = "padded"\n'),
      ["batch_strategy", "'padded'", "mask"]),
     ("bad fraction", config_text(task=TASK + "val_fraction = 1.5\n"), ["val_fraction", "1.5"]),

@@ -372,14 +372,17 @@ def _hidden(field: str, value: Any, model: str) -> list[int]:
 
 
 def _axis_values(field: str, spec: Any) -> list:
-    """The values of one axis: a list, a single value, or {logspace|linspace|range = ...}."""
+    """The values of one axis: a list, a single value, or {logspace|linspace|range = ...}
+    (a sampled axis's table is :func:`jopt.sweep.search.parse_axis`'s; a bad table's
+    message names both kinds of form)."""
+    forms = (*AXIS_FORMS, *search.AXIS_FORMS)
     if isinstance(spec, dict):
         if len(spec) != 1:
             raise ConfigError(f"{field} = {spec!r}: give exactly one of "
-                              f"{', '.join(AXIS_FORMS)} in the table")
+                              f"{', '.join(forms)} in the table")
         (form, args), = spec.items()
         if form not in AXIS_FORMS:
-            raise _unknown("key", form, field, AXIS_FORMS)
+            raise _unknown("key", form, field, forms)
         if form == "range":
             return _range(f"{field}.range", args)
         if not (isinstance(args, list) and len(args) == 3 and is_numeric(args[0])
