@@ -135,7 +135,22 @@ def test_each_axis_maps_the_ends_of_the_unit_interval_onto_its_range():
     np.testing.assert_allclose(loguniform(1e-4, 1).values(unit), [1e-4, 1e-2, 1], rtol=1e-12)
     assert randint(-1, 2).values(unit) == [-1, 1, 2]
     assert randint(5, 5).values(unit) == [5, 5, 5]
+    assert randint(1, 9, log=True).values(unit) == [1, 3, 9]   # floor(sqrt(10)) at the middle
+    assert randint(7, 7, log=True).values(unit) == [7, 7, 7]
     assert choice(["a", "b"]).values(unit) == ["a", "b", "b"]
+
+
+@pytest.mark.parametrize("low, high", [(1, 7), (16, 1024), (3, 4)])
+def test_a_log_integer_axis_gives_each_integer_its_log_width(low, high):
+    """A million evenly spaced coordinates: integer k's share is the log-width of [k, k + 1)
+    within [low, high + 1), ``log((k + 1) / k) / log((high + 1) / low)``, to 1e-5 (the
+    spacing); every value in [low, high], both ends reached."""
+    unit = (np.arange(1_000_000) + 0.5) / 1_000_000
+    values = np.array(randint(low, high, log=True).values(unit))
+    assert values.min() == low and values.max() == high
+    ks = np.arange(low, high + 1)
+    shares = np.bincount(values - low, minlength=len(ks)) / len(unit)
+    np.testing.assert_allclose(shares, np.log((ks + 1) / ks) / np.log((high + 1) / low), atol=2e-6)
 
 
 def test_randint_and_choice_draw_each_value_about_equally_often():
@@ -250,6 +265,18 @@ def test_from_tables_builds_the_sampler_of_the_toml_tables():
     assert type(from_tables({"kind": "grid"}, {"seed": [0, 1]})) is Grid
 
 
+def test_a_log_integer_axis_in_the_tables_and_its_stored_form():
+    """``{ logint = [low, high] }`` is ``randint(low, high, log=True)``; the manifest's form
+    of the sampler rebuilds the same configurations, drawing nothing."""
+    space = from_tables({"kind": "random", "n": 6, "seed": 2}, {"k": {"logint": [2, 300]}})
+    direct = Random(n=6, seed=2, k=randint(2, 300, log=True))
+    assert space.configs() == direct.configs()
+    assert space.sampled["k"] == randint(2, 300, log=True) != randint(2, 300)
+    stored = json.loads(json.dumps(space.to_dict()))
+    assert stored["axes"]["k"] == {"logint": [2, 300]}
+    assert from_dict(stored).configs() == direct.configs()
+
+
 LR = {"learning_rate": {"loguniform": [1e-5, 1e-1]}}
 
 
@@ -277,6 +304,12 @@ LR = {"learning_rate": {"loguniform": [1e-5, 1e-1]}}
     ({"kind": "random", "n": 4}, {"hidden": {"int": [8, 4]}}, "[grid] hidden.int = [8, 4]"),
     ({"kind": "random", "n": 4}, {"hidden": {"int": [8, 16.5]}}, "[grid] hidden.int = [8, 16.5]"),
     ({"kind": "random", "n": 4}, {"optimizer": {"choice": []}}, "[grid] optimizer.choice = []"),
+    ({"kind": "random", "n": 4}, {"k": {"logint": [0, 8]}},
+     "[grid] k.logint = [0, 8]: logint needs positive bounds"),
+    ({"kind": "random", "n": 4}, {"k": {"logint": [8, 4]}},
+     "[grid] k.logint = [8, 4]: logint needs low <= high"),
+    ({"kind": "random", "n": 4}, {"k": {"logint": [1, 2.5]}},
+     "[grid] k.logint = [1, 2.5]: logint needs integer"),
     ({"kind": "random", "n": 4}, {"lr": {"loguniforn": [1e-5, 1]}}, "did you mean 'loguniform'"),
     ({"kind": "random", "n": 4}, {**LR, "seed": []}, "[grid] seed = []"),
     ({"kind": "random", "n": 4}, {**LR, "a": [1], "zip": [["learning_rate", "a"]]},

@@ -13,9 +13,9 @@ then it perturbs each hyperparameter in ``hyperparameters`` (*explore*):
 - with probability ``resample_probability`` a fresh draw from its axis (a sampled axis's
   distribution; a grid axis's list, uniformly);
 - else a factor drawn uniformly from ``factors``: a ``uniform``/``loguniform`` axis is
-  multiplied by it and clipped to its bounds, an ``int`` axis multiplied, rounded and
-  clipped; a ``choice`` or a grid list moves one place up the list (factor > 1), down
-  (< 1) or stays (= 1), clipped at the ends (Ray Tune shifts by a random +-1).
+  multiplied by it and clipped to its bounds, an ``int`` (or ``logint``) axis multiplied,
+  rounded and clipped; a ``choice`` or a grid list moves one place up the list (factor
+  > 1), down (< 1) or stays (= 1), clipped at the ends (Ray Tune shifts by a random +-1).
 
 Every value stays in the search space, so it is valid wherever the grid was.  Ranked
 worst, whatever their metric: NaN or infinite values and diverged configurations (a

@@ -16,11 +16,16 @@ Python                      TOML (in ``[grid]``)                value
 ``loguniform(low, high)``   ``{ loguniform = [low, high] }``    ``exp(log low + (log high - log low) u)``
 ``choice(values)``          ``{ choice = [v0, v1, ...] }``      ``values[floor(k u)]``
 ``randint(low, high)``      ``{ int = [low, high] }``           ``low + floor((high - low + 1) u)``
+``randint(..., log=True)``  ``{ logint = [low, high] }``        ``floor(exp(log low + (log(high + 1) - log low) u))``
 a list                      a list                              a grid axis
 ==========================  ==================================  =====================
 
 ``randint`` includes both ends, as Python's ``random.randint`` and Optuna's
-``suggest_int`` do (Ray Tune's ``tune.randint`` excludes the upper one).
+``suggest_int`` do (Ray Tune's ``tune.randint`` excludes the upper one).  With ``log=True``
+(Optuna's ``suggest_int(..., log=True)``, Ray Tune's ``tune.lograndint``) it is the floor
+of a log-uniform draw on [low, high + 1): each integer ``k`` with probability
+``log((k + 1) / k) / log((high + 1) / low)``, both ends included again (Optuna rounds a
+draw on [low - 1/2, high + 1/2) instead; Ray Tune excludes ``high``).
 
 Grid axes and sampled axes mix: **n is per combination of the grid axes**.  The
 configurations are the grid's combinations in the grid's order (zipped groups as in
@@ -70,7 +75,7 @@ __all__ = ["Distribution", "Uniform", "LogUniform", "Choice", "RandInt",
 
 SEARCH_KINDS = ("grid", "random", "sobol", "halton")
 SEARCH_KEYS = ("kind", "n", "seed", "scramble", "paired")
-AXIS_FORMS = ("uniform", "loguniform", "choice", "int")
+AXIS_FORMS = ("uniform", "loguniform", "choice", "int", "logint")
 QUASI_METHODS = ("sobol", "halton")
 
 
@@ -179,22 +184,36 @@ class Choice(Distribution):
 
 @dataclass(frozen=True)
 class RandInt(Distribution):
-    """An integer in [low, high], both ends included: ``low + floor((high - low + 1) u)``."""
+    """An integer in [low, high], both ends included: ``low + floor((high - low + 1) u)``,
+    the floor of a uniform draw on [low, high + 1).  With ``log`` (``1 <= low``), the floor
+    of a log-uniform draw on that interval, ``floor(exp(log low + (log(high + 1) - log low)
+    u))``: integer ``k`` with probability ``log((k + 1) / k) / log((high + 1) / low)``."""
 
     low: int
     high: int
-    form = "int"
+    log: bool = False
+
+    @property
+    def form(self) -> str:
+        return "logint" if self.log else "int"
 
     def __post_init__(self):
+        bounds = f"[{self.low!r}, {self.high!r}]"
         for value in (self.low, self.high):
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"int needs integer bounds, got [{self.low!r}, {self.high!r}]")
+                raise ValueError(f"{self.form} needs integer bounds, got {bounds}")
         if self.low > self.high:
-            raise ValueError(f"int needs low <= high, got [{self.low!r}, {self.high!r}]")
+            raise ValueError(f"{self.form} needs low <= high, got {bounds}")
+        if self.log and self.low < 1:
+            raise ValueError(f"{self.form} needs positive bounds, got {bounds}")
 
     def values(self, unit: np.ndarray) -> list[int]:
-        offsets = _floor_index(unit, int(self.high) - int(self.low) + 1)
-        return [int(self.low) + int(i) for i in offsets]
+        low, high = int(self.low), int(self.high)
+        if not self.log:
+            return [low + int(i) for i in _floor_index(unit, high - low + 1)]
+        log_low, log_end = np.log(float(low)), np.log(float(high) + 1.0)
+        drawn = np.floor(np.exp(log_low + (log_end - log_low) * np.asarray(unit, np.float64)))
+        return [int(v) for v in np.clip(drawn, low, high)]  # exp's rounding stays in bounds
 
     def spec(self) -> dict:
         return {self.form: [int(self.low), int(self.high)]}
@@ -215,10 +234,12 @@ def choice(options: Sequence[Any]) -> Choice:
     return Choice(options)
 
 
-def randint(low: int, high: int) -> RandInt:
+def randint(low: int, high: int, *, log: bool = False) -> RandInt:
     """A sampled axis of integers from ``low`` to ``high``, both included (as Python's
-    ``random.randint``; Ray Tune's ``tune.randint`` excludes ``high``)."""
-    return RandInt(low, high)
+    ``random.randint``; Ray Tune's ``tune.randint`` excludes ``high``); ``log=True`` draws
+    them log-uniformly (``1 <= low``: Optuna's ``suggest_int(..., log=True)``, Ray Tune's
+    ``tune.lograndint``), TOML ``{ logint = [low, high] }``."""
+    return RandInt(low, high, log=log)
 
 
 def _check_bounds(form: str, low: Any, high: Any, *, positive: bool) -> None:
@@ -538,7 +559,8 @@ def parse_axis(field: str, spec: Any) -> Distribution:
         raise ValueError(f"{field}.{form} must be a list, got {arguments!r}")
     if form != "choice" and len(arguments) != 2:
         raise ValueError(f"{field}.{form} must be [low, high], got {list(arguments)!r}")
-    make = {"uniform": Uniform, "loguniform": LogUniform, "int": RandInt}.get(form)
+    make = {"uniform": Uniform, "loguniform": LogUniform, "int": RandInt,
+            "logint": lambda low, high: RandInt(low, high, log=True)}.get(form)
     try:
         return Choice(arguments) if form == "choice" else make(*arguments)
     except ValueError as error:
