@@ -15,6 +15,7 @@ turns a value into an array and validates it when it is concrete.
 from __future__ import annotations
 
 import inspect
+import types
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 import jax
@@ -94,7 +95,7 @@ def check(name: str, value: Any, ok: Callable[[np.ndarray], Any], requirement: s
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not np.all(ok(array)):
+    if not np.asarray(ok(array)).all():  # the method: np.all's wrapper costs more than the test
         raise ValueError(f"{name} must be {requirement}, got {value!r}")
 
 
@@ -288,17 +289,40 @@ def find_state(state: OptState, state_type: type) -> Any:
 # ----------------------------------------------------------------------------
 
 
-def _accepted_extra(update: Callable) -> Callable[[dict], dict]:
-    """A filter keeping the extra arguments ``update`` accepts by keyword."""
+_KEYWORDS_BY_CODE: dict = {}
+"""The keyword names of plain functions, by code object: a plain function's parameters
+are its code's, and ``inspect.signature`` costs more than building the rest of a chain
+(every optimizer built is a chain, and a sweep builds one per configuration to check its
+values)."""
+
+
+def _keyword_names(update: Callable) -> Optional[frozenset]:
+    """The names ``update`` accepts by keyword, ``None`` if it takes ``**kwargs``, or an
+    empty set if it has no signature."""
+    plain = isinstance(update, types.FunctionType) and not hasattr(update, "__wrapped__") \
+        and not hasattr(update, "__signature__")
+    if plain and update.__code__ in _KEYWORDS_BY_CODE:
+        return _KEYWORDS_BY_CODE[update.__code__]
     try:
         parameters = inspect.signature(update).parameters.values()
     except (TypeError, ValueError):
-        return lambda extra: {}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return frozenset()
+    names = None if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters) else \
+        frozenset(p.name for p in parameters if p.kind in (inspect.Parameter.KEYWORD_ONLY,
+                                                           inspect.Parameter.POSITIONAL_OR_KEYWORD))
+    if plain:
+        if len(_KEYWORDS_BY_CODE) >= 1024:  # code made anew again and again (a notebook's cells)
+            _KEYWORDS_BY_CODE.clear()
+        _KEYWORDS_BY_CODE[update.__code__] = names
+    return names
+
+
+def _accepted_extra(update: Callable) -> Callable[[dict], dict]:
+    """A filter keeping the extra arguments ``update`` accepts by keyword."""
+    names = _keyword_names(update)
+    if names is None:
         return lambda extra: extra
-    names = {p.name for p in parameters
-             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
-    names -= {"updates", "state", "params"}
+    names = names - {"updates", "state", "params"}
     return lambda extra: {k: v for k, v in extra.items() if k in names}
 
 

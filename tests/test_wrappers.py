@@ -185,6 +185,53 @@ def test_incremental_and_periodic_updates_equal_optax():
                                optax.periodic_update(new, old, step, 3))
 
 
+def test_each_transform_of_a_chain_gets_the_extra_arguments_its_signature_takes():
+    """What ``inspect.signature`` says, for plain functions (their keyword names are
+    remembered by code object: closures of one ``def`` share them), for a
+    ``functools.wraps`` wrapper (the wrapped function's signature), for one with a
+    ``__signature__``, for ``**kwargs`` and for callable objects."""
+    import functools
+    import inspect
+
+    def transform(update):
+        return jopt.GradientTransformation(lambda p: jopt.EmptyState(), update)
+
+    def taking(names):  # one code object, several closures
+        def update(updates, state, params=None, value=None, count=None):
+            seen.append(("plain", names))
+            return updates, state
+        return update
+
+    seen = []
+    wrapped_inner = taking("inner")
+
+    @functools.wraps(wrapped_inner)
+    def via_wraps(updates, state, params=None, **extra):
+        seen.append(("wraps", sorted(extra)))
+        return updates, state
+
+    def with_signature(updates, state, params=None, **extra):
+        seen.append(("signature", sorted(extra)))
+        return updates, state
+    with_signature.__signature__ = inspect.signature(lambda updates, state, params=None, grad=None: 0)
+
+    def everything(updates, state, params=None, **extra):
+        seen.append(("kwargs", sorted(extra)))
+        return updates, state
+
+    class Update:
+        def __call__(self, updates, state, params=None, grad=None):
+            seen.append(("object", None))
+            return updates, state
+
+    chain = jopt.chain(*(transform(u) for u in (
+        taking("a"), taking("b"), via_wraps, with_signature, everything, Update())))
+    chain.update(gradients(0), chain.init(PARAMS), PARAMS, value=1.0, grad=2.0, other=3)
+    assert seen == [("plain", "a"), ("plain", "b"), ("wraps", ["count", "value"]),
+                    ("signature", ["grad"]), ("kwargs", ["count", "grad", "other", "value"]),
+                    ("object", None)]
+
+
 def test_chains_accept_extra_arguments_like_optax():
     opt = jopt.chain(jopt.scale(2.0), jopt.adam(0.1))
     assert isinstance(opt, jopt.GradientTransformationExtraArgs)
