@@ -260,10 +260,11 @@ def warmup_cosine_decay_schedule(init_value: Any, peak_value: Any, warmup_steps:
     """
     check_nonnegative("warmup_steps", warmup_steps)
     check_positive("decay_steps", decay_steps)
-    if all(isinstance(v, (int, float)) for v in (warmup_steps, decay_steps)):
-        if decay_steps <= warmup_steps:
-            raise ValueError(f"decay_steps must be larger than warmup_steps ({warmup_steps}), "
-                             f"got {decay_steps!r}")
+    steps = (warmup_steps, decay_steps)
+    if all(v is not None and is_concrete(v) and not callable(v) for v in steps) and \
+            not np.all(np.asarray(decay_steps) > np.asarray(warmup_steps)):
+        raise ValueError(f"decay_steps must be larger than warmup_steps ({warmup_steps}), "
+                         f"got {decay_steps!r}")
 
     def schedule(count):
         peak = hyperparameter(peak_value)

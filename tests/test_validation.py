@@ -196,6 +196,91 @@ def test_traced_values_are_not_validated():
 
 
 # ----------------------------------------------------------------------------
+# A sweep's check of all its configurations at once
+# ----------------------------------------------------------------------------
+
+# values each schedule argument can take at once, and candidates for every argument
+SCHEDULE_VALUES = {"learning_rate": 0.1, "init_value": 0.0, "end_value": 0.001,
+                   "transition_steps": 50, "decay_steps": 100, "warmup_steps": 10,
+                   "decay_rate": 0.5, "transition_begin": 0, "power": 1.0, "exponent": 1.0,
+                   "alpha": 0.0, "pct_start": 0.3, "pct_final": 0.85, "div_factor": 25.0,
+                   "final_div_factor": 1e4, "rate": 0.5, "offset": 1.0}
+CANDIDATES = [-1.0, -1e-8, 0.0, 1e-3, 0.5, 0.9, 1.0, 1.5, 2.0, 5, 100, 1000, math.nan, math.inf]
+
+
+def _good_values(optimizer, schedule=None):
+    """Values every argument of ``optimizer`` (and ``schedule``) accepts: the
+    signature's defaults, a learning rate of 0.1 and the schedule values above."""
+    import inspect
+
+    from jopt.sweep import schema
+    names = list(schema.OPTIMIZERS[optimizer]) + \
+        (list(schema.SCHEDULES[schedule].arguments) if schedule else [])
+    defaults = {name: p.default for fn in [getattr(jopt, optimizer)] +
+                ([getattr(jopt, schedule)] if schedule else [])
+                for name, p in inspect.signature(fn).parameters.items()
+                if p.default is not p.empty and isinstance(p.default, (int, float))
+                and not isinstance(p.default, bool)}
+    return {name: SCHEDULE_VALUES[name] if name in SCHEDULE_VALUES and schedule
+            else defaults.get(name, SCHEDULE_VALUES.get(name, 0.1)) for name in names}
+
+
+def _refused(build):
+    try:
+        build()
+    except (ValueError, TypeError):
+        return True
+    return False
+
+
+def _cases():
+    from jopt.sweep import schema
+    cases = [(name, None) for name in schema.OPTIMIZERS if name not in schema.NOT_IN_SWEEPS]
+    return cases + [("sgd", schedule) for schedule in schema.SCHEDULES]
+
+
+@pytest.mark.parametrize("optimizer, schedule", _cases(), ids=lambda v: str(v))
+def test_arrays_of_values_are_refused_wherever_one_of_them_alone_is(optimizer, schedule):
+    """A sweep builds a named optimizer once with arrays of all its configurations'
+    values and checks them one by one only if that build refuses
+    (``jopt.sweep.runner``): for every optimizer and schedule of the sweep schema, every
+    argument and every candidate value the one-value build refuses, the build with
+    ``[good, bad]`` must refuse too, or a bad configuration would run."""
+    from jopt.sweep import schema
+    good = _good_values(optimizer, schedule)
+    build = lambda values: schema.make_optimizer(optimizer, values, schedule)
+    assert not _refused(lambda: build(good)), good
+    refused = 0
+    for name in good:
+        for bad in CANDIDATES:
+            if not _refused(lambda: build({**good, name: bad})):
+                continue
+            refused += 1
+            pair = np.array([good[name], bad])
+            assert _refused(lambda: build({**good, name: pair})), (name, bad)
+            assert _refused(lambda: build({**good, name: pair[::-1].copy()})), (name, bad)
+    assert refused > 0  # each case has something to refuse
+
+
+def test_a_sweep_names_the_first_bad_configuration_among_many():
+    """The check at once refuses, then the one-by-one builds name the configuration (the
+    joint check of warmup_cosine_decay_schedule's steps included)."""
+    pytest.importorskip("pandas")
+    import jopt.sweep as sweep
+    task = sweep.builtin_task(model="linear", dataset="iris", optimizer="sgd",
+                              schedule="warmup_cosine_decay_schedule", warmup_steps=10)
+    budget = sweep.Budget(steps=4, eval_every=2)
+    grid = sweep.Grid(learning_rate=[0.1, 0.2], decay_steps=[50, 10, 20], batch_size=[8])
+    with pytest.raises(sweep.TaskError, match=r"config 1 \(learning_rate=0.1, decay_steps=10\).*"
+                                              r"decay_steps must be larger than warmup_steps"):
+        sweep.run(task, grid, budget=budget, quiet=True)
+    bad_rate = sweep.Grid(learning_rate=[0.1, 0.2, -0.3, 0.4], batch_size=[8])
+    task = sweep.builtin_task(model="linear", dataset="iris", optimizer="adam")
+    with pytest.raises(sweep.TaskError, match=r"config 2 \(learning_rate=-0.3\)"):
+        sweep.run(task, bad_rate, budget=budget, quiet=True)
+
+
+# ----------------------------------------------------------------------------
 # Low precision: float32 hyperparameters, moments in the parameter dtype
 # ----------------------------------------------------------------------------
 

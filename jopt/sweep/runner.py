@@ -281,11 +281,14 @@ def _check_configs(bucket: Bucket, traced: Sequence[str]) -> None:
             raise TaskError(f"grid axis {unknown[0]!r} is not a hyperparameter of "
                             f"{t.optimizer}{' with ' + t.schedule if t.schedule else ''} "
                             f"(its grid keys: {', '.join(keys)})")
-    for index, config in zip(bucket.indices, bucket.configs):
+    for config in bucket.configs:
         size = config.get("batch_size", t.batch_size)
         if t.train_size is not None and size is not None and size > t.train_size:
             raise TaskError(f"batch_size = {size} is larger than the training set "
                             f"({t.train_size} examples)")
+    if _all_accepted_at_once(t, bucket.configs, traced):
+        return
+    for index, config in zip(bucket.indices, bucket.configs):
         values = {name: config[name] for name in traced}
         try:
             t.make_optimizer(values)
@@ -293,6 +296,23 @@ def _check_configs(bucket: Bucket, traced: Sequence[str]) -> None:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
             raise TaskError(f"config {index} ({shown}): {message}") from None
+
+
+def _all_accepted_at_once(t: Task, configs: list[dict], traced: Sequence[str]) -> bool:
+    """Whether a named optimizer (and schedule) built once with every configuration's
+    values as arrays accepts them all.  jopt's checks test each element of an array
+    (:func:`jopt.base.check`), so this holds exactly when each configuration's own build
+    would (``tests/test_validation.py``); False sends :func:`_check_configs` through them
+    one by one, to name the first bad configuration.  A user's optimizer function may
+    test its values in ways arrays do not follow: it is always built one by one."""
+    if not isinstance(t.optimizer, str) or len(configs) < 2:
+        return False
+    values = {name: np.array([config[name] for config in configs]) for name in traced}
+    try:
+        t.make_optimizer(values)
+    except Exception:  # noqa: BLE001  (whatever it is, the one-by-one builds decide)
+        return False
+    return True
 
 
 def choose_devices(devices: Optional[Sequence[Any]], task: Task, configs: int) -> list:
