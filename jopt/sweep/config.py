@@ -32,10 +32,15 @@ The schema (every table but ``[run]`` required; defaults in parentheses)::
     batch_size = [8, 32, 128]                          # a list; a single value is one value
     seed = { range = 4 }                               # or { range = [start, stop] }
     zip = [["learning_rate", "momentum"]]             # optional: pair axes instead of crossing
+    # b1 = { uniform = [0.8, 0.99] }  a sampled axis (with [search] kind random, sobol or
+    #                             halton); also loguniform, int, logint = [low, high] and
+    #                             choice = [v0, v1, ...] (jopt.sweep.search)
     # hidden = [[64], [128, 64]]  a static width axis (then not in [task]); [64, 128] is
     #                             two one-layer widths.  A list [task] optimizer is an axis too.
 
-    [search]               # optional: samplers (jopt.sweep.search.from_tables) and
+    [search]               # optional: a sampler instead of the grid
+    kind = "sobol"         # (jopt.sweep.search.from_tables): grid (default), random, sobol, halton
+    n = 64                 # draws per combination of the grid axes; seed = 0 (optional)
     halving = { min_budget = 50, eta = 3, metric = "val_loss", mode = "min" }
                            # successive halving (jopt.sweep.Halving): rungs at min_budget *
                            # eta**k steps; eta (3), metric ("val_loss"), mode ("min") optional;
