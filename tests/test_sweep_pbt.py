@@ -89,6 +89,45 @@ def test_explore_multiplies_clips_shifts_and_resamples():
     assert all(1e-3 <= v < 1.0 for v in fresh["lr"]) and set(fresh["w"]) <= {0.1, 0.2, 0.4}
 
 
+def test_explore_keeps_a_continuous_axis_below_its_upper_end_as_the_program_holds_it():
+    """A draw of uniform(0.8, 1.0) is below 1; so is every perturbation of one, also once
+    cast to the float32 the program holds (a b1 of 1 is no Adam), and a resampled one."""
+    axes = {"b1": sweep.uniform(0.8, 1.0), "lr": sweep.loguniform(1e-3, 1.0)}
+    current = {"b1": np.array([0.95, 0.99, 0.81], np.float32),
+               "lr": np.array([0.5, 0.9, 2e-3], np.float32)}
+    for policy in (sweep.PBT(interval=10, resample_probability=0.0, factors=(1.2,)),
+                   sweep.PBT(interval=10, resample_probability=1.0)):
+        out = pbt_module.explore(current, axes, policy, np.random.default_rng(0))
+        for name, axis in axes.items():
+            assert out[name].dtype == np.float32
+            assert np.all(out[name] >= np.float32(axis.low)) and np.all(out[name] < axis.high)
+    up = pbt_module.explore(current, axes, sweep.PBT(interval=10, resample_probability=0.0,
+                                                     factors=(1.2,)), np.random.default_rng(0))
+    top = np.nextafter(np.float32(1.0), np.float32(0.0))  # 1 - 2**-24
+    assert list(up["b1"]) == [top, top, np.float32(float(np.float32(0.81)) * 1.2)]
+    assert up["lr"][1] == top
+
+
+def test_a_perturbation_the_optimizer_refuses_keeps_the_parents_values():
+    """warmup_steps and decay_steps perturbed apart (each resampled from its axis) can
+    make decay_steps <= warmup_steps, which warmup_cosine_decay_schedule refuses: such a
+    member keeps its parent's values, so every exploit leaves a valid configuration (and
+    with this seed some would not be without the check)."""
+    task = sweep.builtin_task(model="linear", dataset="iris", optimizer="sgd",
+                              schedule="warmup_cosine_decay_schedule")
+    space = sweep.Random(n=16, seed=2, learning_rate=sweep.loguniform(1e-3, 1e-1),
+                         warmup_steps=sweep.randint(5, 50), decay_steps=sweep.randint(30, 100),
+                         batch_size=[16])
+    assert all(c["decay_steps"] > c["warmup_steps"] for c in space.configs())
+    policy = sweep.PBT(interval=10, quantile=0.5, resample_probability=1.0, seed=0,
+                       hyperparameters=("warmup_steps", "decay_steps"))
+    result = sweep.run(task, space, budget=BUDGET, pbt=policy, quiet=True)
+    events = result.manifest["pbt"]["events"]
+    assert len(events) == 8 * 5  # 8 children in each of the rounds at steps 10 .. 50
+    assert all(e["hparams"]["decay_steps"] > e["hparams"]["warmup_steps"] for e in events)
+    assert set(result.to_pandas().status) == {"finished"}
+
+
 def test_schedule_follows_the_lineage():
     events = [{"step": 20, "config": 1, "parent": 0, "hparams": {"lr": 0.5}},
               {"step": 40, "config": 2, "parent": 1, "hparams": {"lr": 0.25}},

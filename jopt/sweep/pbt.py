@@ -13,11 +13,16 @@ then it perturbs each hyperparameter in ``hyperparameters`` (*explore*):
 - with probability ``resample_probability`` a fresh draw from its axis (a sampled axis's
   distribution; a grid axis's list, uniformly);
 - else a factor drawn uniformly from ``factors``: a ``uniform``/``loguniform`` axis is
-  multiplied by it and clipped to its bounds, an ``int`` (or ``logint``) axis multiplied,
-  rounded and clipped; a ``choice`` or a grid list moves one place up the list (factor
-  > 1), down (< 1) or stays (= 1), clipped at the ends (Ray Tune shifts by a random +-1).
+  multiplied by it and clipped to [low, high), its draws' interval (``high`` excluded as
+  the program holds the value, in float32: ``b1`` of ``uniform(0.8, 1.0)`` stays below
+  1), an ``int`` (or ``logint``) axis multiplied, rounded and clipped to [low, high]; a
+  ``choice`` or a grid list moves one place up the list (factor > 1), down (< 1) or stays
+  (= 1), clipped at the ends (Ray Tune shifts by a random +-1).
 
-Every value stays in the search space, so it is valid wherever the grid was.  Ranked
+Every value stays in the search space.  A perturbed configuration whose optimizer refuses
+its values (a value its axis allows but the optimizer does not, or a combination such as
+``decay_steps <= warmup_steps``) keeps its parent's values instead: nothing the sweep's
+check would refuse reaches the compiled program.  Ranked
 worst, whatever their metric: NaN or infinite values and diverged configurations (a
 diverged member is replaced by a copy of a good one).  Hyperparameters are data in the
 compiled program: nothing recompiles.
@@ -188,8 +193,19 @@ def explore(current: Mapping[str, np.ndarray], axes: Mapping[str, Any], pbt: PBT
                 new = _resample(axes[name], rng)
             else:
                 new = _perturb(axes[name], value, pbt.factors[rng.integers(len(pbt.factors))])
-            out[name][child] = new
+            out[name][child] = _inside(axes[name], new, out[name].dtype)
     return out
+
+
+def _inside(axis: Any, value: Any, dtype: np.dtype) -> Any:
+    """``value`` of a uniform or log-uniform axis kept in [low, high) as ``dtype`` holds it
+    (the largest ``dtype`` value below ``high`` at most); other axes' values as they are."""
+    if not isinstance(axis, (Uniform, LogUniform)):
+        return value
+    top = np.asarray(axis.high, dtype)
+    if top >= axis.high:
+        top = np.nextafter(top, np.asarray(axis.low, dtype))
+    return float(np.clip(value, axis.low, top))
 
 
 def _resample(axis: Any, rng: np.random.Generator) -> Any:
@@ -200,7 +216,7 @@ def _resample(axis: Any, rng: np.random.Generator) -> Any:
 
 def _perturb(axis: Any, value: Any, factor: float) -> Any:
     if isinstance(axis, (Uniform, LogUniform)):
-        return float(np.clip(value * factor, axis.low, axis.high))
+        return value * factor  # clipped by _inside
     if isinstance(axis, RandInt):
         return int(np.clip(round(value * factor), axis.low, axis.high))
     options = list(axis.options if isinstance(axis, Choice) else axis)

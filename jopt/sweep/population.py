@@ -47,14 +47,15 @@ class Population(NamedTuple):
 def run_population(programs: Programs, part: Slice, policy: Union[PBT, Replay], steps: Sequence[int],
                    *, resume: Optional[tuple], checkpoint: Callable, chunk_seconds: float,
                    progress: Callable, timings: dict, rng_key: tuple = (0, 0),
-                   axes: Optional[dict] = None) -> tuple:
+                   axes: Optional[dict] = None, accepts: Optional[Callable] = None) -> tuple:
     """Run one slice with ``policy``'s changes at ``steps`` (multiples of ``eval_every``):
     ``(status, rows, final, population)``, host arrays.
 
     ``resume``: ``(checkpoint dict, Population)`` or None; ``checkpoint(carry, rows,
     next_block, population)`` saves (its ``every``: seconds between saves); ``rng_key``:
     ``(bucket, slice)`` for :func:`~jopt.sweep.pbt.round_rng`; ``axes``: each perturbed
-    axis (a distribution or a list)."""
+    axis (a distribution or a list); ``accepts``: which explored configurations (name ->
+    array of values) the optimizer accepts; a refused one keeps its parent's values."""
     saved, population = resume if resume is not None else (None, None)
     state = start_slice(programs, part, saved, timings)
     if population is None:
@@ -72,7 +73,8 @@ def run_population(programs: Programs, part: Slice, policy: Union[PBT, Replay], 
             break
         if isinstance(policy, PBT):
             state, population = _exploit(programs, part, state, population, policy, step,
-                                         round_rng(policy.seed, *rng_key, index), axes or {})
+                                         round_rng(policy.seed, *rng_key, index), axes or {},
+                                         accepts)
         else:
             population = _replace_values(population, policy.values[index + 1])
         part = _with_population(programs, part, population)
@@ -104,9 +106,11 @@ def _status(programs: Programs, state: Running) -> tuple:
 
 
 def _exploit(programs: Programs, part: Slice, state: Running, population: Population,
-             policy: PBT, step: int, rng: np.random.Generator, axes: dict) -> tuple:
+             policy: PBT, step: int, rng: np.random.Generator, axes: dict,
+             accepts: Optional[Callable]) -> tuple:
     """One exploit round at ``step``: ``(state, population)`` after the worst members copied
-    the best ones' state and values and perturbed them."""
+    the best ones' state and values and perturbed them (a perturbation ``accepts`` refuses
+    is undone: that member keeps its parent's values)."""
     real = part.size
     status = _status(programs, state)
     values = to_host(state.rows[policy.metric])[:real, step // programs.eval_every]
@@ -121,6 +125,10 @@ def _exploit(programs: Programs, part: Slice, state: Running, population: Popula
     perturbed = explore({name: host[name][children] for name in axes}, axes, policy, rng)
     for name, new in perturbed.items():
         host[name][children] = np.asarray(new).astype(host[name].dtype)
+    if accepts is not None and perturbed:
+        refused = ~accepts({k: v[children] for k, v in host.items()})
+        for name in perturbed:
+            host[name][children[refused]] = population.host[name][parents[refused]]
     events = population.events + [
         {"step": int(step), "config": int(child), "parent": int(parent),
          "hparams": {k: v[child].item() for k, v in host.items()}}

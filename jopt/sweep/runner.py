@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import gc
 import math
 import sys
@@ -286,33 +287,51 @@ def _check_configs(bucket: Bucket, traced: Sequence[str]) -> None:
         if t.train_size is not None and size is not None and size > t.train_size:
             raise TaskError(f"batch_size = {size} is larger than the training set "
                             f"({t.train_size} examples)")
-    if _all_accepted_at_once(t, bucket.configs, traced):
+    if _all_accepted_at_once(t, {name: np.array([c[name] for c in bucket.configs])
+                                 for name in traced}):
         return
     for index, config in zip(bucket.indices, bucket.configs):
         values = {name: config[name] for name in traced}
-        try:
-            t.make_optimizer(values)
-        except (ValueError, TypeError) as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        refusal = _refusal(t, values)
+        if refusal is not None:
             shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
-            raise TaskError(f"config {index} ({shown}): {message}") from None
+            raise TaskError(f"config {index} ({shown}): {refusal}")
 
 
-def _all_accepted_at_once(t: Task, configs: list[dict], traced: Sequence[str]) -> bool:
-    """Whether a named optimizer (and schedule) built once with every configuration's
-    values as arrays accepts them all.  jopt's checks test each element of an array
-    (:func:`jopt.base.check`), so this holds exactly when each configuration's own build
-    would (``tests/test_validation.py``); False sends :func:`_check_configs` through them
-    one by one, to name the first bad configuration.  A user's optimizer function may
-    test its values in ways arrays do not follow: it is always built one by one."""
-    if not isinstance(t.optimizer, str) or len(configs) < 2:
+def _refusal(t: Task, values: dict) -> Optional[str]:
+    """Why ``t``'s optimizer refuses one configuration's ``values`` (the first line of its
+    error), or None."""
+    try:
+        t.make_optimizer(values)
+    except (ValueError, TypeError) as error:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return None
+
+
+def _all_accepted_at_once(t: Task, values: dict) -> bool:
+    """Whether a named optimizer (and schedule) built once with ``values`` (name -> one
+    value per configuration, two or more) accepts them all.  jopt's checks test each
+    element of an array (:func:`jopt.base.check`), so this holds exactly when each
+    configuration's own build would (``tests/test_validation.py``); False sends the
+    caller through them one by one.  A user's optimizer function may test its values in
+    ways arrays do not follow: it is always built one by one."""
+    if not isinstance(t.optimizer, str) or min(map(len, values.values()), default=0) < 2:
         return False
-    values = {name: np.array([config[name] for config in configs]) for name in traced}
     try:
         t.make_optimizer(values)
     except Exception:  # noqa: BLE001  (whatever it is, the one-by-one builds decide)
         return False
     return True
+
+
+def _accepted_rows(t: Task, values: dict) -> np.ndarray:
+    """Which configurations of ``values`` (name -> one value per configuration) ``t``'s
+    optimizer accepts: PBT's explored values, before they train."""
+    rows = len(next(iter(values.values())))
+    if _all_accepted_at_once(t, values):
+        return np.ones(rows, bool)
+    return np.array([_refusal(t, {k: v[i].item() for k, v in values.items()}) is None
+                     for i in range(rows)], bool)
 
 
 def choose_devices(devices: Optional[Sequence[Any]], task: Task, configs: int) -> list:
@@ -491,10 +510,13 @@ def _rungs(buckets: list, traced: list, halving: Optional[Halving], budget: Budg
 
 class Changes(NamedTuple):
     """A bucket's hyperparameter changes: the ``steps`` (PBT's exploit steps, or a
-    replay's change steps) and the perturbed ``axes`` (name -> distribution or list)."""
+    replay's change steps), the perturbed ``axes`` (name -> distribution or list) and, for
+    PBT, ``accepts``: which explored configurations (name -> array) the bucket's optimizer
+    accepts (:func:`_accepted_rows`)."""
 
     steps: list
     axes: dict
+    accepts: Optional[Callable] = None
 
 
 def _policy_name(pbt: Any) -> str:
@@ -524,7 +546,8 @@ def _change_steps(buckets: list, traced: list, static_names: list, grid, pbt: An
             raise TaskError(f"{error} (bucket {bucket.static})") from None
         check_reported("pbt.metric", pbt.metric, bucket.program, _first_config(bucket, traced),
                        budget.eval_every)
-        changes[bucket.number] = Changes(exploit_steps(pbt, bucket.steps, budget.eval_every), axes)
+        changes[bucket.number] = Changes(exploit_steps(pbt, bucket.steps, budget.eval_every), axes,
+                                         functools.partial(_accepted_rows, bucket.task))
     return changes
 
 
@@ -752,7 +775,7 @@ def _population_slice(programs, part, name: str, store, bar, policy: Any, change
     status, rows, final, population = run_population(
         programs, part, policy, changes.steps, resume=resume, checkpoint=checkpoint,
         chunk_seconds=chunk_seconds, progress=bar.update_from, timings=timings,
-        rng_key=rng_key, axes=changes.axes)
+        rng_key=rng_key, axes=changes.axes, accepts=changes.accepts)
     return status, rows, final, population.events, timings
 
 
