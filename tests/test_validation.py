@@ -278,6 +278,11 @@ def test_a_sweep_names_the_first_bad_configuration_among_many():
     task = sweep.builtin_task(model="linear", dataset="iris", optimizer="adam")
     with pytest.raises(sweep.TaskError, match=r"config 2 \(learning_rate=-0.3\)"):
         sweep.run(task, bad_rate, budget=budget, quiet=True)
+    # checked as the program holds it: 1 - 1e-9 is below 1, its float32 is 1.0
+    near_one = sweep.Grid(learning_rate=[0.1], b1=[0.9, 1 - 1e-9], batch_size=[8])
+    with pytest.raises(sweep.TaskError, match=r"config 1 \(learning_rate=0.1, "
+                                              r"b1=0.999999999\): b1 must be in \[0, 1\), got 1.0"):
+        sweep.run(task, near_one, budget=budget, quiet=True)
 
 
 # ----------------------------------------------------------------------------

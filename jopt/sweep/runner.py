@@ -272,8 +272,9 @@ def _task_of(factory: TaskFactory, static_values: dict) -> Task:
 
 
 def _check_configs(bucket: Bucket, traced: Sequence[str]) -> None:
-    """Every configuration's optimizer built once with its values: a bad value or a
-    missing schedule argument is one line naming the configuration, before any compile."""
+    """Every configuration's optimizer built once with its values as the programs hold
+    them (float32, int32): a bad value or a missing schedule argument is one line naming
+    the configuration, before any compile."""
     t = bucket.task
     if isinstance(t.optimizer, str):
         keys = schema.grid_keys([t.optimizer], t.schedule)
@@ -287,14 +288,13 @@ def _check_configs(bucket: Bucket, traced: Sequence[str]) -> None:
         if t.train_size is not None and size is not None and size > t.train_size:
             raise TaskError(f"batch_size = {size} is larger than the training set "
                             f"({t.train_size} examples)")
-    if _all_accepted_at_once(t, {name: np.array([c[name] for c in bucket.configs])
-                                 for name in traced}):
+    held = stack(bucket.configs, traced)  # as the programs hold them: b1 = 1 - 1e-9 is 1.0
+    if _all_accepted_at_once(t, held):
         return
-    for index, config in zip(bucket.indices, bucket.configs):
-        values = {name: config[name] for name in traced}
-        refusal = _refusal(t, values)
+    for row, (index, config) in enumerate(zip(bucket.indices, bucket.configs)):
+        refusal = _refusal(t, {name: _number(values[row]) for name, values in held.items()})
         if refusal is not None:
-            shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            shown = ", ".join(f"{name}={config[name]!r}" for name in traced)
             raise TaskError(f"config {index} ({shown}): {refusal}")
 
 
@@ -330,8 +330,14 @@ def _accepted_rows(t: Task, values: dict) -> np.ndarray:
     rows = len(next(iter(values.values())))
     if _all_accepted_at_once(t, values):
         return np.ones(rows, bool)
-    return np.array([_refusal(t, {k: v[i].item() for k, v in values.items()}) is None
+    return np.array([_refusal(t, {k: _number(v[i]) for k, v in values.items()}) is None
                      for i in range(rows)], bool)
+
+
+def _number(value: np.generic) -> Any:
+    """A value of the programs' arrays as the shortest Python number that holds it: a
+    float32 0.1 is 0.1 in a message, not 0.10000000149011612 (and a float32 1.0 is 1.0)."""
+    return float(str(value)) if isinstance(value, np.floating) else value.item()
 
 
 def choose_devices(devices: Optional[Sequence[Any]], task: Task, configs: int) -> list:
