@@ -22,7 +22,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-__all__ = ["plot_curves", "plot_heatmap", "plot_rungs", "plot_pbt", "plot_sweep", "PlotSkipped"]
+__all__ = ["plot_curves", "plot_heatmap", "plot_rungs", "plot_pbt", "plot_sweep", "PlotSkipped",
+           "reached_rungs"]
 
 from jopt.sweep.store import SweepResult, atomic_write, load
 
@@ -224,8 +225,9 @@ def plot_heatmap(result: Any, path: PathLike, metric: str = "val_loss",
 def plot_rungs(result: Any, path: PathLike, metric: Optional[str] = None) -> Path:
     """Successive halving's rungs: ``metric`` (default: the one halving ranked by)
     against the budget in steps, one line per configuration, coloured by the last rung
-    it reached; a pruned configuration's line ends at its rung (a dot), the rungs are
-    dashed vertical lines labelled with how many configurations reached them.  With
+    it reached (:func:`reached_rungs`; grey: none); a pruned configuration's line ends at
+    its rung (a dot), the rungs are dashed vertical lines labelled with how many
+    configurations reached them (one that diverged before a rung did not).  With
     HyperBand's brackets (the summary's ``bracket``), one panel per bracket, sharing the
     axes, each with the rungs from its first on."""
     from matplotlib.figure import Figure
@@ -243,23 +245,27 @@ def plot_rungs(result: Any, path: PathLike, metric: Optional[str] = None) -> Pat
     bracket = summary["bracket"].reindex(wide.columns).to_numpy() \
         if "bracket" in summary.columns else np.zeros(len(rung), np.int64)
     rungs = sorted({int(step) for steps in halving.get("rungs", {}).values() for step in steps})
-    reached = np.where(rung >= 0, rung, len(rungs) - 1)  # survivors reached the last rung
+    reached = reached_rungs(rung, summary["steps"].reindex(wide.columns).to_numpy(), rungs)
+    diverged = (summary["status"].reindex(wide.columns) == "diverged").to_numpy()
+
+    def counted(mine):
+        return (f"{int(mine.sum())} configurations, {int((rung[mine] >= 0).sum())} pruned"
+                + (f", {int(diverged[mine].sum())} diverged" if diverged[mine].any() else ""))
     brackets = sorted(set(bracket.tolist()))
 
-    fig = Figure(figsize=(7.5 if len(brackets) == 1 else 3.6 * len(brackets) + 1, 4.8))
+    fig = Figure(figsize=(7.5 if len(brackets) == 1 else 4.2 * len(brackets) + 1, 4.8))
     panels = fig.subplots(1, len(brackets), sharex=True, sharey=True, squeeze=False)[0]
     for ax, first in zip(panels, brackets):
         mine = bracket == first
         _draw_rungs(ax, wide.loc[:, mine], rung[mine], reached[mine], rungs, first)
         if len(brackets) > 1:
-            ax.set_title(f"bracket {first}: {int(mine.sum())} configurations, "
-                         f"{int((rung[mine] >= 0).sum())} pruned", pad=14, fontsize=10)
+            ax.set_title(f"bracket {first}: {counted(mine)}", pad=14, fontsize=9)
     finite = wide.to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
     if finite.size and np.all(finite > 0):
         panels[0].set_yscale("log")
     panels[0].set_ylabel(_label(metric))
-    title = (f"{len(wide.columns)} configurations, {int((rung >= 0).sum())} pruned")
+    title = counted(np.ones(len(rung), bool))
     if len(brackets) > 1:
         fig.suptitle(f"HyperBand (eta = {halving.get('eta')}, {len(brackets)} brackets): {title}")
     else:
@@ -268,8 +274,18 @@ def plot_rungs(result: Any, path: PathLike, metric: Optional[str] = None) -> Pat
     return _save(fig, path)
 
 
+def reached_rungs(rung: np.ndarray, steps: np.ndarray, rungs: list) -> np.ndarray:
+    """The index of the last rung each configuration reached (-1: none): a pruned one's
+    ``rung``; the others' last rung within the ``steps`` they trained (a survivor's, the
+    last; one that diverged or stopped early, an earlier one or none)."""
+    trained = np.searchsorted(np.asarray(rungs), np.asarray(steps), side="right") - 1
+    return np.where(np.asarray(rung) >= 0, rung, trained)
+
+
 def _rung_colour(k: int, rungs: list) -> Any:
     import matplotlib
+    if k < 0:  # stopped (diverged) before the first rung
+        return "0.6"
     return matplotlib.colormaps["viridis"](k / max(len(rungs) - 1, 1))
 
 

@@ -268,6 +268,17 @@ def test_plot_sweep_draws_the_rungs(runs, task, tmp_path):
         plot_rungs(runs[1], tmp_path / "none.png")
 
 
+def test_the_rung_plot_counts_a_configuration_at_the_rungs_it_trained_to():
+    """A pruned configuration reached its rung; a survivor, the last; one that diverged
+    (or stopped early), the last rung within the steps it trained, or none (-1: grey, and
+    counted at no rung): the dashed lines' labels are how many reached each."""
+    from jopt.plot import reached_rungs
+    rungs = [20, 40, 80, 120]
+    rung = np.array([0, 1, -1, -1, -1, -1])
+    steps = np.array([20, 40, 120, 1, 50, 80])
+    assert list(reached_rungs(rung, steps, rungs)) == [0, 1, 3, -1, 1, 2]
+
+
 def test_slice_steps_count_each_slice_between_rungs():
     """What a halved bucket's progress bar counts: between rungs, the slices the
     configurations still in fill, times the steps."""
