@@ -29,6 +29,7 @@ computation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -251,11 +252,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Warnings printed as the command's other messages, ``jopt: warning: MESSAGE``, not as
+    Python's file, line and source line (a Sobol ``n`` that is not a power of two, ...)."""
+    shown = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: f"{PROG}: warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = shown
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``jopt`` command line with ``argv`` (default ``sys.argv[1:]``); the exit status."""
     args = _parser().parse_args(argv)
     try:
-        status = args.run(args)
+        with _warnings_as_lines():
+            status = args.run(args)
         sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
         return status
     except BrokenPipeError:

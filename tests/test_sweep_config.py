@@ -207,6 +207,22 @@ def run_cli(*args, cwd):
                           capture_output=True, text=True, timeout=120)
 
 
+def test_cli_warnings_are_one_line_each(tmp_path):
+    """A warning reads as the command's other messages (``jopt: warning: ...``), without
+    Python's file, line number and source line: here Sobol's n = 10, not a power of two,
+    before a bad b1 stops the sweep."""
+    (tmp_path / "sobol.toml").write_text(
+        TASK + '[grid]\nlearning_rate = { loguniform = [1e-3, 1e-1] }\n'
+        'b1 = { uniform = [1.5, 2.0] }\nbatch_size = [8]\n'
+        '[search]\nkind = "sobol"\nn = 10\n' + BUDGET)
+    done = run_cli("sweep", "sobol.toml", cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == ("jopt: warning: The balance properties of Sobol' points require n to "
+                        "be a power of 2."), done.stderr
+    assert len(lines) == 2 and lines[1].startswith("jopt: error: ") and "b1" in lines[1]
+
+
 @pytest.mark.parametrize("case", ["unknown task key", "batch larger than the data",
                                   "factory returns something else",
                                   pytest.param("unknown grid key", marks=pytest.mark.slow),
