@@ -56,14 +56,25 @@ def _error(message: str, status: int = EXIT_USAGE) -> int:
 # ----------------------------------------------------------------------------
 
 
+def _ranking(result) -> tuple:
+    """``(metric, mode)`` the table ranks by: the search's (successive halving's or PBT's,
+    e.g. an accuracy, highest first), else the validation loss, else the training loss;
+    ``(None, None)`` when the summary holds none of them."""
+    summary = result.summary
+    searched = [(s["metric"], s.get("mode", "min")) for s in
+                (result.manifest.get(name) for name in ("halving", "pbt")) if s]
+    for metric, mode in searched + [("val_loss", "min"), ("train_loss", "min")]:
+        if f"final_{metric}" in summary.columns and summary[f"final_{metric}"].notna().any():
+            return metric, mode
+    return None, None
+
+
 def _best_table(result, n: int = 5) -> str:
     summary = result.summary
-    metric = next((m for m in ("val_loss", "train_loss")
-                   if f"final_{m}" in summary.columns and summary[f"final_{m}"].notna().any()),
-                  None)
+    metric, mode = _ranking(result)
     if metric is None:
         return "no finished configuration with a final loss"
-    best = result.best(metric, n=n)
+    best = result.best(metric, n=n, mode=mode)
     columns = ["config", *result.axes]
     columns += [c for c in (f"final_{metric}", "final_val_accuracy", f"best_{metric}", "status",
                             "rung", "exploits", "parent")
@@ -77,8 +88,9 @@ def _best_table(result, n: int = 5) -> str:
     if "status" in summary.columns:
         tally = summary["status"].value_counts()
         counts = " (" + ", ".join(f"{int(k)} {s}" for s, k in tally.items()) + ")"
+    highest = " (highest first)" if mode == "max" else ""
     header = (f"best {len(best)} of {len(summary)} configurations{counts}, "
-              f"by final {metric.replace('_', ' ')}:")
+              f"by final {metric.replace('_', ' ')}{highest}:")
     return f"{header}\n{table}"
 
 

@@ -292,12 +292,15 @@ def test_bad_pbt_config_is_one_line(pbt, expected):
 
 
 def test_pbt_config_runs_from_the_cli_and_plots(tmp_path):
-    """(A bad [search] pbt table is refused at parse time, above; the CLI turns every
-    ConfigError into one line and exit 2: tests/test_sweep_config.py.)"""
+    """The command ranks its table of the best configurations by PBT's metric and mode
+    (here the validation accuracy, highest first).  (A bad [search] pbt table is refused
+    at parse time, above; the CLI turns every ConfigError into one line and exit 2:
+    tests/test_sweep_config.py.)"""
     config = tmp_path / "pbt.toml"
     config.write_text('[task]\nmodel = "linear"\ndataset = "iris"\noptimizer = "sgd"\n'
                       '[grid]\nlearning_rate = { loguniform = [1e-3, 1.0] }\nbatch_size = [16]\n'
-                      '[search]\nkind = "sobol"\nn = 8\npbt = { interval = 20, seed = 3 }\n'
+                      '[search]\nkind = "sobol"\nn = 8\npbt = { interval = 20, seed = 3, '
+                      'metric = "val_accuracy", mode = "max" }\n'
                       '[budget]\nsteps = 60\neval_every = 10\n')
     env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS="--xla_force_host_platform_device_count=1")
     out = tmp_path / "out"
@@ -307,6 +310,12 @@ def test_pbt_config_runs_from_the_cli_and_plots(tmp_path):
     result = sweep.load(out)
     assert result.manifest["pbt"]["interval"] == 20 and result.manifest["pbt"]["events"]
     assert (out / "pbt.png").stat().st_size > 10_000  # the sweep command draws the plots
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("by final val accuracy (highest first):"), done.stdout
+    shown = [int(line.split()[0]) for line in lines[2:7]]
+    expected = result.summary[result.summary.status != "diverged"].sort_values(
+        "final_val_accuracy", ascending=False, kind="mergesort")["config"].head(5)
+    assert shown == list(expected)
 
 
 def test_the_shipped_search_config_is_a_sobol_population_with_pbt():
