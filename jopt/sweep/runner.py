@@ -31,7 +31,7 @@ import gc
 import math
 import sys
 import time
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 
 import jax
 import numpy as np
@@ -289,49 +289,45 @@ def _check_configs(bucket: Bucket, traced: Sequence[str]) -> None:
             raise TaskError(f"batch_size = {size} is larger than the training set "
                             f"({t.train_size} examples)")
     held = stack(bucket.configs, traced)  # as the programs hold them: b1 = 1 - 1e-9 is 1.0
-    if _all_accepted_at_once(t, held):
-        return
-    for row, (index, config) in enumerate(zip(bucket.indices, bucket.configs)):
-        refusal = _refusal(t, {name: _number(values[row]) for name, values in held.items()})
+    refusals = _refusals(t, held, len(bucket.configs))
+    for (index, config), refusal in zip(zip(bucket.indices, bucket.configs), refusals):
         if refusal is not None:
             shown = ", ".join(f"{name}={config[name]!r}" for name in traced)
             raise TaskError(f"config {index} ({shown}): {refusal}")
 
 
-def _refusal(t: Task, values: dict) -> Optional[str]:
-    """Why ``t``'s optimizer refuses one configuration's ``values`` (the first line of its
-    error), or None."""
-    try:
-        t.make_optimizer(values)
-    except (ValueError, TypeError) as error:
-        return str(error).splitlines()[0] if str(error) else type(error).__name__
-    return None
+def _refusals(t: Task, values: dict, rows: int) -> Iterator[Optional[str]]:
+    """For each of ``rows`` configurations (``values``: name -> one value per
+    configuration), why ``t``'s optimizer refuses it (the first line of its error), or
+    None; lazily, so that a caller can stop at the first.
 
-
-def _all_accepted_at_once(t: Task, values: dict) -> bool:
-    """Whether a named optimizer (and schedule) built once with ``values`` (name -> one
-    value per configuration, two or more) accepts them all.  jopt's checks test each
-    element of an array (:func:`jopt.base.check`), so this holds exactly when each
-    configuration's own build would (``tests/test_validation.py``); False sends the
-    caller through them one by one.  A user's optimizer function may test its values in
-    ways arrays do not follow: it is always built one by one."""
-    if not isinstance(t.optimizer, str) or min(map(len, values.values()), default=0) < 2:
-        return False
-    try:
-        t.make_optimizer(values)
-    except Exception:  # noqa: BLE001  (whatever it is, the one-by-one builds decide)
-        return False
-    return True
+    A named optimizer (and schedule) is first built once with all the values as arrays:
+    jopt's checks test each element (:func:`jopt.base.check`), so when that build accepts
+    them, each configuration's own build would (``tests/test_validation.py``).  Otherwise,
+    and for a user's optimizer function (whose checks may not follow arrays), each
+    configuration is built on its own."""
+    if isinstance(t.optimizer, str):
+        try:
+            t.make_optimizer(values)
+        except Exception:  # noqa: BLE001  (whatever it is, the one-by-one builds decide)
+            pass
+        else:
+            yield from (None for _ in range(rows))
+            return
+    for row in range(rows):
+        try:
+            t.make_optimizer({name: _number(held[row]) for name, held in values.items()})
+        except (ValueError, TypeError) as error:
+            yield str(error).splitlines()[0] if str(error) else type(error).__name__
+        else:
+            yield None
 
 
 def _accepted_rows(t: Task, values: dict) -> np.ndarray:
     """Which configurations of ``values`` (name -> one value per configuration) ``t``'s
     optimizer accepts: PBT's explored values, before they train."""
     rows = len(next(iter(values.values())))
-    if _all_accepted_at_once(t, values):
-        return np.ones(rows, bool)
-    return np.array([_refusal(t, {k: _number(v[i]) for k, v in values.items()}) is None
-                     for i in range(rows)], bool)
+    return np.array([refusal is None for refusal in _refusals(t, values, rows)], bool)
 
 
 def _number(value: np.generic) -> Any:
