@@ -198,8 +198,11 @@ def explore(current: Mapping[str, np.ndarray], axes: Mapping[str, Any], pbt: PBT
 
 
 def _inside(axis: Any, value: Any, dtype: np.dtype) -> Any:
-    """``value`` of a uniform or log-uniform axis kept in [low, high) as ``dtype`` holds it
-    (the largest ``dtype`` value below ``high`` at most); other axes' values as they are."""
+    """``value`` kept in its axis's draws' interval: [low, high] for an integer axis,
+    [low, high) for a uniform or log-uniform one as ``dtype`` holds it (the largest
+    ``dtype`` value below ``high`` at most); a list's or a choice's values as they are."""
+    if isinstance(axis, RandInt):
+        return int(np.clip(value, axis.low, axis.high))
     if not isinstance(axis, (Uniform, LogUniform)):
         return value
     top = np.asarray(axis.high, dtype)
@@ -218,7 +221,7 @@ def _perturb(axis: Any, value: Any, factor: float) -> Any:
     if isinstance(axis, (Uniform, LogUniform)):
         return value * factor  # clipped by _inside
     if isinstance(axis, RandInt):
-        return int(np.clip(round(value * factor), axis.low, axis.high))
+        return round(value * factor)  # clipped by _inside
     options = list(axis.options if isinstance(axis, Choice) else axis)
     place = int(np.argmin([abs(float(option) - float(value)) for option in options]))
     place += int(np.sign(factor - 1))
